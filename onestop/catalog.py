@@ -1,0 +1,307 @@
+"""The procedure catalog: procedures, their routes and steps, validated against a unit set.
+
+A :class:`Procedure` says what a citizen applies for (code, names, field, level, statutory time,
+fee, channel flags). Its :class:`Route` is the ordered :class:`Step` list that processes it, each
+step owned by an agency (named, or found by role at a level relative to the competent unit) with
+a budget in working days; budgets sum to the statutory time.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from onestop.errors import DefinitionError, Problem, UnknownProcedure, UnknownUnit
+from onestop.units import Agency, Units
+
+_CODE = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+_ROLE = r"^[a-z][a-z0-9_]*$"
+_EPS = 1e-9
+
+TimeUnit = Literal["working_days", "calendar_days"]
+OnlineLevel = Literal["full", "partial", "none"]
+SupplementRule = Literal["pause", "restart"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Step(_Frozen):
+    """One step of a route: who acts and how long they may take.
+
+    Attributes:
+        code: Key of the step within its route, e.g. ``review``.
+        name: Human name, e.g. "Chuyên viên thẩm định".
+        role: Role of the acting agency (``desk``, ``justice``, ``police``...), found at the unit
+            of ``level`` containing the competent unit. Exclusive with ``agency``.
+        agency: Code of one fixed agency. Exclusive with ``role``.
+        level: Level at which ``role`` is looked up; default: the procedure's level.
+        budget: Time budget in working days (half days allowed).
+    """
+
+    code: str = Field(pattern=_CODE, max_length=60)
+    name: str = Field(default="", max_length=300)
+    role: str | None = Field(default=None, pattern=_ROLE, max_length=40)
+    agency: str | None = Field(default=None, max_length=60)
+    level: str | None = Field(default=None, max_length=40)
+    budget: float = Field(gt=0, le=365)
+
+    @model_validator(mode="after")
+    def _one_owner(self) -> Step:
+        if (self.role is None) == (self.agency is None):
+            raise ValueError("give exactly one of 'role' or 'agency'")
+        if self.agency is not None and self.level is not None:
+            raise ValueError("'level' applies to 'role' only")
+        return self
+
+
+class Route(_Frozen):
+    """The ordered steps processing a procedure (quy trình nội bộ / liên thông).
+
+    Attributes:
+        inter_agency: Whether the route is an inter-agency chain (liên thông).
+        steps: The steps in order; the last one produces the result.
+    """
+
+    inter_agency: bool = False
+    steps: tuple[Step, ...] = Field(min_length=1, max_length=50)
+
+    @model_validator(mode="after")
+    def _unique_steps(self) -> Route:
+        seen: set[str] = set()
+        for step in self.steps:
+            if step.code in seen:
+                raise ValueError(f"duplicate step code {step.code!r}")
+            seen.add(step.code)
+        return self
+
+    @property
+    def total_budget(self) -> float:
+        """Sum of the step budgets in working days."""
+        return sum(s.budget for s in self.steps)
+
+
+class Procedure(_Frozen):
+    """An administrative procedure (thủ tục hành chính) as published in the catalog.
+
+    Attributes:
+        code: National procedure code.
+        version: Definition version; dossiers keep the version in force when received.
+        effective_from: First day this version applies to new dossiers.
+        name_vi: Vietnamese name.
+        name_en: English name.
+        field: Field (lĩnh vực), e.g. ``civil_status``, ``land``.
+        level: Level code of the competent authority.
+        statutory_days: Statutory time limit.
+        time_unit: ``working_days`` (default) or ``calendar_days``.
+        fee_vnd: Fee or charge in VND.
+        online: Online service: ``full``, ``partial`` or ``none``.
+        postal: Whether intake and return by post are offered.
+        location_independent: Whether any unit of ``intake_levels`` may receive it.
+        intake_levels: Levels whose desks may receive it location-independently
+            (default: every level).
+        supplement_rule: ``pause`` keeps time used before a supplement request; ``restart``
+            counts the full time again from the supplement.
+        source: Legal basis.
+        assumed: True when the entry is plausible but not taken from a published list.
+        route: How it is processed.
+    """
+
+    code: str = Field(pattern=_CODE, max_length=60)
+    version: int = Field(default=1, ge=1)
+    effective_from: date | None = None
+    name_vi: str = Field(min_length=1, max_length=500)
+    name_en: str = Field(min_length=1, max_length=500)
+    field: str = Field(pattern=_ROLE, max_length=60)
+    level: str = Field(max_length=40)
+    statutory_days: float = Field(gt=0, le=365)
+    time_unit: TimeUnit = "working_days"
+    fee_vnd: int = Field(default=0, ge=0)
+    online: OnlineLevel = "none"
+    postal: bool = False
+    location_independent: bool = False
+    intake_levels: tuple[str, ...] | None = None
+    supplement_rule: SupplementRule = "pause"
+    source: str = Field(default="", max_length=1000)
+    assumed: bool = False
+    route: Route
+
+    @model_validator(mode="after")
+    def _budgets_sum(self) -> Procedure:
+        total = self.route.total_budget
+        if self.time_unit == "working_days" and abs(total - self.statutory_days) > _EPS:
+            raise ValueError(
+                f"step budgets sum to {total:g} working days, "
+                f"the statutory time is {self.statutory_days:g}"
+            )
+        if self.time_unit == "calendar_days" and total > self.statutory_days + _EPS:
+            raise ValueError(
+                f"step budgets sum to {total:g} working days, more than the statutory "
+                f"{self.statutory_days:g} calendar days"
+            )
+        return self
+
+    @property
+    def key(self) -> tuple[str, int]:
+        """``(code, version)``: identifies one definition version."""
+        return (self.code, self.version)
+
+
+class ProcedureFile(_Frozen):
+    """A ``workflows/procedures/*.yaml`` file: procedures defined against one unit set."""
+
+    unit_set: str = Field(pattern=_CODE, max_length=60)
+    procedures: tuple[Procedure, ...] = Field(min_length=1)
+
+
+def _check_procedure(
+    proc: Procedure, units: Units, file: str, path: str
+) -> list[Problem]:
+    problems: list[Problem] = []
+    level = units.levels.get(proc.level)
+    if level is None:
+        return [Problem(file, f"{path}.level", f"unknown level {proc.level!r}")]
+    if proc.location_independent and not level.location_independent:
+        problems.append(
+            Problem(
+                file,
+                f"{path}.location_independent",
+                f"level {proc.level!r} does not allow location-independent intake",
+            )
+        )
+    for lvl in proc.intake_levels or ():
+        if lvl not in units.levels:
+            problems.append(Problem(file, f"{path}.intake_levels", f"unknown level {lvl!r}"))
+    competent = units.units_at(proc.level)
+    if not competent:
+        problems.append(Problem(file, f"{path}.level", f"no unit at level {proc.level!r}"))
+    for j, step in enumerate(proc.route.steps):
+        where = f"{path}.route.steps[{j}]"
+        if step.agency is not None:
+            if not units.has_agency(step.agency):
+                problems.append(Problem(file, f"{where}.agency", f"unknown agency {step.agency!r}"))
+            continue
+        step_level = step.level or proc.level
+        if step_level not in units.levels:
+            problems.append(Problem(file, f"{where}.level", f"unknown level {step_level!r}"))
+            continue
+        if units.levels[step_level].rank > level.rank:
+            problems.append(
+                Problem(
+                    file,
+                    f"{where}.level",
+                    f"level {step_level!r} is below the procedure's level {proc.level!r}; "
+                    "name the agency instead",
+                )
+            )
+            continue
+        missing = [
+            u.code
+            for u in competent
+            if (at := units.ancestor_at(u.code, step_level)) is None
+            or units.agency_for(step.role or "", at.code) is None
+        ]
+        if missing:
+            sample = ", ".join(missing[:3]) + (" ..." if len(missing) > 3 else "")
+            problems.append(
+                Problem(
+                    file,
+                    f"{where}.role",
+                    f"no {step.role!r} agency at level {step_level!r} for "
+                    f"{len(missing)} of {len(competent)} competent units ({sample})",
+                )
+            )
+    return problems
+
+
+class Catalog:
+    """The procedures of one unit set, every version, checked against that unit set."""
+
+    def __init__(self, units: Units, entries: Iterable[tuple[Procedure, str, str]] = ()) -> None:
+        """Build and validate a catalog.
+
+        Args:
+            units: The unit set the procedures refer to.
+            entries: ``(procedure, file, key path)`` triples, the last two for error messages.
+
+        Raises:
+            DefinitionError: Every problem found, with file, key path and reason.
+        """
+        self.units = units
+        problems: list[Problem] = []
+        versions: dict[str, list[Procedure]] = defaultdict(list)
+        seen: dict[tuple[str, int], str] = {}
+        for proc, file, path in entries:
+            if proc.key in seen:
+                problems.append(
+                    Problem(
+                        file,
+                        f"{path}.code",
+                        f"duplicate procedure {proc.code!r} version {proc.version} "
+                        f"(first defined in {seen[proc.key]})",
+                    )
+                )
+                continue
+            seen[proc.key] = file
+            problems.extend(_check_procedure(proc, units, file, path))
+            versions[proc.code].append(proc)
+        if problems:
+            raise DefinitionError(problems)
+        for code, procs in versions.items():
+            procs.sort(key=lambda p: (p.effective_from or date.min, p.version))
+        self._versions = dict(versions)
+
+    def __len__(self) -> int:
+        return len(self._versions)
+
+    def __iter__(self) -> Iterable[Procedure]:  # type: ignore[override]
+        return iter(self.procedures())
+
+    def procedures(self) -> list[Procedure]:
+        """The latest version of every procedure, ordered by code."""
+        return [self._versions[c][-1] for c in sorted(self._versions)]
+
+    def all_versions(self) -> list[Procedure]:
+        """Every version of every procedure."""
+        return [p for c in sorted(self._versions) for p in self._versions[c]]
+
+    def get(self, code: str, at: date | None = None, version: int | None = None) -> Procedure:
+        """The procedure version in force on ``at`` (default: latest), or a given ``version``.
+
+        Raises:
+            UnknownProcedure: If no such procedure (or version, or version in force) exists.
+        """
+        procs = self._versions.get(code)
+        if not procs:
+            raise UnknownProcedure(f"unknown procedure {code!r}")
+        if version is not None:
+            for proc in procs:
+                if proc.version == version:
+                    return proc
+            raise UnknownProcedure(f"procedure {code!r} has no version {version}")
+        if at is None:
+            return procs[-1]
+        for proc in reversed(procs):
+            if proc.effective_from is None or proc.effective_from <= at:
+                return proc
+        raise UnknownProcedure(f"procedure {code!r} is not in force on {at.isoformat()}")
+
+    def step_agency(self, proc: Procedure, step: Step, competent_unit: str) -> Agency:
+        """The agency that performs ``step`` for a dossier whose competent unit is given.
+
+        Raises:
+            UnknownUnit: If the unit or the agency cannot be found.
+        """
+        if step.agency is not None:
+            return self.units.agency(step.agency)
+        level = step.level or proc.level
+        at = self.units.ancestor_at(competent_unit, level)
+        agency = self.units.agency_for(step.role or "", at.code) if at else None
+        if agency is None:
+            raise UnknownUnit(f"no {step.role!r} agency at level {level!r} for {competent_unit!r}")
+        return agency

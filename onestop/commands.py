@@ -1,0 +1,139 @@
+"""Validated command arguments.
+
+The engine validates every argument with these pydantic models before it opens a transaction,
+and turns the first pydantic error into :class:`onestop.errors.ValidationError` naming the field.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal, TypeVar
+
+import pydantic
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from onestop.errors import ValidationError
+
+Channel = Literal["counter", "online", "postal"]
+ReturnMethod = Literal["counter", "online", "post"]
+Outcome = Literal["approved", "denied"]
+
+_TEXT = Field(min_length=1, max_length=2000)
+
+
+class _Args(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Applicant(_Args):
+    """Who applies. Personal data: stored on the dossier, never logged.
+
+    Attributes:
+        name: Full name.
+        id_number: Citizen identity number (9 or 12 digits).
+        phone: Vietnamese phone number (``0...`` or ``+84...``).
+    """
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    id_number: str | None = Field(default=None, pattern=r"^\d{9}(\d{3})?$")
+    phone: str | None = Field(default=None, pattern=r"^(\+84|0)\d{9,10}$")
+
+
+class Meta(_Args):
+    """Arguments every command takes.
+
+    Attributes:
+        actor: Who acts (user id); recorded on the event.
+        expected_version: The dossier version the caller read; a mismatch raises StaleVersion.
+        idempotency_key: A key making retries safe: a repeated key returns the first result.
+    """
+
+    actor: str | None = Field(default=None, min_length=1, max_length=100)
+    expected_version: int | None = Field(default=None, ge=1)
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class Intake(_Args):
+    """Arguments of a new dossier (online submission, receipt, refusal at intake)."""
+
+    procedure: str = Field(min_length=1, max_length=60)
+    competent_unit: str = Field(min_length=1, max_length=40)
+    intake_unit: str | None = Field(default=None, min_length=1, max_length=40)
+    channel: Channel = "counter"
+    return_method: ReturnMethod = "counter"
+    applicant: Applicant | None = None
+    reference: str | None = Field(default=None, min_length=1, max_length=100)
+
+
+class Reason(_Args):
+    """A free-text reason (refusal, supplement request, suspension, withdrawal...)."""
+
+    reason: str = _TEXT
+
+
+class OptionalReason(_Args):
+    """An optional free-text note."""
+
+    reason: str | None = Field(default=None, min_length=1, max_length=2000)
+
+
+class Payment(_Args):
+    """A financial-obligation request."""
+
+    amount_vnd: int = Field(ge=0, le=10**13)
+    reason: str | None = Field(default=None, min_length=1, max_length=2000)
+
+
+class Paid(_Args):
+    """The applicant paid."""
+
+    online: bool
+
+
+class Resolution(_Args):
+    """The result of processing."""
+
+    outcome: Outcome = "approved"
+    note: str | None = Field(default=None, min_length=1, max_length=2000)
+
+
+class Apology(_Args):
+    """An apology letter (Form 04) with a new appointment date."""
+
+    new_due: AwareDatetime
+    reason: str = _TEXT
+
+
+class Dispatch(_Args):
+    """A result sent by post."""
+
+    tracking: str | None = Field(default=None, min_length=1, max_length=100)
+
+
+class Rating(_Args):
+    """The applicant's satisfaction rating."""
+
+    score: int = Field(ge=1, le=5)
+
+
+A = TypeVar("A", bound=BaseModel)
+
+
+def validated(model: type[A], **kwargs: Any) -> A:
+    """Validate keyword arguments as ``model``.
+
+    Raises:
+        ValidationError: Naming the first wrong field and what is wrong with it.
+    """
+    try:
+        return model.model_validate(kwargs)
+    except pydantic.ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or model.__name__
+        raise ValidationError(field, err["msg"]) from None
+
+
+def as_datetime(value: Any) -> datetime:
+    """Identity with a precise type for mypy (pydantic already checked awareness)."""
+    assert isinstance(value, datetime)
+    return value

@@ -1,0 +1,227 @@
+"""Loading a ``workflows/`` directory: unit sets, procedure catalogs, calendar overrides.
+
+Files are recognised by their top-level keys, wherever they sit under the root:
+
+* ``levels`` + ``units`` — a unit set (:class:`onestop.units.UnitSet`);
+* ``procedures`` — procedures of one unit set (:class:`onestop.catalog.ProcedureFile`);
+* ``days_off`` / ``working_days`` — calendar overrides (:class:`onestop.calendar.CalendarOverrides`);
+* ``mapping`` — a reorganisation mapping between two unit sets (:class:`UnitMapping`);
+* ``manifest`` — ``onestop.yaml`` with ``default_unit_set``.
+
+Every file is validated and every problem in every file is reported at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from onestop._definitions import load_yaml, problems_from
+from onestop.calendar import CalendarOverrides
+from onestop.catalog import Catalog, ProcedureFile
+from onestop.errors import DefinitionError, Problem
+from onestop.units import Units, UnitSet
+
+import pydantic
+
+
+class Manifest(BaseModel):
+    """``workflows/onestop.yaml``: which unit set the engine uses by default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    default_unit_set: str
+
+
+class MappingEntry(BaseModel):
+    """One old unit and the new unit that succeeds it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    old: str
+    new: str
+    note: str = ""
+
+
+class UnitMapping(BaseModel):
+    """Old-to-new unit mapping of a reorganisation, e.g. the 1 July 2025 two-tier reform."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    mapping: str
+    from_unit_set: str
+    to_unit_set: str
+    effective: date
+    source: str = ""
+    units: tuple[MappingEntry, ...] = Field(min_length=1)
+
+
+@dataclass
+class Definitions:
+    """Everything loaded from a workflows directory.
+
+    Attributes:
+        root: The directory loaded.
+        unit_sets: Every unit set by name.
+        catalogs: The catalog of each unit set that has procedures.
+        overrides: Calendar overrides merged from every overrides file.
+        mappings: Reorganisation mappings by name.
+        default_unit_set: The unit set used when none is named.
+    """
+
+    root: Path
+    unit_sets: dict[str, Units]
+    catalogs: dict[str, Catalog]
+    overrides: CalendarOverrides | None = None
+    mappings: dict[str, UnitMapping] = field(default_factory=dict)
+    default_unit_set: str = ""
+
+    @property
+    def units(self) -> Units:
+        """The default unit set."""
+        return self.unit_sets[self.default_unit_set]
+
+    @property
+    def catalog(self) -> Catalog:
+        """The default unit set's catalog (empty if it has no procedures)."""
+        return self.catalog_for(self.default_unit_set)
+
+    def catalog_for(self, unit_set: str) -> Catalog:
+        """The catalog of one unit set."""
+        return self.catalogs.get(unit_set) or Catalog(self.unit_sets[unit_set])
+
+    @classmethod
+    def load(cls, root: str | Path, unit_set: str | None = None) -> Definitions:
+        """Load and validate every definition file under ``root``.
+
+        Args:
+            root: A ``workflows/`` directory (or a single YAML file).
+            unit_set: The default unit set; otherwise the manifest's, or the only one.
+
+        Raises:
+            DefinitionError: Every problem in every file, each with file, key path and reason.
+        """
+        root = Path(root)
+        if not root.exists():
+            raise DefinitionError([Problem(str(root), "", "no such file or directory")])
+        files = [root] if root.is_file() else sorted(root.rglob("*.y*ml"))
+        problems: list[Problem] = []
+        unit_specs: dict[str, tuple[UnitSet, str]] = {}
+        proc_files: list[tuple[ProcedureFile, str]] = []
+        overrides: list[CalendarOverrides] = []
+        mappings: dict[str, tuple[UnitMapping, str]] = {}
+        manifest: Manifest | None = None
+
+        def parse(model: type[BaseModel], data: Any, name: str) -> Any:
+            try:
+                return model.model_validate(data)
+            except pydantic.ValidationError as exc:
+                problems.extend(problems_from(exc, name))
+                return None
+
+        for path in files:
+            name = str(path)
+            try:
+                data = load_yaml(path)
+            except DefinitionError as exc:
+                problems.extend(exc.problems)
+                continue
+            if not isinstance(data, dict):
+                problems.append(Problem(name, "", "expected a mapping at the top level"))
+            elif "levels" in data or "units" in data and "unit_set" in data:
+                spec = parse(UnitSet, data, name)
+                if spec is not None:
+                    if spec.unit_set in unit_specs:
+                        problems.append(
+                            Problem(name, "unit_set", f"duplicate unit set {spec.unit_set!r}")
+                        )
+                    unit_specs[spec.unit_set] = (spec, name)
+            elif "procedures" in data:
+                pf = parse(ProcedureFile, data, name)
+                if pf is not None:
+                    proc_files.append((pf, name))
+            elif "mapping" in data:
+                mp = parse(UnitMapping, data, name)
+                if mp is not None:
+                    mappings[mp.mapping] = (mp, name)
+            elif "days_off" in data or "working_days" in data:
+                ov = parse(CalendarOverrides, data, name)
+                if ov is not None:
+                    overrides.append(ov)
+            elif "default_unit_set" in data:
+                manifest = parse(Manifest, data, name)
+            else:
+                problems.append(
+                    Problem(
+                        name,
+                        "",
+                        "unrecognised definition file: expected a unit set (levels, units), "
+                        "procedures, a mapping, calendar overrides or a manifest",
+                    )
+                )
+
+        unit_sets: dict[str, Units] = {}
+        for set_name, (spec, name) in unit_specs.items():
+            try:
+                unit_sets[set_name] = spec.build(name)
+            except DefinitionError as exc:
+                problems.extend(exc.problems)
+
+        entries: dict[str, list[tuple[Any, str, str]]] = {}
+        for pf, name in proc_files:
+            if pf.unit_set not in unit_specs:
+                problems.append(Problem(name, "unit_set", f"unknown unit set {pf.unit_set!r}"))
+                continue
+            entries.setdefault(pf.unit_set, []).extend(
+                (proc, name, f"procedures[{i}]") for i, proc in enumerate(pf.procedures)
+            )
+        catalogs: dict[str, Catalog] = {}
+        for set_name, items in entries.items():
+            if set_name not in unit_sets:
+                continue  # its unit set already reported problems
+            try:
+                catalogs[set_name] = Catalog(unit_sets[set_name], items)
+            except DefinitionError as exc:
+                problems.extend(exc.problems)
+
+        for mp, name in mappings.values():
+            problems.extend(_check_mapping(mp, unit_sets, name))
+
+        default = unit_set or (manifest.default_unit_set if manifest else None)
+        if default is None and len(unit_specs) == 1:
+            default = next(iter(unit_specs))
+        if default is None:
+            problems.append(
+                Problem(str(root), "default_unit_set", "several unit sets and no default named")
+            )
+        elif default not in unit_specs:
+            problems.append(Problem(str(root), "default_unit_set", f"unknown unit set {default!r}"))
+        if problems:
+            raise DefinitionError(problems)
+        merged = None
+        if overrides:
+            merged = CalendarOverrides(
+                days_off=tuple(d for o in overrides for d in o.days_off),
+                working_days=tuple(d for o in overrides for d in o.working_days),
+            )
+        assert default is not None
+        maps = {key: mp for key, (mp, _) in mappings.items()}
+        return cls(root, unit_sets, catalogs, merged, maps, default)
+
+
+def _check_mapping(mp: UnitMapping, unit_sets: dict[str, Units], file: str) -> list[Problem]:
+    problems = [
+        Problem(file, key, f"unknown unit set {getattr(mp, key)!r}")
+        for key in ("from_unit_set", "to_unit_set")
+        if getattr(mp, key) not in unit_sets
+    ]
+    if problems:
+        return problems
+    sides = (("old", unit_sets[mp.from_unit_set]), ("new", unit_sets[mp.to_unit_set]))
+    for i, entry in enumerate(mp.units):
+        for side, units in sides:
+            code = getattr(entry, side)
+            if not units.has_unit(code):
+                problems.append(Problem(file, f"units[{i}].{side}", f"unknown unit {code!r}"))
+    return problems

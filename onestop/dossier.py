@@ -1,0 +1,101 @@
+"""Read-only views of a dossier and of its events, as returned by the engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import date, datetime
+from typing import Any
+
+from onestop.lifecycle import Status
+from onestop.timeliness import Timeliness
+
+
+@dataclass(frozen=True, slots=True)
+class Dossier:
+    """One application (hồ sơ) as stored. Change it only through :class:`onestop.Engine`."""
+
+    id: int
+    reference: str | None
+    unit_set: str
+    rule_set: str
+    procedure_code: str
+    procedure_version: int
+    field: str
+    level: str
+    competent_unit: str
+    intake_unit: str
+    intake_mode: str
+    channel: str
+    return_method: str
+    applicant_name: str | None
+    applicant_id_number: str | None
+    applicant_phone: str | None
+    status: Status
+    status_code: int
+    step_index: int
+    step_count: int
+    current_agency: str | None
+    submitted_at: datetime | None
+    received_at: datetime | None
+    received_on: date | None
+    due_at: datetime | None
+    original_due_at: datetime | None
+    step_due_at: datetime | None
+    apologies: int
+    paused_from: str | None
+    paused_at: datetime | None
+    resolved_at: datetime | None
+    resolved_on: date | None
+    outcome: str | None
+    timeliness: Timeliness | None
+    fee_paid_online: bool | None
+    dispatched_at: datetime | None
+    returned_at: datetime | None
+    rating: int | None
+    closed_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Dossier:
+        """Build from a ``dossiers`` row (extra keys are ignored)."""
+        values = {f.name: row[f.name] for f in fields(cls)}
+        values["status"] = Status(values["status"])
+        if values["timeliness"] is not None:
+            values["timeliness"] = Timeliness(values["timeliness"])
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """All fields as a plain dict."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def is_overdue(self, now: datetime) -> bool:
+        """Whether the dossier is open and past its appointment date at ``now``."""
+        return self.status.is_open and self.due_at is not None and now > self.due_at
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One state change of a dossier (a line of the process control sheet, Form 05)."""
+
+    id: int
+    dossier_id: int
+    seq: int
+    at: datetime
+    trigger: str
+    from_status: Status
+    to_status: Status
+    step_index: int
+    agency: str | None
+    unit: str | None
+    actor: str | None
+    data: dict[str, Any]
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Event:
+        """Build from an ``events`` row."""
+        values = {f.name: row[f.name] for f in fields(cls)}
+        values["from_status"] = Status(values["from_status"])
+        values["to_status"] = Status(values["to_status"])
+        return cls(**values)

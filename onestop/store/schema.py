@@ -1,0 +1,205 @@
+"""The database schema (SQLAlchemy Core), shared by SQLite and PostgreSQL.
+
+Timestamps are stored in UTC (``timestamptz`` on PostgreSQL, ISO text on SQLite) and come back
+aware in Asia/Ho_Chi_Minh. Local dates of receipt and resolution are stored beside them so that
+reports group by day, month or year with plain indexed range scans.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+from onestop.clock import VN_TZ
+
+# SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets BIGINT identities.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class AwareDateTime(TypeDecorator[datetime]):
+    """Aware datetimes stored in UTC, returned in Asia/Ho_Chi_Minh."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(VN_TZ)  # type: ignore[no-any-return]
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+units = Table(
+    "units",
+    metadata,
+    Column("unit_set", String(60), primary_key=True),
+    Column("code", String(40), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("level", String(40), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("parent", String(40)),
+)
+
+agencies = Table(
+    "agencies",
+    metadata,
+    Column("unit_set", String(60), primary_key=True),
+    Column("code", String(60), primary_key=True),
+    Column("name", String(300), nullable=False),
+    Column("unit", String(40), nullable=False),
+    Column("role", String(40), nullable=False),
+    Column("kind", String(40), nullable=False),
+)
+
+procedures = Table(
+    "procedures",
+    metadata,
+    Column("unit_set", String(60), primary_key=True),
+    Column("code", String(60), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("name_vi", String(500), nullable=False),
+    Column("name_en", String(500), nullable=False),
+    Column("field", String(60), nullable=False),
+    Column("level", String(40), nullable=False),
+    Column("statutory_days", Float, nullable=False),
+    Column("time_unit", String(20), nullable=False),
+    Column("fee_vnd", BigInteger, nullable=False),
+    Column("online", String(10), nullable=False),
+    Column("postal", Boolean, nullable=False),
+    Column("location_independent", Boolean, nullable=False),
+    Column("definition", JSON, nullable=False),
+)
+
+dossiers = Table(
+    "dossiers",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("reference", String(100), unique=True),
+    Column("unit_set", String(60), nullable=False),
+    Column("rule_set", String(60), nullable=False),
+    Column("procedure_code", String(60), nullable=False),
+    Column("procedure_version", Integer, nullable=False),
+    Column("field", String(60), nullable=False),
+    Column("level", String(40), nullable=False),
+    Column("competent_unit", String(40), nullable=False),
+    Column("intake_unit", String(40), nullable=False),
+    Column("intake_mode", String(30), nullable=False),
+    Column("channel", String(20), nullable=False),
+    Column("return_method", String(20), nullable=False),
+    Column("applicant_name", String(200)),
+    Column("applicant_id_number", String(20)),
+    Column("applicant_phone", String(20)),
+    Column("status", String(30), nullable=False),
+    Column("status_code", Integer, nullable=False),
+    Column("step_index", Integer, nullable=False),
+    Column("step_count", Integer, nullable=False),
+    Column("current_agency", String(60)),
+    Column("submitted_at", AwareDateTime),
+    Column("received_at", AwareDateTime),
+    Column("received_on", Date),
+    Column("due_at", AwareDateTime),
+    Column("original_due_at", AwareDateTime),
+    Column("step_due_at", AwareDateTime),
+    Column("apologies", Integer, nullable=False),
+    Column("paused_from", String(30)),
+    Column("paused_at", AwareDateTime),
+    Column("resolved_at", AwareDateTime),
+    Column("resolved_on", Date),
+    Column("outcome", String(20)),
+    Column("timeliness", String(20)),
+    Column("fee_paid_online", Boolean),
+    Column("dispatched_at", AwareDateTime),
+    Column("returned_at", AwareDateTime),
+    Column("rating", Integer),
+    Column("closed_at", AwareDateTime),
+    Column("created_at", AwareDateTime, nullable=False),
+    Column("updated_at", AwareDateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+    Index("ix_dossiers_status_due", "status", "due_at"),
+    Index("ix_dossiers_status_step_due", "status", "step_due_at"),
+    Index("ix_dossiers_resolved_on_level", "resolved_on", "level"),
+    Index("ix_dossiers_received_on_level", "received_on", "level"),
+    Index("ix_dossiers_competent_unit_status", "competent_unit", "status"),
+    Index("ix_dossiers_current_agency_status", "current_agency", "status"),
+)
+
+dossier_steps = Table(
+    "dossier_steps",
+    metadata,
+    Column("dossier_id", BigId, ForeignKey("dossiers.id"), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("step_code", String(60), nullable=False),
+    Column("agency", String(60), nullable=False),
+    Column("started_at", AwareDateTime, nullable=False),
+    Column("due_at", AwareDateTime, nullable=False),
+    Column("completed_at", AwareDateTime),
+    Column("timeliness", String(20)),
+    Index("ix_dossier_steps_agency_timeliness", "agency", "timeliness"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("dossier_id", BigId, ForeignKey("dossiers.id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("at", AwareDateTime, nullable=False),
+    Column("trigger", String(40), nullable=False),
+    Column("from_status", String(30), nullable=False),
+    Column("to_status", String(30), nullable=False),
+    Column("step_index", Integer, nullable=False),
+    Column("agency", String(60)),
+    Column("unit", String(40)),
+    Column("actor", String(100)),
+    Column("data", JSON, nullable=False),
+    UniqueConstraint("dossier_id", "seq"),
+    Index("ix_events_at", "at"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("command", String(40), nullable=False),
+    Column("dossier_id", BigId),
+    Column("result", JSON),
+    Column("created_at", AwareDateTime, nullable=False),
+)
