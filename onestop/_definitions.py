@@ -38,6 +38,9 @@ def load_yaml(path: Path) -> Any:
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         reason = getattr(exc, "problem", None) or str(exc)
         raise DefinitionError([Problem(name, where, f"invalid YAML: {reason}")]) from None
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+        # PyYAML's constructors raise plain errors, e.g. for a date like 2027-13-40.
+        raise DefinitionError([Problem(name, "", f"invalid value in YAML: {exc}")]) from None
 
 
 def key_path(loc: tuple[int | str, ...], prefix: str = "") -> str:

@@ -16,10 +16,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from onestop.errors import DefinitionError, Problem, UnknownProcedure, UnknownUnit
-from onestop.units import Agency, Units
+from onestop.units import CODE_PATTERN, KEY_PATTERN, Agency, Units
 
-_CODE = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
-_ROLE = r"^[a-z][a-z0-9_]*$"
 _EPS = 1e-9
 
 TimeUnit = Literal["working_days", "calendar_days"]
@@ -44,9 +42,9 @@ class Step(_Frozen):
         budget: Time budget in working days (half days allowed).
     """
 
-    code: str = Field(pattern=_CODE, max_length=60)
+    code: str = Field(pattern=CODE_PATTERN, max_length=60)
     name: str = Field(default="", max_length=300)
-    role: str | None = Field(default=None, pattern=_ROLE, max_length=40)
+    role: str | None = Field(default=None, pattern=KEY_PATTERN, max_length=40)
     agency: str | None = Field(default=None, max_length=60)
     level: str | None = Field(default=None, max_length=40)
     budget: float = Field(gt=0, le=365)
@@ -112,12 +110,12 @@ class Procedure(_Frozen):
         route: How it is processed.
     """
 
-    code: str = Field(pattern=_CODE, max_length=60)
+    code: str = Field(pattern=CODE_PATTERN, max_length=60)
     version: int = Field(default=1, ge=1)
     effective_from: date | None = None
     name_vi: str = Field(min_length=1, max_length=500)
     name_en: str = Field(min_length=1, max_length=500)
-    field: str = Field(pattern=_ROLE, max_length=60)
+    field: str = Field(pattern=KEY_PATTERN, max_length=60)
     level: str = Field(max_length=40)
     statutory_days: float = Field(gt=0, le=365)
     time_unit: TimeUnit = "working_days"
@@ -155,7 +153,7 @@ class Procedure(_Frozen):
 class ProcedureFile(_Frozen):
     """A ``workflows/procedures/*.yaml`` file: procedures defined against one unit set."""
 
-    unit_set: str = Field(pattern=_CODE, max_length=60)
+    unit_set: str = Field(pattern=CODE_PATTERN, max_length=60)
     procedures: tuple[Procedure, ...] = Field(min_length=1)
 
 

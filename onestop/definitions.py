@@ -22,11 +22,19 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from onestop._definitions import load_yaml, problems_from
 from onestop.calendar import CalendarOverrides
-from onestop.catalog import Catalog, ProcedureFile
+from onestop.catalog import Catalog, Procedure, ProcedureFile
 from onestop.errors import DefinitionError, Problem
-from onestop.units import Units, UnitSet
+from onestop.units import CODE_PATTERN, Units, UnitSet
 
 import pydantic
+
+
+class _ProceduresHead(BaseModel):
+    """The frame of a procedures file; each procedure is validated on its own."""
+
+    model_config = ConfigDict(extra="forbid")
+    unit_set: str = Field(pattern=CODE_PATTERN, max_length=60)
+    procedures: list[Any] = Field(min_length=1)
 
 
 class Manifest(BaseModel):
@@ -108,7 +116,7 @@ class Definitions:
         files = [root] if root.is_file() else sorted(root.rglob("*.y*ml"))
         problems: list[Problem] = []
         unit_specs: dict[str, tuple[UnitSet, str]] = {}
-        proc_files: list[tuple[ProcedureFile, str]] = []
+        proc_files: list[tuple[tuple[str, list[tuple[int, Procedure]]], str]] = []
         overrides: list[CalendarOverrides] = []
         mappings: dict[str, tuple[UnitMapping, str]] = {}
         manifest: Manifest | None = None
@@ -138,7 +146,7 @@ class Definitions:
                         )
                     unit_specs[spec.unit_set] = (spec, name)
             elif "procedures" in data:
-                pf = parse(ProcedureFile, data, name)
+                pf = _parse_procedures(data, name, problems)
                 if pf is not None:
                     proc_files.append((pf, name))
             elif "mapping" in data:
@@ -169,12 +177,12 @@ class Definitions:
                 problems.extend(exc.problems)
 
         entries: dict[str, list[tuple[Any, str, str]]] = {}
-        for pf, name in proc_files:
-            if pf.unit_set not in unit_specs:
-                problems.append(Problem(name, "unit_set", f"unknown unit set {pf.unit_set!r}"))
+        for (set_name, procs), name in proc_files:
+            if set_name not in unit_specs:
+                problems.append(Problem(name, "unit_set", f"unknown unit set {set_name!r}"))
                 continue
-            entries.setdefault(pf.unit_set, []).extend(
-                (proc, name, f"procedures[{i}]") for i, proc in enumerate(pf.procedures)
+            entries.setdefault(set_name, []).extend(
+                (proc, name, f"procedures[{i}]") for i, proc in procs
             )
         catalogs: dict[str, Catalog] = {}
         for set_name, items in entries.items():
@@ -208,6 +216,26 @@ class Definitions:
         assert default is not None
         maps = {key: mp for key, (mp, _) in mappings.items()}
         return cls(root, unit_sets, catalogs, merged, maps, default)
+
+
+def _parse_procedures(
+    data: dict[str, Any], file: str, problems: list[Problem]
+) -> tuple[str, list[tuple[int, Procedure]]] | None:
+    """Validate a procedures file one procedure at a time, so that one bad entry does not hide
+    the cross-reference problems of the others."""
+    try:
+        head = _ProceduresHead.model_validate(data)
+    except pydantic.ValidationError as exc:
+        problems.extend(problems_from(exc, file))
+        return None
+    items = head.procedures
+    good: list[tuple[int, Procedure]] = []
+    for i, item in enumerate(items):
+        try:
+            good.append((i, Procedure.model_validate(item)))
+        except pydantic.ValidationError as exc:
+            problems.extend(problems_from(exc, file, f"procedures[{i}]"))
+    return head.unit_set, good
 
 
 def _check_mapping(mp: UnitMapping, unit_sets: dict[str, Units], file: str) -> list[Problem]:

@@ -29,8 +29,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from onestop._definitions import load_yaml, validate_model
 from onestop.errors import DefinitionError, Problem, UnknownUnit
 
-_CODE = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
-_ROLE = r"^[a-z][a-z0-9_]*$"
+#: Codes of units, agencies, procedures, steps and unit sets.
+CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+#: Keys of levels, roles and fields: lower-case snake case.
+KEY_PATTERN = r"^[a-z][a-z0-9_]*$"
 
 UnitKind = Literal[
     "province",
@@ -61,7 +63,7 @@ class Level(_Frozen):
             location-independent intake.
     """
 
-    code: str = Field(pattern=_ROLE, max_length=40)
+    code: str = Field(pattern=KEY_PATTERN, max_length=40)
     name_vi: str = Field(min_length=1, max_length=200)
     name_en: str = Field(min_length=1, max_length=200)
     rank: int = Field(ge=1, le=10)
@@ -79,7 +81,7 @@ class Unit(_Frozen):
         parent: Code of the unit above, ``None`` for the top.
     """
 
-    code: str = Field(pattern=_CODE, max_length=40)
+    code: str = Field(pattern=CODE_PATTERN, max_length=40)
     name: str = Field(min_length=1, max_length=200)
     level: str = Field(max_length=40)
     kind: UnitKind
@@ -98,17 +100,17 @@ class Agency(_Frozen):
         kind: Kind of body: department, division, committee, desk, tax_office, police, post...
     """
 
-    code: str = Field(pattern=_CODE, max_length=60)
+    code: str = Field(pattern=CODE_PATTERN, max_length=60)
     name: str = Field(min_length=1, max_length=300)
     unit: str = Field(max_length=40)
-    role: str = Field(pattern=_ROLE, max_length=40)
-    kind: str = Field(default="division", pattern=_ROLE, max_length=40)
+    role: str = Field(pattern=KEY_PATTERN, max_length=40)
+    kind: str = Field(default="division", pattern=KEY_PATTERN, max_length=40)
 
 
 class UnitSet(_Frozen):
     """One administrative map as written in a ``workflows/units/*.yaml`` file."""
 
-    unit_set: str = Field(pattern=_CODE, max_length=60)
+    unit_set: str = Field(pattern=CODE_PATTERN, max_length=60)
     name: str = ""
     valid_from: date | None = None
     valid_to: date | None = None

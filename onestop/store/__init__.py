@@ -8,7 +8,7 @@ optimistic version checks, append-only events, idempotency keys.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import StaticPool
 
 from onestop.catalog import Catalog
+from onestop.dossier import Event
 from onestop.errors import StaleVersion, UnknownDossier
 from onestop.store import schema
 from onestop.store.schema import dossiers, events, idempotency_keys
@@ -56,18 +57,18 @@ def from_json(values: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def replay(history: list[Mapping[str, Any]]) -> dict[str, Any]:
+def replay(history: Sequence[Event]) -> dict[str, Any]:
     """Rebuild a dossier row from its events, oldest first.
 
-    Each event's ``data`` holds the column values its command set; the version is the number of
-    events. The result equals the stored row when the log is complete and untampered.
+    Each event's ``data["set"]`` holds the column values its command set; the version is the
+    number of events. The result equals the stored row when the log is complete and untampered.
     """
     row: dict[str, Any] = {}
     for ev in history:
-        row.update(from_json(ev["data"]))
+        row.update(from_json(ev.data["set"]))
     row["version"] = len(history)
     if history:
-        row["id"] = history[0]["dossier_id"]
+        row["id"] = history[0].dossier_id
     return row
 
 

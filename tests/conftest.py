@@ -1,0 +1,67 @@
+"""Shared fixtures: every engine/store test runs on SQLite and on PostgreSQL.
+
+PostgreSQL tests need ``ONESTOP_PG_URL`` (``.ci/run`` starts a server and sets it); without it they
+are skipped with a message saying so.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+from sqlalchemy import create_engine, text
+
+from onestop import VN_TZ, Calendar, Engine, ManualClock
+
+FIXTURES = Path(__file__).parent / "fixtures" / "workflows"
+PG_URL = os.environ.get("ONESTOP_PG_URL")
+
+settings.register_profile(
+    "ci", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("dev", max_examples=100, deadline=None)
+settings.register_profile("deep", max_examples=5000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+
+@pytest.fixture(scope="session")
+def calendar() -> Calendar:
+    return Calendar.vietnam()
+
+
+def reset_postgres(url: str) -> None:
+    """Drop and recreate the public schema: each test starts from an empty database."""
+    eng = create_engine(url)
+    with eng.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    eng.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database URL: a SQLite file, or the PostgreSQL test database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'onestop.db'}"
+        return
+    if not PG_URL:
+        pytest.skip("PostgreSQL not configured: set ONESTOP_PG_URL (.ci/run does)")
+    reset_postgres(PG_URL)
+    yield PG_URL
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    # Friday 24 January 2025, 09:00 — the last working day before Tết 2025.
+    return ManualClock(datetime(2025, 1, 24, 9, 0, tzinfo=VN_TZ))
+
+
+@pytest.fixture
+def engine(db_url: str, clock: ManualClock, calendar: Calendar) -> Iterator[Engine]:
+    eng = Engine.open(db_url, FIXTURES, clock=clock, calendar=calendar)
+    yield eng
+    eng.store.dispose()
