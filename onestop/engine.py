@@ -12,7 +12,7 @@ Example:
     >>> engine = Engine.open("sqlite://", "tests/fixtures/workflows", clock=clock)
     >>> d = engine.receive("BIRTH", "W1")
     >>> d.status.value, d.due_at.isoformat()
-    ('received', '2025-01-24T17:00:00+07:00')
+    ('received', '2025-02-05T09:00:00+07:00')
 """
 
 from __future__ import annotations
@@ -478,7 +478,7 @@ class Engine:
             prior = self._claim(conn, meta, trigger, now)
             if prior is not None:
                 return prior
-            row = self.store.load_dossier(conn, dossier_id)
+            row = self.store.load_dossier(conn, dossier_id, lock=True)
             if meta.expected_version is not None and row["version"] != meta.expected_version:
                 raise StaleVersion(dossier_id, meta.expected_version, row["version"])
             proc = self.catalog.get(row["procedure_code"], version=row["procedure_version"])

@@ -16,6 +16,10 @@ from hypothesis import HealthCheck, settings
 from sqlalchemy import create_engine, text
 
 from onestop import VN_TZ, Calendar, Engine, ManualClock
+from onestop.log import configure
+
+# Quiet, and on stderr: tests that need the logs capture them themselves.
+configure(json=False, level="WARNING")
 
 FIXTURES = Path(__file__).parent / "fixtures" / "workflows"
 PG_URL = os.environ.get("ONESTOP_PG_URL")

@@ -195,13 +195,23 @@ class Store:
     # -- rows --------------------------------------------------------------------------------
 
     @staticmethod
-    def load_dossier(conn: Connection, dossier_id: int) -> dict[str, Any]:
+    def load_dossier(conn: Connection, dossier_id: int, *, lock: bool = False) -> dict[str, Any]:
         """The dossier row as a dict.
+
+        Args:
+            conn: The connection (inside a transaction when ``lock`` is set).
+            dossier_id: The dossier.
+            lock: Lock the row until the transaction ends (``FOR UPDATE`` on PostgreSQL; SQLite's
+                ``BEGIN IMMEDIATE`` already serialises writers), so that commands on one dossier
+                run one after the other and a stale ``expected_version`` is seen before any write.
 
         Raises:
             UnknownDossier: If there is none.
         """
-        row = conn.execute(select(dossiers).where(dossiers.c.id == dossier_id)).mappings().first()
+        query = select(dossiers).where(dossiers.c.id == dossier_id)
+        if lock:
+            query = query.with_for_update()
+        row = conn.execute(query).mappings().first()
         if row is None:
             raise UnknownDossier(f"no dossier {dossier_id}")
         return dict(row)
