@@ -1,0 +1,299 @@
+"""The ``onestop`` command.
+
+Every command prints one clear line and exits non-zero on bad input; ``--help`` shows examples.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import Counter
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from onestop.errors import DefinitionError, OnestopError
+
+app = typer.Typer(
+    help="onestop: one-stop-shop dossier workflow engine (Vietnam).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+catalog_app = typer.Typer(help="Inspect and validate definition files.", no_args_is_help=True)
+app.add_typer(catalog_app, name="catalog")
+out = Console(width=None if sys.stdout.isatty() else 120)
+err = Console(stderr=True)
+
+#: Exit code for bad input (arguments, definitions, commands refused).
+EXIT_BAD_INPUT = 2
+
+
+def default_workflows() -> Path:
+    """``./workflows`` if it exists, else the one beside the installed package (editable)."""
+    here = Path("workflows")
+    if here.is_dir():
+        return here
+    return Path(__file__).resolve().parent.parent / "workflows"
+
+
+def fail(message: str) -> typer.Exit:
+    """Print one line on stderr and return the exit to raise."""
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(EXIT_BAD_INPUT)
+
+
+def _definition_failure(exc: DefinitionError) -> typer.Exit:
+    for problem in exc.problems:
+        err.print(f"[red]{problem}[/]", highlight=False, soft_wrap=True)
+    return fail(f"{len(exc.problems)} problem(s) in the definitions")
+
+
+def db_url(db: str) -> str:
+    """Accept a SQLAlchemy URL or a plain path to a SQLite file."""
+    return db if "://" in db else f"sqlite:///{db}"
+
+
+@catalog_app.command("check")
+def catalog_check(
+    path: Annotated[Path, typer.Argument(help="Definitions directory or file.")] = Path(
+        "workflows"
+    ),
+) -> None:
+    """Validate every definition file and print a summary.
+
+    Example: onestop catalog check workflows/
+    """
+    from onestop.definitions import Definitions
+
+    try:
+        defs = Definitions.load(path)
+    except DefinitionError as exc:
+        raise _definition_failure(exc) from None
+    for name, units in defs.unit_sets.items():
+        table = Table(title=f"Unit set {name}" + (" (default)" if name == defs.default_unit_set else ""))
+        table.add_column("level")
+        table.add_column("units", justify="right")
+        table.add_column("by kind")
+        table.add_column("agencies", justify="right")
+        agencies = Counter(units.unit(a.unit).level for a in units.all_agencies)
+        for level in sorted(units.levels.values(), key=lambda lv: lv.rank):
+            at = units.units_at(level.code)
+            kinds = Counter(u.kind for u in at)
+            table.add_row(
+                level.code,
+                str(len(at)),
+                ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())),
+                str(agencies[level.code]),
+            )
+        out.print(table)
+    for name, catalog in defs.catalogs.items():
+        procs = catalog.procedures()
+        table = Table(title=f"Procedures of {name}: {len(procs)}")
+        table.add_column("level")
+        table.add_column("procedures", justify="right")
+        table.add_column("location-independent", justify="right")
+        table.add_column("online (full)", justify="right")
+        table.add_column("postal", justify="right")
+        table.add_column("inter-agency routes", justify="right")
+        table.add_column("fields")
+        for level in sorted(catalog.units.levels.values(), key=lambda lv: lv.rank):
+            at = [p for p in procs if p.level == level.code]
+            fields = Counter(p.field for p in at)
+            table.add_row(
+                level.code,
+                str(len(at)),
+                str(sum(p.location_independent for p in at)),
+                str(sum(p.online == "full" for p in at)),
+                str(sum(p.postal for p in at)),
+                str(sum(p.route.inter_agency for p in at)),
+                ", ".join(f"{f} {n}" for f, n in fields.most_common()),
+            )
+        out.print(table)
+        chains = [p for p in procs if p.route.inter_agency]
+        for p in chains:
+            owners = " → ".join(f"{s.role or s.agency}({s.budget:g})" for s in p.route.steps)
+            out.print(f"  liên thông [bold]{p.code}[/]: {owners}", highlight=False)
+    for mapping in defs.mappings.values():
+        out.print(
+            f"Mapping {mapping.mapping}: {len(mapping.units)} units, "
+            f"{mapping.from_unit_set} → {mapping.to_unit_set} from {mapping.effective}"
+        )
+    out.print("[green]all definitions valid[/]")
+
+
+def _level_table(report: object, title: str) -> Table:
+    from onestop.reports import Report
+
+    assert isinstance(report, Report)
+    table = Table(title=title)
+    for dim in report.by:
+        table.add_column(dim)
+    for col in ("resolved", "early", "on time", "late", "on-time rate", "open in time",
+                "open overdue", "apologies"):
+        table.add_column(col, justify="right")
+    for row in report.rows:
+        rate = row.on_time_rate
+        table.add_row(
+            *[str(row.key[d]) for d in report.by],
+            f"{row.resolved:,}",
+            f"{row.early:,}",
+            f"{row.on_time:,}",
+            f"{row.late:,}",
+            f"{rate * 100:.2f} %" if rate is not None else "–",
+            f"{row.open_in_time:,}",
+            f"{row.open_overdue:,}",
+            f"{row.apologies:,}",
+        )
+    return table
+
+
+@app.command()
+def demo(
+    db: Annotated[str, typer.Option(help="SQLite file to create (replaced if it is the default).")] = "onestop-demo.db",
+    workflows: Annotated[Path | None, typer.Option(help="Definitions directory.")] = None,
+    start: Annotated[str, typer.Option(help="First day of the simulated month (YYYY-MM-DD).")] = "2024-03-01",
+    days: Annotated[int, typer.Option(min=1, max=366, help="Days of arrivals.")] = 30,
+    per_day: Annotated[float, typer.Option(min=1, max=100000, help="Mean dossiers per working day.")] = 150.0,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same result).")] = 1,
+    force: Annotated[bool, typer.Option(help="Replace an existing --db file.")] = False,
+) -> None:
+    """Run the main job on the embedded default: a month of city-wide dossiers through the real
+    engine on a fresh SQLite file, then the on-time table by level.
+
+    Example: onestop demo --days 30 --per-day 150 --seed 1
+    """
+    from onestop.calendar import Calendar
+    from onestop.clock import VN_TZ, ManualClock
+    from onestop.definitions import Definitions
+    from onestop.engine import Engine
+    from onestop.log import configure
+    from onestop.reports import Period, on_time_report
+    from onestop.sim.workload import WorkloadSpec, run_workload
+    from onestop.store import Store
+
+    configure(level="WARNING")
+    try:
+        first = date.fromisoformat(start)
+    except ValueError:
+        raise fail(f"--start: {start!r} is not a date like 2024-03-01") from None
+    path = Path(db)
+    if path.exists():
+        if db != "onestop-demo.db" and not force:
+            raise fail(f"--db: {db} exists; pass --force to replace it")
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    root = workflows or default_workflows()
+    t0 = time.perf_counter()
+    try:
+        defs = Definitions.load(root)
+        calendar = Calendar.vietnam(overrides=defs.overrides)
+        clock = ManualClock(datetime.combine(first, datetime.min.time(), VN_TZ))
+        store = Store(db_url(db))
+        store.migrate()
+        store.sync_definitions(defs.catalog)
+        engine = Engine(store, defs.catalog, calendar, clock)
+    except DefinitionError as exc:
+        raise _definition_failure(exc) from None
+    except OnestopError as exc:
+        raise fail(str(exc)) from None
+    spec = WorkloadSpec(start=first, days=days, dossiers_per_day=per_day, seed=seed)
+    with Progress(
+        TextColumn("[bold]simulating[/] {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    ) as progress:
+        task = progress.add_task(f"{days} days from {first}", total=None)
+
+        def tick(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        result = run_workload(engine, clock, spec, tick)
+    elapsed = time.perf_counter() - t0
+    period = Period(first, result.end.date() if result.end else first, f"{first}..{result.end.date() if result.end else first}")
+    with store.engine.connect() as conn:
+        report = on_time_report(conn, period, ["level"], as_of=clock.now())
+    out.print(_level_table(report, f"On-time by level, {period.label_en}"))
+    out.print(report.sentence("vi"), highlight=False)
+    out.print(report.sentence("en"), highlight=False)
+    out.print(
+        f"{result.dossiers:,} dossiers, {result.commands:,} commands through the engine in "
+        f"{elapsed:.1f} s ({result.commands / elapsed:,.0f} commands/s); database: {db}",
+        highlight=False,
+    )
+    out.print(f"Next: onestop report --db {db} --by level,field --period {first.year}")
+
+
+@app.command()
+def report(
+    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = "onestop.db",
+    by: Annotated[str, typer.Option(help="Comma-separated: level,unit,intake_unit,agency,field,procedure,channel,intake_mode.")] = "level",
+    period: Annotated[str, typer.Option(help="2024, 2024-Q1, 2024-03, 2024-03-05 or a..b.")] = str(date.today().year),
+    format: Annotated[str, typer.Option("--format", "-f", help="table, csv, json or text.")] = "table",
+    lang: Annotated[str, typer.Option(help="vi or en (text format).")] = "vi",
+    output: Annotated[Path | None, typer.Option("--out", help="Write to this file.")] = None,
+) -> None:
+    """On-time report by level, unit, field... for a period.
+
+    Examples:
+      onestop report --db onestop-demo.db --by level --period 2024
+      onestop report --db onestop-demo.db --by level,field --period 2024-Q1 --format csv --out q1.csv
+    """
+    from sqlalchemy import inspect
+
+    from onestop.reports import Period, on_time_report
+    from onestop.store import Store
+
+    formats = ("table", "csv", "json", "text")
+    if format not in formats:
+        raise fail(f"--format: {format!r} is not one of {', '.join(formats)}")
+    if lang not in ("vi", "en"):
+        raise fail(f"--lang: {lang!r} is not vi or en")
+    url = db_url(db)
+    if "://" not in db and not Path(db).exists():
+        raise fail(f"--db: {db} does not exist")
+    try:
+        parsed = Period.parse(period)
+        store = Store(url)
+        with store.engine.connect() as conn:
+            if not inspect(conn).has_table("dossiers"):
+                raise fail(f"--db: {db} has no onestop tables (run onestop demo or Engine.open)")
+            result = on_time_report(conn, parsed, [b.strip() for b in by.split(",") if b.strip()])
+    except OnestopError as exc:
+        raise fail(str(exc)) from None
+    if format == "table":
+        table = _level_table(result, f"On-time report {parsed.label_en}")
+        if output:
+            console = Console(file=io_open(output), width=200)
+            console.print(table)
+        else:
+            out.print(table)
+        return
+    text = {
+        "csv": result.to_csv,
+        "json": result.to_json,
+        "text": lambda: result.sentence(lang),
+    }[format]()
+    if output:
+        output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        err.print(f"wrote {output}")
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def io_open(path: Path):  # type: ignore[no-untyped-def]
+    """Open a text file for a rich console."""
+    return path.open("w", encoding="utf-8")
+
+
+def main() -> None:
+    """Entry point of the ``onestop`` console script."""
+    app()
