@@ -23,11 +23,10 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import holidays as _holidays
-import yaml
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from onestop.clock import VN_TZ, ensure_aware
-from onestop.errors import CalendarRangeError, DefinitionError, Problem
+from onestop.errors import CalendarRangeError
 
 # The `holidays` package labels a government day swap as
 # "Day off (substituted from MM/DD/YYYY)": the named date is the Saturday worked instead.

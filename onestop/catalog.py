@@ -9,7 +9,7 @@ a budget in working days; budgets sum to the statutory time.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import date
 from typing import Literal
 
@@ -157,9 +157,7 @@ class ProcedureFile(_Frozen):
     procedures: tuple[Procedure, ...] = Field(min_length=1)
 
 
-def _check_procedure(
-    proc: Procedure, units: Units, file: str, path: str
-) -> list[Problem]:
+def _check_procedure(proc: Procedure, units: Units, file: str, path: str) -> list[Problem]:
     problems: list[Problem] = []
     level = units.levels.get(proc.level)
     if level is None:
@@ -250,14 +248,14 @@ class Catalog:
             versions[proc.code].append(proc)
         if problems:
             raise DefinitionError(problems)
-        for code, procs in versions.items():
+        for _code, procs in versions.items():
             procs.sort(key=lambda p: (p.effective_from or date.min, p.version))
         self._versions = dict(versions)
 
     def __len__(self) -> int:
         return len(self._versions)
 
-    def __iter__(self) -> Iterable[Procedure]:  # type: ignore[override]
+    def __iter__(self) -> Iterator[Procedure]:
         return iter(self.procedures())
 
     def procedures(self) -> list[Procedure]:

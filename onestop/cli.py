@@ -76,7 +76,9 @@ def catalog_check(
     except DefinitionError as exc:
         raise _definition_failure(exc) from None
     for name, units in defs.unit_sets.items():
-        table = Table(title=f"Unit set {name}" + (" (default)" if name == defs.default_unit_set else ""))
+        table = Table(
+            title=f"Unit set {name}" + (" (default)" if name == defs.default_unit_set else "")
+        )
         table.add_column("level")
         table.add_column("units", justify="right")
         table.add_column("by kind")
@@ -103,15 +105,15 @@ def catalog_check(
         table.add_column("inter-agency routes", justify="right")
         table.add_column("fields")
         for level in sorted(catalog.units.levels.values(), key=lambda lv: lv.rank):
-            at = [p for p in procs if p.level == level.code]
-            fields = Counter(p.field for p in at)
+            here = [p for p in procs if p.level == level.code]
+            fields = Counter(p.field for p in here)
             table.add_row(
                 level.code,
-                str(len(at)),
-                str(sum(p.location_independent for p in at)),
-                str(sum(p.online == "full" for p in at)),
-                str(sum(p.postal for p in at)),
-                str(sum(p.route.inter_agency for p in at)),
+                str(len(here)),
+                str(sum(p.location_independent for p in here)),
+                str(sum(p.online == "full" for p in here)),
+                str(sum(p.postal for p in here)),
+                str(sum(p.route.inter_agency for p in here)),
                 ", ".join(f"{f} {n}" for f, n in fields.most_common()),
             )
         out.print(table)
@@ -134,8 +136,16 @@ def _level_table(report: object, title: str) -> Table:
     table = Table(title=title)
     for dim in report.by:
         table.add_column(dim)
-    for col in ("resolved", "early", "on time", "late", "on-time rate", "open in time",
-                "open overdue", "apologies"):
+    for col in (
+        "resolved",
+        "early",
+        "on time",
+        "late",
+        "on-time rate",
+        "open in time",
+        "open overdue",
+        "apologies",
+    ):
         table.add_column(col, justify="right")
     for row in report.rows:
         rate = row.on_time_rate
@@ -155,11 +165,17 @@ def _level_table(report: object, title: str) -> Table:
 
 @app.command()
 def demo(
-    db: Annotated[str, typer.Option(help="SQLite file to create (replaced if it is the default).")] = "onestop-demo.db",
+    db: Annotated[
+        str, typer.Option(help="SQLite file to create (replaced if it is the default).")
+    ] = "onestop-demo.db",
     workflows: Annotated[Path | None, typer.Option(help="Definitions directory.")] = None,
-    start: Annotated[str, typer.Option(help="First day of the simulated month (YYYY-MM-DD).")] = "2024-03-01",
+    start: Annotated[
+        str, typer.Option(help="First day of the simulated month (YYYY-MM-DD).")
+    ] = "2024-03-01",
     days: Annotated[int, typer.Option(min=1, max=366, help="Days of arrivals.")] = 30,
-    per_day: Annotated[float, typer.Option(min=1, max=100000, help="Mean dossiers per working day.")] = 150.0,
+    per_day: Annotated[
+        float, typer.Option(min=1, max=100000, help="Mean dossiers per working day.")
+    ] = 150.0,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same result).")] = 1,
     force: Annotated[bool, typer.Option(help="Replace an existing --db file.")] = False,
 ) -> None:
@@ -218,7 +234,11 @@ def demo(
 
         result = run_workload(engine, clock, spec, tick)
     elapsed = time.perf_counter() - t0
-    period = Period(first, result.end.date() if result.end else first, f"{first}..{result.end.date() if result.end else first}")
+    period = Period(
+        first,
+        result.end.date() if result.end else first,
+        f"{first}..{result.end.date() if result.end else first}",
+    )
     with store.engine.connect() as conn:
         report = on_time_report(conn, period, ["level"], as_of=clock.now())
     out.print(_level_table(report, f"On-time by level, {period.label_en}"))
@@ -235,9 +255,19 @@ def demo(
 @app.command()
 def report(
     db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = "onestop.db",
-    by: Annotated[str, typer.Option(help="Comma-separated: level,unit,intake_unit,agency,field,procedure,channel,intake_mode.")] = "level",
-    period: Annotated[str, typer.Option(help="2024, 2024-Q1, 2024-03, 2024-03-05 or a..b.")] = str(date.today().year),
-    format: Annotated[str, typer.Option("--format", "-f", help="table, csv, json or text.")] = "table",
+    by: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated dimensions: level, unit, intake_unit, agency, field, "
+            "procedure, channel, intake_mode."
+        ),
+    ] = "level",
+    period: Annotated[str, typer.Option(help="2024, 2024-Q1, 2024-03, 2024-03-05 or a..b.")] = str(
+        date.today().year
+    ),
+    format: Annotated[
+        str, typer.Option("--format", "-f", help="table, csv, json or text.")
+    ] = "table",
     lang: Annotated[str, typer.Option(help="vi or en (text format).")] = "vi",
     output: Annotated[Path | None, typer.Option("--out", help="Write to this file.")] = None,
 ) -> None:
@@ -245,7 +275,7 @@ def report(
 
     Examples:
       onestop report --db onestop-demo.db --by level --period 2024
-      onestop report --db onestop-demo.db --by level,field --period 2024-Q1 --format csv --out q1.csv
+      onestop report --db onestop-demo.db --by level,field --period 2024-Q1 -f csv --out q1.csv
     """
     from sqlalchemy import inspect
 
@@ -272,26 +302,22 @@ def report(
     if format == "table":
         table = _level_table(result, f"On-time report {parsed.label_en}")
         if output:
-            console = Console(file=io_open(output), width=200)
-            console.print(table)
+            with output.open("w", encoding="utf-8") as fh:
+                Console(file=fh, width=200).print(table)
         else:
             out.print(table)
         return
-    text = {
-        "csv": result.to_csv,
-        "json": result.to_json,
-        "text": lambda: result.sentence(lang),
-    }[format]()
+    if format == "csv":
+        text = result.to_csv()
+    elif format == "json":
+        text = result.to_json()
+    else:
+        text = result.sentence(lang)
     if output:
         output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
         err.print(f"wrote {output}")
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
-
-
-def io_open(path: Path):  # type: ignore[no-untyped-def]
-    """Open a text file for a rich console."""
-    return path.open("w", encoding="utf-8")
 
 
 def main() -> None:

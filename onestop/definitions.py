@@ -4,7 +4,7 @@ Files are recognised by their top-level keys, wherever they sit under the root:
 
 * ``levels`` + ``units`` — a unit set (:class:`onestop.units.UnitSet`);
 * ``procedures`` — procedures of one unit set (:class:`onestop.catalog.ProcedureFile`);
-* ``days_off`` / ``working_days`` — calendar overrides (:class:`onestop.calendar.CalendarOverrides`);
+* ``days_off`` / ``working_days`` — calendar overrides (:class:`~onestop.CalendarOverrides`);
 * ``mapping`` — a reorganisation mapping between two unit sets (:class:`UnitMapping`);
 * ``manifest`` — ``onestop.yaml`` with ``default_unit_set``.
 
@@ -18,15 +18,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
 from onestop._definitions import load_yaml, problems_from
 from onestop.calendar import CalendarOverrides
-from onestop.catalog import Catalog, Procedure, ProcedureFile
+from onestop.catalog import Catalog, Procedure
 from onestop.errors import DefinitionError, Problem
 from onestop.units import CODE_PATTERN, Units, UnitSet
-
-import pydantic
 
 
 class _ProceduresHead(BaseModel):

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, select
 
 from onestop.calendar import Calendar
 from onestop.catalog import Catalog, Procedure
@@ -44,15 +44,14 @@ from onestop.commands import (
 )
 from onestop.definitions import Definitions
 from onestop.dossier import Dossier, Event
-from onestop.errors import NotAllowedHere, StaleVersion, UnknownUnit, ValidationError
-from onestop.lifecycle import PAUSED_STATUSES, Facts, Lifecycle, Status
+from onestop.errors import NotAllowedHere, StaleVersion, ValidationError
+from onestop.lifecycle import Facts, Lifecycle, Status
 from onestop.rules import RuleBook, RuleSet
-from onestop.store import Store, from_json, to_json
+from onestop.store import EMPTY_ROW, Store, from_json, to_json
 from onestop.store.schema import dossier_steps, dossiers, events
 from onestop.timeliness import classify_resolution
 
 log = structlog.get_logger("onestop.engine")
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,9 +162,10 @@ class Engine:
         )
 
     def _after_cutoff(self, rules: RuleSet, now: datetime) -> bool:
-        return self.calendar.is_working_day(now.date()) and now.timetz().replace(
-            tzinfo=None
-        ) >= rules.cutoff
+        return (
+            self.calendar.is_working_day(now.date())
+            and now.timetz().replace(tzinfo=None) >= rules.cutoff
+        )
 
     def _claim(self, conn: Connection, meta: Meta, command: str, now: datetime) -> Dossier | None:
         """Reserve the idempotency key; if it was used before, the first result."""
@@ -226,47 +226,43 @@ class Engine:
         return dossier
 
     def _start_step(
-        self, conn: Connection, dossier_id: int, proc: Procedure, competent: str, k: int, at: datetime
+        self, steps: list[dict[str, Any]], proc: Procedure, competent: str, k: int, at: datetime
     ) -> dict[str, Any]:
+        """Begin step ``k`` at ``at``: append its row to ``steps``, return the dossier columns."""
         step = proc.route.steps[k]
         agency = self.catalog.step_agency(proc, step, competent).code
         due = self.calendar.add_working_days(at, step.budget)
-        conn.execute(
-            dossier_steps.insert().values(
-                dossier_id=dossier_id,
-                seq=k,
-                step_code=step.code,
-                agency=agency,
-                started_at=at,
-                due_at=due,
-            )
+        steps.append(
+            {
+                "seq": k,
+                "step_code": step.code,
+                "agency": agency,
+                "started_at": at,
+                "due_at": due,
+                "completed_at": None,
+                "timeliness": None,
+            }
         )
         return {"step_index": k, "current_agency": agency, "step_due_at": due}
 
+    def _insert_steps(self, conn: Connection, dossier_id: int, steps: list[dict[str, Any]]) -> None:
+        for step in steps:
+            self.store.insert_step(conn, {**step, "dossier_id": dossier_id})
+
     def _finish_step(self, conn: Connection, row: dict[str, Any], now: datetime) -> None:
-        conn.execute(
-            update(dossier_steps)
-            .where(
-                dossier_steps.c.dossier_id == row["id"], dossier_steps.c.seq == row["step_index"]
-            )
-            .values(
-                completed_at=now,
-                timeliness=classify_resolution(now, row["step_due_at"], False).value,
-            )
+        judged = classify_resolution(now, row["step_due_at"], False).value
+        self.store.update_step(
+            conn, row["id"], row["step_index"], {"completed_at": now, "timeliness": judged}
         )
 
     def _shift_step(self, conn: Connection, row: dict[str, Any], due: datetime) -> None:
-        conn.execute(
-            update(dossier_steps)
-            .where(
-                dossier_steps.c.dossier_id == row["id"], dossier_steps.c.seq == row["step_index"]
-            )
-            .values(due_at=due)
-        )
+        self.store.update_step(conn, row["id"], row["step_index"], {"due_at": due})
 
     # -- commands: new dossiers ----------------------------------------------------------------
 
-    def _intake(self, args: Intake, trigger: str, now: datetime) -> tuple[Procedure, dict[str, Any]]:
+    def _intake(
+        self, args: Intake, trigger: str, now: datetime
+    ) -> tuple[Procedure, dict[str, Any]]:
         proc = self.catalog.get(args.procedure, at=now.date())
         units = self.units
         competent = units.unit(args.competent_unit)
@@ -326,8 +322,14 @@ class Engine:
         }
 
     def _receipt(
-        self, conn: Connection, dossier_id: int, proc: Procedure, competent: str, rules: RuleSet, now: datetime
+        self,
+        steps: list[dict[str, Any]],
+        proc: Procedure,
+        competent: str,
+        rules: RuleSet,
+        now: datetime,
     ) -> dict[str, Any]:
+        """Columns set by receipt: appointment date and first step (appended to ``steps``)."""
         start = self.calendar.next_opening(now)
         if proc.statutory_days <= rules.next_day_threshold_days and self._after_cutoff(rules, now):
             start = self.calendar.next_opening(self.calendar.end_of_day(now))
@@ -338,14 +340,16 @@ class Engine:
             "due_at": due,
             "original_due_at": due,
         }
-        changes.update(self._start_step(conn, dossier_id, proc, competent, 0, start))
+        changes.update(self._start_step(steps, proc, competent, 0, start))
         return changes
 
     def _create(self, trigger: str, meta: Meta, intake: Intake, args: dict[str, Any]) -> Dossier:
         now = self._now()
         proc, values = self._intake(intake, trigger, now)
         rules = self.rules.named(values["rule_set"])
-        status = self.lifecycle(proc).fire(trigger, Facts(Status.NEW.value, steps=len(proc.route.steps)))
+        status = self.lifecycle(proc).fire(
+            trigger, Facts(Status.NEW.value, steps=len(proc.route.steps))
+        )
         values.update(status=status.value, status_code=status.portal_code)
         if status is Status.SUBMITTED:
             values["submitted_at"] = now
@@ -355,14 +359,24 @@ class Engine:
             prior = self._claim(conn, meta, trigger, now)
             if prior is not None:
                 return prior
-            dossier_id = self.store.insert_dossier(conn, values)
+            row = {**EMPTY_ROW, **values}
+            steps: list[dict[str, Any]] = []
             if status is Status.RECEIVED:
-                values.update(self._receipt(conn, dossier_id, proc, values["competent_unit"], rules, now))
-                conn.execute(update(dossiers).where(dossiers.c.id == dossier_id).values(values))
-            row = self.store.load_dossier(conn, dossier_id)
-            changes = {k: row[k] for k in row if k not in ("id", "version")}
+                row.update(self._receipt(steps, proc, values["competent_unit"], rules, now))
+            changes = {k: v for k, v in row.items() if k not in ("id", "version")}
+            row["id"] = self.store.insert_dossier(conn, changes)
+            row["version"] = 1
+            self._insert_steps(conn, row["id"], steps)
             return self._record(
-                conn, row, trigger, Status.NEW.value, changes, meta, now, args, values["intake_unit"]
+                conn,
+                row,
+                trigger,
+                Status.NEW.value,
+                changes,
+                meta,
+                now,
+                args,
+                values["intake_unit"],
             )
 
     def submit_online(
@@ -492,9 +506,7 @@ class Engine:
             self.store.update_dossier(conn, dossier_id, row["version"], changes)
             row.update(changes)
             row["version"] += 1
-            return self._record(
-                conn, row, trigger, before, changes, meta, now, args or {}, None
-            )
+            return self._record(conn, row, trigger, before, changes, meta, now, args or {}, None)
 
     def receive_submitted(
         self,
@@ -510,9 +522,10 @@ class Engine:
         )
 
         def plan(c: _Ctx) -> dict[str, Any]:
-            return self._receipt(
-                c.conn, c.row["id"], c.proc, c.row["competent_unit"], c.rules, c.now
-            )
+            steps: list[dict[str, Any]] = []
+            changes = self._receipt(steps, c.proc, c.row["competent_unit"], c.rules, c.now)
+            self._insert_steps(c.conn, c.row["id"], steps)
+            return changes
 
         return self._run("receive", dossier_id, meta, plan)
 
@@ -562,9 +575,12 @@ class Engine:
             current = c.proc.route.steps[row["step_index"]]
             if current.role == "desk" and self._after_cutoff(c.rules, now):
                 start = self.calendar.next_opening(self.calendar.end_of_day(now))
-            return self._start_step(
-                c.conn, row["id"], c.proc, row["competent_unit"], row["step_index"] + 1, start
+            steps: list[dict[str, Any]] = []
+            changes = self._start_step(
+                steps, c.proc, row["competent_unit"], row["step_index"] + 1, start
             )
+            self._insert_steps(c.conn, row["id"], steps)
+            return changes
 
         return self._run("complete_step", dossier_id, meta, plan, text.model_dump())
 
@@ -689,7 +705,9 @@ class Engine:
         meta = validated(
             Meta, actor=actor, expected_version=expected_version, idempotency_key=idempotency_key
         )
-        return self._pause("suspend", dossier_id, meta, validated(Reason, reason=reason).model_dump())
+        return self._pause(
+            "suspend", dossier_id, meta, validated(Reason, reason=reason).model_dump()
+        )
 
     def resume(
         self,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from transitions import Machine, MachineError
 
@@ -162,9 +162,7 @@ AT_LAST = _guard(
     lambda f: f.step + 1 >= f.steps,
 )
 BY_POST = _guard("the result is not to be returned by post", lambda f: f.return_by_post)
-NOT_BY_POST = _guard(
-    "the result goes by post: dispatch it first", lambda f: not f.return_by_post
-)
+NOT_BY_POST = _guard("the result goes by post: dispatch it first", lambda f: not f.return_by_post)
 CAN_APOLOGISE = _guard(
     "the appointment date has already been reset the number of times the rules allow",
     lambda f: f.apologies < f.max_apologies,
@@ -322,10 +320,9 @@ class Lifecycle:
             raise InvalidTransition(trigger, status) from None
         if not done:
             reasons = [
-                getattr(cond.func, "message", "a condition failed")
-                for tr in event.transitions.get(status, [])
-                for cond in tr.conditions
-                if not cond.func(_Probe(facts))
+                getattr(guard, "message", "a condition failed")
+                for guard in _guards(event, status)
+                if not guard(_Probe(facts))
             ]
             raise InvalidTransition(trigger, status, "; ".join(dict.fromkeys(reasons)))
         return Status(facts.state)
@@ -335,10 +332,14 @@ class Lifecycle:
         out = []
         for name, event in self.machine.events.items():
             for tr in event.transitions.get(facts.state, []):
-                if all(cond.func(_Probe(facts)) for cond in tr.conditions):
+                if all(cast(Guard, c.func)(_Probe(facts)) for c in tr.conditions):
                     out.append(name)
                     break
         return out
+
+
+def _guards(event: Any, status: str) -> list[Guard]:
+    return [cast(Guard, c.func) for tr in event.transitions.get(status, []) for c in tr.conditions]
 
 
 class _Probe:

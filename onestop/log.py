@@ -17,8 +17,16 @@ import structlog
 
 #: Keys whose values are personal data and are always dropped.
 PERSONAL_KEYS = frozenset(
-    {"applicant", "applicant_name", "applicant_id_number", "applicant_phone", "name", "id_number",
-     "phone", "citizen_id"}
+    {
+        "applicant",
+        "applicant_name",
+        "applicant_id_number",
+        "applicant_phone",
+        "name",
+        "id_number",
+        "phone",
+        "citizen_id",
+    }
 )
 # 12-digit citizen identity numbers and 9-digit old ID cards; VN phone numbers (0xx / +84xx).
 _ID_NUMBER = re.compile(r"(?<!\d)(\d{12}|\d{9})(?!\d)")
@@ -36,7 +44,9 @@ def _scrub(value: Any) -> Any:
     return value
 
 
-def redact(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+def redact(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     """structlog processor: drop personal keys, mask ID and phone numbers in every string."""
     for key in list(event_dict):
         event_dict[key] = REDACTED if key in PERSONAL_KEYS else _scrub(event_dict[key])
@@ -54,9 +64,7 @@ def configure(json: bool | None = None, level: int | str = logging.INFO) -> None
         level = logging.getLevelName(level.upper())
     if json is None:
         json = not sys.stderr.isatty()
-    renderer: Any = (
-        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
-    )
+    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

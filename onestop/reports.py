@@ -179,8 +179,17 @@ class Report:
         """The report as CSV text with a header line."""
         out = io.StringIO()
         rows = [r.as_dict() for r in self.rows]
-        columns = [*self.by, "resolved", "early", "on_time", "late", "on_time_rate",
-                   "open_in_time", "open_overdue", "apologies"]
+        columns = [
+            *self.by,
+            "resolved",
+            "early",
+            "on_time",
+            "late",
+            "on_time_rate",
+            "open_in_time",
+            "open_overdue",
+            "apologies",
+        ]
         writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
@@ -206,7 +215,9 @@ class Report:
             if not parts:
                 return f"{self.period.label_vi}: chưa có hồ sơ được giải quyết."
             head, *rest = parts
-            text = f"{self.period.label_vi}: tỷ lệ hồ sơ giải quyết đúng hẹn {head[0]} đạt {head[1]} %"
+            text = (
+                f"{self.period.label_vi}: tỷ lệ hồ sơ giải quyết đúng hẹn {head[0]} đạt {head[1]} %"
+            )
             return text + "".join(f"; {name} {pct} %" for name, pct in rest) + "."
         if not parts:
             return f"{self.period.label_en}: no dossier resolved yet."

@@ -145,7 +145,9 @@ class Units:
         self.levels: dict[str, Level] = {}
         for i, level in enumerate(spec.levels):
             if level.code in self.levels:
-                problems.append(Problem(file, f"levels[{i}].code", f"duplicate level {level.code!r}"))
+                problems.append(
+                    Problem(file, f"levels[{i}].code", f"duplicate level {level.code!r}")
+                )
             self.levels[level.code] = level
         self._units: dict[str, Unit] = {}
         for i, unit in enumerate(spec.units):

@@ -27,13 +27,28 @@ NOW = datetime(2025, 1, 24, 9, 0, tzinfo=VN_TZ)
 
 # (name, command, expected error, text the message must contain)
 CASES: list[tuple[str, Callable[[Engine, int], Any], type[Exception], str]] = [
-    ("resolve before last step", lambda e, d: e.resolve(d), InvalidTransition, "not at its last step"),
+    (
+        "resolve before last step",
+        lambda e, d: e.resolve(d),
+        InvalidTransition,
+        "not at its last step",
+    ),
     ("return before resolution", lambda e, d: e.return_result(d), InvalidTransition, "'received'"),
     ("pay without request", lambda e, d: e.pay(d), InvalidTransition, "'pay' is not allowed"),
-    ("unknown trigger for procedure", lambda e, d: e.dispatch_post(d), InvalidTransition, "'received'"),
+    (
+        "unknown trigger for procedure",
+        lambda e, d: e.dispatch_post(d),
+        InvalidTransition,
+        "'received'",
+    ),
     ("unknown procedure", lambda e, d: e.receive("NOPE", "W1"), UnknownProcedure, "'NOPE'"),
     ("unknown unit", lambda e, d: e.receive("LAND", "D9"), UnknownUnit, "'D9'"),
-    ("unknown intake unit", lambda e, d: e.receive("JUDICIAL", "C", intake_unit="X"), UnknownUnit, "'X'"),
+    (
+        "unknown intake unit",
+        lambda e, d: e.receive("JUDICIAL", "C", intake_unit="X"),
+        UnknownUnit,
+        "'X'",
+    ),
     ("unknown dossier", lambda e, d: e.complete_step(d + 1000), UnknownDossier, "no dossier"),
     (
         "location-independent not allowed",
@@ -47,26 +62,51 @@ CASES: list[tuple[str, Callable[[Engine, int], Any], type[Exception], str]] = [
         NotAllowedHere,
         "only at commune level, not at 'district'",
     ),
-    ("not offered online", lambda e, d: e.receive("COPY", "W1", channel="online"), NotAllowedHere, "online"),
-    ("not offered by post", lambda e, d: e.receive("COPY", "W1", return_method="post"), NotAllowedHere, "postal"),
+    (
+        "not offered online",
+        lambda e, d: e.receive("COPY", "W1", channel="online"),
+        NotAllowedHere,
+        "online",
+    ),
+    (
+        "not offered by post",
+        lambda e, d: e.receive("COPY", "W1", return_method="post"),
+        NotAllowedHere,
+        "postal",
+    ),
     (
         "competent unit at the wrong level",
         lambda e, d: e.receive("LAND", "W1"),
         ValidationError,
         "competent_unit: 'W1' is a commune unit",
     ),
-    ("stale version", lambda e, d: e.complete_step(d, expected_version=7), StaleVersion, "version 1"),
+    (
+        "stale version",
+        lambda e, d: e.complete_step(d, expected_version=7),
+        StaleVersion,
+        "version 1",
+    ),
     (
         "bad citizen id",
         lambda e, d: e.receive("LAND", "D1", applicant={"id_number": "12ab"}),
         ValidationError,
         "applicant.id_number",
     ),
-    ("bad channel", lambda e, d: e.receive("LAND", "D1", channel="pigeon"), ValidationError, "channel"),
+    (
+        "bad channel",
+        lambda e, d: e.receive("LAND", "D1", channel="pigeon"),
+        ValidationError,
+        "channel",
+    ),
     ("empty reason", lambda e, d: e.request_supplement(d, "  "), ValidationError, "reason"),
     ("huge reason", lambda e, d: e.suspend(d, "x" * 100_000), ValidationError, "reason"),
     ("rating out of range", lambda e, d: e.rate(d, 7), ValidationError, "score"),
-    ("dossier id not an int", lambda e, d: e.complete_step("1; DROP TABLE dossiers"), ValidationError, "dossier_id"),  # type: ignore[arg-type]
+    (
+        "dossier id not an int",
+        lambda e, d: e.complete_step("1; DROP TABLE dossiers"),
+        ValidationError,
+        "dossier_id",
+    ),  # type: ignore[arg-type]
     (
         "naive apology date",
         lambda e, d: e.apologise(d, datetime(2025, 2, 20, 9, 0), "x"),

@@ -129,9 +129,7 @@ def ref_is_working(day: date) -> bool:
         return False
     if day.weekday() >= 5:
         # Make-up Saturdays named by a swap label anywhere in the package's data.
-        return any(
-            f"substituted from {day.strftime('%m/%d/%Y')}" in str(n) for n in _VN.values()
-        )
+        return any(f"substituted from {day.strftime('%m/%d/%Y')}" in str(n) for n in _VN.values())
     return True
 
 
@@ -167,19 +165,23 @@ def ref_between(a: datetime, b: datetime) -> float:
     return total / timedelta(hours=8)
 
 
-moments = st.datetimes(
-    min_value=datetime(2015, 1, 1), max_value=datetime(2040, 10, 31)
-).map(lambda d: d.replace(second=0, microsecond=0, tzinfo=VN_TZ))
+moments = st.datetimes(min_value=datetime(2015, 1, 1), max_value=datetime(2040, 10, 31)).map(
+    lambda d: d.replace(second=0, microsecond=0, tzinfo=VN_TZ)
+)
 day_counts = st.integers(min_value=1, max_value=8 * 120).map(lambda n: n / 8)
 
 
 @given(moments, day_counts)
-def test_add_working_days_matches_reference(calendar: Calendar, start: datetime, days: float) -> None:
+def test_add_working_days_matches_reference(
+    calendar: Calendar, start: datetime, days: float
+) -> None:
     assert calendar.add_working_days(start, days) == ref_add(start, days)
 
 
 @given(moments, moments)
-def test_working_days_between_matches_reference(calendar: Calendar, a: datetime, b: datetime) -> None:
+def test_working_days_between_matches_reference(
+    calendar: Calendar, a: datetime, b: datetime
+) -> None:
     a, b = min(a, b), max(a, b)
     if (b - a).days > 400:
         b = a + timedelta(days=400)

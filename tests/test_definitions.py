@@ -35,7 +35,13 @@ def problems_of(root: Path) -> list[str]:
 def test_fixture_catalog_loads() -> None:
     defs = Definitions.load(FIXTURES)
     assert defs.default_unit_set == "tiny"
-    assert {p.code for p in defs.catalog.procedures()} == {"BIRTH", "COPY", "LAND", "JUDICIAL", "BUILD"}
+    assert {p.code for p in defs.catalog.procedures()} == {
+        "BIRTH",
+        "COPY",
+        "LAND",
+        "JUDICIAL",
+        "BUILD",
+    }
     units = defs.units
     assert [u.code for u in units.children("D1")] == ["W1", "W2"]
     assert units.ancestor_at("W3", "district").code == "D2"  # type: ignore[union-attr]
@@ -105,7 +111,10 @@ def test_fixture_catalog_loads() -> None:
     ],
 )
 def test_bad_definitions_name_file_path_and_reason(
-    tmp_path: Path, file: str, change, expected: str  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    file: str,
+    change,
+    expected: str,  # type: ignore[no-untyped-def]
 ) -> None:
     root = copy_fixtures(tmp_path)
     edit(root / file, change)
@@ -116,7 +125,10 @@ def test_bad_definitions_name_file_path_and_reason(
 def test_location_independent_on_a_level_that_forbids_it(tmp_path: Path) -> None:
     root = copy_fixtures(tmp_path)
     edit(root / "units/tiny.yaml", lambda d: d["levels"][2].update(location_independent=False))
-    edit(root / "procedures/tiny.yaml", lambda d: d["procedures"][1].update(location_independent=True))
+    edit(
+        root / "procedures/tiny.yaml",
+        lambda d: d["procedures"][1].update(location_independent=True),
+    )
     assert any(
         "procedures[1].location_independent: level 'commune' does not allow" in p
         for p in problems_of(root)

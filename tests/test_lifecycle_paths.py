@@ -45,12 +45,20 @@ def test_counter_path_with_rating(engine: Engine, clock: ManualClock) -> None:
     assert [s["agency"] for s in steps] == ["W1-DESK", "W1-JUS", "W1-POL", "D1-BHXH"]
     assert all(s["completed_at"] is not None for s in steps)
     assert [e.trigger for e in engine.history(d.id)] == [
-        "receive", "complete_step", "complete_step", "complete_step", "resolve", "return_result", "rate"
+        "receive",
+        "complete_step",
+        "complete_step",
+        "complete_step",
+        "resolve",
+        "return_result",
+        "rate",
     ]
     assert_replays(engine, d.id)
 
 
-def test_online_submission_received_then_returned_online(engine: Engine, clock: ManualClock) -> None:
+def test_online_submission_received_then_returned_online(
+    engine: Engine, clock: ManualClock
+) -> None:
     d = engine.submit_online("JUDICIAL", "C", reference="G22.99-250124-0001")
     assert d.status is Status.SUBMITTED and d.due_at is None and d.status_code == 1
     clock.advance(timedelta(days=4))  # Tuesday 28 Jan, Tết: received when the office reopens

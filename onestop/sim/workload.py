@@ -137,8 +137,10 @@ def run_workload(
         intake = None
         if proc.location_independent and rng.random() < spec.location_independent_share:
             intake = rng.choice(intake_units)
-        ret = "post" if proc.postal and rng.random() < spec.postal_return_share else (
-            "online" if online else "counter"
+        ret = (
+            "post"
+            if proc.postal and rng.random() < spec.postal_return_share
+            else ("online" if online else "counter")
         )
         d = do(
             engine.receive,
@@ -163,10 +165,10 @@ def run_workload(
             if roll < spec.withdraw_rate:
                 do(engine.withdraw, d.id)
                 return
-            if roll < spec.withdraw_rate + spec.supplement_rate / max(d.step_count, 1):
-                if do(engine.request_supplement, d.id, "bổ sung giấy tờ") is not None:
-                    later(cal.add_working_days(now, rng.uniform(0.5, 5)), d.id, "supplement")
-                    return
+            supplement_at = spec.withdraw_rate + spec.supplement_rate / max(d.step_count, 1)
+            if roll < supplement_at and do(engine.request_supplement, d.id, "bổ sung") is not None:
+                later(cal.add_working_days(now, rng.uniform(0.5, 5)), d.id, "supplement")
+                return
             # An officer about to miss the appointment issues an apology letter (Form 04).
             if d.apologies == 0 and d.due_at is not None and now > d.due_at - timedelta(hours=1):
                 new_due = cal.add_working_days(max(now, d.due_at), 3)

@@ -14,7 +14,17 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, delete, event, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import StaticPool
@@ -24,6 +34,19 @@ from onestop.dossier import Event
 from onestop.errors import StaleVersion, UnknownDossier
 from onestop.store import schema
 from onestop.store.schema import dossiers, events, idempotency_keys
+
+_INSERT_DOSSIER = insert(dossiers)
+_UPDATE_DOSSIER = update(dossiers).where(
+    dossiers.c.id == bindparam("b_id"), dossiers.c.version == bindparam("b_version")
+)
+_INSERT_EVENT = insert(events)
+_INSERT_STEP = insert(schema.dossier_steps)
+_UPDATE_STEP = update(schema.dossier_steps).where(
+    schema.dossier_steps.c.dossier_id == bindparam("b_id"),
+    schema.dossier_steps.c.seq == bindparam("b_seq"),
+)
+#: Every dossier column, ``None``: the row of a dossier before its first command.
+EMPTY_ROW: dict[str, Any] = {c.name: None for c in dossiers.columns}
 
 __all__ = ["Store", "schema", "replay", "DATETIME_COLUMNS", "DATE_COLUMNS", "to_json"]
 
@@ -39,9 +62,7 @@ DATE_COLUMNS = frozenset({"received_on", "resolved_on"})
 
 def to_json(values: Mapping[str, Any]) -> dict[str, Any]:
     """Column values as JSON-safe data (datetimes and dates as ISO strings)."""
-    return {
-        k: v.isoformat() if isinstance(v, datetime | date) else v for k, v in values.items()
-    }
+    return {k: v.isoformat() if isinstance(v, datetime | date) else v for k, v in values.items()}
 
 
 def from_json(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -84,7 +105,11 @@ class Store:
     """
 
     def __init__(
-        self, url: str = "sqlite:///onestop.db", *, sqlite_synchronous: str = "NORMAL", echo: bool = False
+        self,
+        url: str = "sqlite:///onestop.db",
+        *,
+        sqlite_synchronous: str = "NORMAL",
+        echo: bool = False,
     ) -> None:
         parsed = make_url(url)
         if parsed.drivername == "postgresql":
@@ -158,7 +183,10 @@ class Store:
             conn.execute(
                 insert(schema.units),
                 [
-                    {"unit_set": name, **u.model_dump(include={"code", "name", "level", "kind", "parent"})}
+                    {
+                        "unit_set": name,
+                        **u.model_dump(include={"code", "name", "level", "kind", "parent"}),
+                    }
                     for u in units.all_units
                 ],
             )
@@ -219,7 +247,7 @@ class Store:
     @staticmethod
     def insert_dossier(conn: Connection, values: Mapping[str, Any]) -> int:
         """Insert a new dossier at version 1 and return its id."""
-        result = conn.execute(insert(dossiers).values(**values, version=1))
+        result = conn.execute(_INSERT_DOSSIER, {**values, "version": 1})
         return int(result.inserted_primary_key[0])  # type: ignore[index]
 
     @staticmethod
@@ -231,10 +259,11 @@ class Store:
         Raises:
             StaleVersion: If another command changed the dossier since it was read.
         """
+        # Values travel as parameters of one prebuilt statement: SQLAlchemy caches its
+        # compiled form per set of columns instead of re-keying literal values every call.
         result = conn.execute(
-            update(dossiers)
-            .where(dossiers.c.id == dossier_id, dossiers.c.version == version)
-            .values(**values, version=version + 1)
+            _UPDATE_DOSSIER,
+            {**values, "version": version + 1, "b_id": dossier_id, "b_version": version},
         )
         if result.rowcount != 1:
             actual = conn.execute(
@@ -243,10 +272,19 @@ class Store:
             raise StaleVersion(dossier_id, version, actual)
 
     @staticmethod
-    def append_event(conn: Connection, values: Mapping[str, Any]) -> int:
-        """Append one event row and return its id."""
-        result = conn.execute(insert(events).values(**values))
-        return int(result.inserted_primary_key[0])  # type: ignore[index]
+    def append_event(conn: Connection, values: Mapping[str, Any]) -> None:
+        """Append one event row."""
+        conn.execute(_INSERT_EVENT, dict(values))
+
+    @staticmethod
+    def insert_step(conn: Connection, values: Mapping[str, Any]) -> None:
+        """Insert one dossier step row."""
+        conn.execute(_INSERT_STEP, dict(values))
+
+    @staticmethod
+    def update_step(conn: Connection, dossier_id: int, seq: int, values: Mapping[str, Any]) -> None:
+        """Update one dossier step row."""
+        conn.execute(_UPDATE_STEP, {**values, "b_id": dossier_id, "b_seq": seq})
 
     @staticmethod
     def claim_key(conn: Connection, key: str, command: str, now: datetime) -> bool:

@@ -1,4 +1,4 @@
-"""Alembic environment: runs on the connection handed over by :meth:`onestop.store.Store.migrate`."""
+"""Alembic environment: runs on the connection handed over by ``Store.migrate``."""
 
 from __future__ import annotations
 
