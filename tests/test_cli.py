@@ -1,0 +1,91 @@
+"""The onestop command: demo, report formats, and one clear line for bad arguments."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from onestop.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    db = tmp_path_factory.mktemp("demo") / "demo.db"
+    result = runner.invoke(
+        app, ["demo", "--db", str(db), "--days", "5", "--per-day", "40", "--seed", "3"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "On-time by level" in result.output
+    assert "tỷ lệ hồ sơ giải quyết đúng hẹn cấp thành phố" in result.output
+    return db
+
+
+def test_demo_is_reproducible(demo_db: Path, tmp_path: Path) -> None:
+    again = tmp_path / "again.db"
+    result = runner.invoke(
+        app, ["demo", "--db", str(again), "--days", "5", "--per-day", "40", "--seed", "3"]
+    )
+    assert result.exit_code == 0
+    a = runner.invoke(app, ["report", "--db", str(demo_db), "--period", "2024", "-f", "json"])
+    b = runner.invoke(app, ["report", "--db", str(again), "--period", "2024", "-f", "json"])
+    assert json.loads(a.output)["rows"] == json.loads(b.output)["rows"]
+
+
+def test_report_json_shape(demo_db: Path) -> None:
+    result = runner.invoke(app, ["report", "--db", str(demo_db), "--period", "2024", "-f", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["period"] == "2024"
+    assert [r["level"] for r in data["rows"]] == ["city", "district", "commune"]
+    for row in data["rows"]:
+        assert row["resolved"] == row["early"] + row["on_time"] + row["late"]
+        assert 0 <= row["on_time_rate"] <= 1
+        assert {"open_overdue", "on_time_rate"} <= set(row)
+
+
+def test_report_csv_text_and_file(demo_db: Path, tmp_path: Path) -> None:
+    csv_out = tmp_path / "r.csv"
+    result = runner.invoke(
+        app, ["report", "--db", str(demo_db), "--by", "level,field", "--period", "2024-Q1",
+              "-f", "csv", "--out", str(csv_out)],
+    )
+    assert result.exit_code == 0, result.output
+    header = csv_out.read_text().splitlines()[0]
+    assert header.startswith("level,field,resolved,early,on_time,late,on_time_rate")
+    text = runner.invoke(app, ["report", "--db", str(demo_db), "--period", "2024", "-f", "text"])
+    assert text.output.startswith("Năm 2024: tỷ lệ hồ sơ giải quyết đúng hẹn cấp thành phố đạt ")
+    en = runner.invoke(app, ["report", "--db", str(demo_db), "--period", "2024", "-f", "text", "--lang", "en"])
+    assert en.output.startswith("2024: dossiers resolved on time reached ")
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["report", "--db", "nowhere.db"], "--db: nowhere.db does not exist"),
+        (["report", "--period", "2024-Q7"], "period: '2024-Q7' is not a year"),
+        (["report", "-f", "pdf"], "--format: 'pdf' is not one of"),
+        (["report", "--by", "colour"], "unknown dimension 'colour'"),
+        (["demo", "--start", "yesterday"], "--start: 'yesterday' is not a date"),
+    ],
+)
+def test_bad_arguments_give_one_line(
+    demo_db: Path, args: list[str], message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if "--db" not in args and args[0] == "report":
+        args = [*args, "--db", str(demo_db)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_help_has_examples() -> None:
+    for cmd in (["demo"], ["report"], ["catalog", "check"]):
+        result = runner.invoke(app, [*cmd, "--help"])
+        assert result.exit_code == 0
+        assert "Example" in result.output

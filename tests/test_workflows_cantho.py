@@ -1,0 +1,96 @@
+"""The real Can Tho definitions load, validate, and have the published shape."""
+
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from onestop import Definitions
+from onestop.cli import app
+
+ROOT = Path(__file__).parent.parent / "workflows"
+
+COMMUNES_PER_DISTRICT = {
+    "Quận Ninh Kiều": 8,
+    "Quận Bình Thủy": 8,
+    "Quận Cái Răng": 7,
+    "Quận Ô Môn": 7,
+    "Quận Thốt Nốt": 9,
+    "Huyện Phong Điền": 7,
+    "Huyện Cờ Đỏ": 10,
+    "Huyện Thới Lai": 13,
+    "Huyện Vĩnh Thạnh": 11,
+}
+
+
+@pytest.fixture(scope="module")
+def defs() -> Definitions:
+    return Definitions.load(ROOT)
+
+
+def test_units_2024(defs: Definitions) -> None:
+    units = defs.unit_sets["cantho-2024"]
+    districts = units.units_at("district")
+    assert len(districts) == 9
+    assert Counter(d.kind for d in districts) == {"urban_district": 5, "rural_district": 4}
+    assert {d.name: len(units.children(d.code)) for d in districts} == COMMUNES_PER_DISTRICT
+    communes = units.units_at("commune")
+    assert Counter(c.kind for c in communes) == {"ward": 39, "town": 5, "commune": 36}
+    ninh_kieu = next(d for d in districts if d.name == "Quận Ninh Kiều")
+    assert {c.name for c in units.children(ninh_kieu.code)} >= {"Phường Tân An", "Phường Thới Bình"}
+    # Every commune has a desk, a leader, a civil-status officer and police.
+    for c in communes:
+        for role in ("desk", "leader", "justice", "police"):
+            assert units.agency_for(role, c.code) is not None, (c.code, role)
+    assert units.agency_for("post", "92") is not None
+
+
+def test_procedures_have_the_city_list_shape(defs: Definitions) -> None:
+    procs = defs.catalog.procedures()
+    assert len(procs) >= 30
+    li = Counter(p.level for p in procs if p.location_independent)
+    assert li == {"city": 34, "district": 7, "commune": 3}
+    assert all(p.source for p in procs)
+    fields = {p.field for p in procs}
+    assert {"civil_status", "certification", "business_household", "enterprise", "construction",
+            "land", "judicial_records", "social_protection"} <= fields
+    chains = {p.code for p in procs if p.route.inter_agency}
+    assert {"commune.birth-residence-insurance", "district.land-transfer", "city.judicial-record-li"} <= chains
+    birth = defs.catalog.get("commune.birth-residence-insurance")
+    roles = [s.role for s in birth.route.steps]
+    assert roles == ["desk", "justice", "police", "social_insurance"]
+    land = defs.catalog.get("district.land-transfer")
+    assert [s.role for s in land.route.steps] == ["desk", "land", "tax", "land", "desk"]
+
+
+def test_two_tier_reorganisation(defs: Definitions) -> None:
+    two_tier = defs.unit_sets["cantho-2025-two-tier"]
+    assert set(two_tier.levels) == {"city", "commune"}
+    assert len(two_tier.units_at("commune")) == 32
+    mapping = defs.mappings["cantho-2025-reorganisation"]
+    old_communes = {u.code for u in defs.unit_sets["cantho-2024"].units_at("commune")}
+    assert {e.old for e in mapping.units} >= old_communes
+    ninh_kieu = {e.old for e in mapping.units if e.new == "92.NINHKIEU"}
+    assert ninh_kieu == {"92.NK.TANAN", "92.NK.THOIBINH", "92.NK.XUANKHANH"}
+
+
+def test_catalog_check_command_prints_summary() -> None:
+    result = CliRunner().invoke(app, ["catalog", "check", str(ROOT)])
+    assert result.exit_code == 0, result.output
+    assert "all definitions valid" in result.output
+    assert "liên thông" in result.output
+    assert "cantho-2025-reorganisation" in result.output
+
+
+def test_catalog_check_rejects_a_malformed_file(tmp_path: Path) -> None:
+    root = tmp_path / "workflows"
+    shutil.copytree(ROOT, root)
+    path = root / "procedures" / "district.yaml"
+    path.write_text(path.read_text().replace("statutory_days: 3", "statutory_days: 4", 1))
+    result = CliRunner().invoke(app, ["catalog", "check", str(root)])
+    assert result.exit_code == 2
+    assert "district.yaml: procedures[0]: step budgets sum to 3 working days" in result.output
