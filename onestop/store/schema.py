@@ -202,3 +202,62 @@ idempotency_keys = Table(
     Column("result", JSON),
     Column("created_at", AwareDateTime, nullable=False),
 )
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("dossier_id", BigId, ForeignKey("dossiers.id"), nullable=False),
+    # -1 for the whole dossier, else the step's index: NULLs would defeat the unique key.
+    Column("step_seq", Integer, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("agency", String(60)),
+    Column("unit", String(40), nullable=False),
+    Column("level", String(40), nullable=False),
+    Column("procedure_code", String(60), nullable=False),
+    Column("due_at", AwareDateTime, nullable=False),
+    Column("raised_at", AwareDateTime, nullable=False),
+    Column("delivered_at", AwareDateTime),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("last_error", String(500)),
+    UniqueConstraint("dossier_id", "step_seq", "kind"),
+    Index("ix_alerts_delivered_at", "delivered_at"),
+)
+
+scheduler_leases = Table(
+    "scheduler_leases",
+    metadata,
+    Column("name", String(60), primary_key=True),
+    Column("holder", String(100), nullable=False),
+    Column("expires_at", AwareDateTime, nullable=False),
+)
+
+job_runs = Table(
+    "job_runs",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("job", String(60), nullable=False),
+    Column("holder", String(100), nullable=False),
+    Column("started_at", AwareDateTime, nullable=False),
+    Column("finished_at", AwareDateTime),
+    Column("result", JSON),
+    Column("error", String(500)),
+)
+
+daily_rollups = Table(
+    "daily_rollups",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("level", String(40), primary_key=True),
+    Column("unit", String(40), primary_key=True),
+    Column("procedure_code", String(60), primary_key=True),
+    Column("field", String(60), nullable=False),
+    Column("received", Integer, nullable=False),
+    Column("resolved", Integer, nullable=False),
+    Column("early", Integer, nullable=False),
+    Column("on_time", Integer, nullable=False),
+    Column("late", Integer, nullable=False),
+    Column("apologies", Integer, nullable=False),
+    Column("online", Integer, nullable=False),
+    Column("computed_at", AwareDateTime, nullable=False),
+)
