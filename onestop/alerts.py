@@ -25,17 +25,15 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import Connection, literal, select, update
+from sqlalchemy import ColumnElement, Connection, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from onestop.engine import Engine
-from onestop.lifecycle import Status
+from onestop.lifecycle import RUNNING_STATUSES as RUNNING
 from onestop.store.schema import alerts, dossiers
 
 log = structlog.get_logger("onestop.alerts")
 
-#: Statuses whose deadline is running (paused dossiers do not fall due).
-RUNNING = (Status.RECEIVED.value, Status.PROCESSING.value)
 #: ``step_seq`` of an alert about the whole dossier.
 WHOLE_DOSSIER = -1
 #: Give up re-delivering an alert after this many failed attempts.
@@ -183,7 +181,7 @@ class AlertSweeper:
         self, conn: Connection, kind: AlertKind, step: bool, now: datetime, threshold: datetime
     ) -> list[Alert]:
         due = dossiers.c.step_due_at if step else dossiers.c.due_at
-        where = [dossiers.c.status.in_(RUNNING), due.is_not(None)]
+        where: list[ColumnElement[bool]] = [dossiers.c.status.in_(RUNNING), due.is_not(None)]
         if kind is AlertKind.OVERDUE:
             where.append(due < now)
         else:

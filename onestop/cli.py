@@ -10,7 +10,7 @@ import time
 from collections import Counter
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -233,6 +233,9 @@ def demo(
             progress.update(task, completed=done, total=total)
 
         result = run_workload(engine, clock, spec, tick)
+    from onestop.alerts import AlertSweeper
+
+    alerts = AlertSweeper(engine).sweep()
     elapsed = time.perf_counter() - t0
     period = Period(
         first,
@@ -247,6 +250,12 @@ def demo(
     out.print(
         f"{result.dossiers:,} dossiers, {result.commands:,} commands through the engine in "
         f"{elapsed:.1f} s ({result.commands / elapsed:,.0f} commands/s); database: {db}",
+        highlight=False,
+    )
+    kinds = Counter(f"{a.scope} {a.kind}" for a in alerts)
+    out.print(
+        "Alert sweep: "
+        + (", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "nothing due"),
         highlight=False,
     )
     out.print(f"Next: onestop report --db {db} --by level,field --period {first.year}")
@@ -266,7 +275,7 @@ def report(
         date.today().year
     ),
     format: Annotated[
-        str, typer.Option("--format", "-f", help="table, csv, json or text.")
+        str, typer.Option("--format", "-f", help="table, csv, json, text or html.")
     ] = "table",
     lang: Annotated[str, typer.Option(help="vi or en (text format).")] = "vi",
     output: Annotated[Path | None, typer.Option("--out", help="Write to this file.")] = None,
@@ -282,7 +291,7 @@ def report(
     from onestop.reports import Period, on_time_report
     from onestop.store import Store
 
-    formats = ("table", "csv", "json", "text")
+    formats = ("table", "csv", "json", "text", "html")
     if format not in formats:
         raise fail(f"--format: {format!r} is not one of {', '.join(formats)}")
     if lang not in ("vi", "en"):
@@ -307,7 +316,11 @@ def report(
         else:
             out.print(table)
         return
-    if format == "csv":
+    if format == "html":
+        from onestop.html import render_html
+
+        text = render_html(result)
+    elif format == "csv":
         text = result.to_csv()
     elif format == "json":
         text = result.to_json()
@@ -318,6 +331,101 @@ def report(
         err.print(f"wrote {output}")
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def _open_engine(db: str, workflows: Path | None, now: str | None = None) -> Any:
+    """Open the engine on an existing database (migrating it), with a fixed or system clock."""
+    from onestop.clock import VN_TZ, ManualClock, SystemClock
+    from onestop.engine import Engine
+
+    if "://" not in db and not Path(db).exists():
+        raise fail(f"--db: {db} does not exist")
+    clock: Any = SystemClock()
+    if now is not None:
+        try:
+            moment = datetime.fromisoformat(now)
+        except ValueError:
+            raise fail(f"--now: {now!r} is not an ISO datetime like 2024-03-05T09:00") from None
+        clock = ManualClock(moment if moment.tzinfo else moment.replace(tzinfo=VN_TZ))
+    try:
+        return Engine.open(db_url(db), workflows or default_workflows(), clock=clock)
+    except DefinitionError as exc:
+        raise _definition_failure(exc) from None
+    except OnestopError as exc:
+        raise fail(str(exc)) from None
+
+
+@app.command()
+def alerts(
+    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = "onestop.db",
+    now: Annotated[
+        str | None, typer.Option(help="Sweep time (ISO; default now, Asia/Ho_Chi_Minh).")
+    ] = None,
+    workflows: Annotated[Path | None, typer.Option(help="Definitions directory.")] = None,
+) -> None:
+    """Run one alert sweep and print the new due-soon and overdue alerts.
+
+    Example: onestop alerts --db onestop-demo.db --now 2024-04-01T09:00
+    """
+    from onestop.alerts import AlertSweeper
+
+    engine = _open_engine(db, workflows, now)
+    found = AlertSweeper(engine).sweep()
+    table = Table(title=f"New alerts at {engine.clock.now():%Y-%m-%d %H:%M}: {len(found)}")
+    for col in ("dossier", "scope", "kind", "agency", "unit", "procedure", "due"):
+        table.add_column(col)
+    for a in found:
+        table.add_row(
+            str(a.dossier_id),
+            a.scope,
+            a.kind,
+            a.agency or "",
+            a.unit,
+            a.procedure_code,
+            f"{a.due_at:%Y-%m-%d %H:%M}",
+        )
+    out.print(table)
+
+
+scheduler_app = typer.Typer(help="The periodic jobs (alert sweeps, rollups, reports).")
+app.add_typer(scheduler_app, name="scheduler")
+
+
+@scheduler_app.command("run")
+def scheduler_run(
+    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = "onestop.db",
+    workflows: Annotated[Path | None, typer.Option(help="Definitions directory.")] = None,
+    sweep_minutes: Annotated[float, typer.Option(min=0.01, help="Minutes between sweeps.")] = 15,
+    reports_dir: Annotated[Path, typer.Option(help="Where report files go.")] = Path("reports"),
+    webhook: Annotated[str | None, typer.Option(help="POST alerts to this URL.")] = None,
+) -> None:
+    """Run the scheduler in the foreground until SIGINT/SIGTERM. One instance is active per
+    database; a second one waits and takes over when the first stops.
+
+    Example: onestop scheduler run --db postgresql+psycopg://onestop@127.0.0.1/onestop
+    """
+    import signal
+
+    from onestop.alerts import LogNotifier, Notifier, WebhookNotifier
+    from onestop.log import configure
+    from onestop.scheduler import Schedule, SchedulerService
+
+    configure()
+    engine = _open_engine(db, workflows)
+    notifiers: list[Notifier] = [LogNotifier()]
+    if webhook:
+        try:
+            notifiers.append(WebhookNotifier(webhook))
+        except ValueError as exc:
+            raise fail(f"--webhook: {exc}") from None
+    service = SchedulerService(
+        engine, notifiers, reports_dir, Schedule(sweep_seconds=sweep_minutes * 60)
+    )
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: service.stop())
+    err.print(f"scheduler {service.id} waiting for the lease on {db} (Ctrl-C to stop)")
+    service.run_forever()
+    err.print("scheduler stopped")
 
 
 def main() -> None:

@@ -91,6 +91,8 @@ OPEN_STATUSES = frozenset(
         Status.SUSPENDED,
     }
 )
+#: Statuses in which the deadline clock runs.
+RUNNING_STATUSES = (Status.RECEIVED.value, Status.PROCESSING.value)
 #: Statuses with the deadline clock paused.
 PAUSED_STATUSES = frozenset(
     {Status.SUPPLEMENT_REQUESTED, Status.PAYMENT_REQUESTED, Status.SUSPENDED}

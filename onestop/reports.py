@@ -23,6 +23,7 @@ from sqlalchemy import Connection, case, func, select
 
 from onestop.errors import ValidationError
 from onestop.lifecycle import OPEN_STATUSES
+from onestop.lifecycle import RUNNING_STATUSES as RUNNING
 from onestop.store.schema import dossiers
 from onestop.timeliness import on_time_rate
 
@@ -270,11 +271,13 @@ def on_time_report(
         .where(dossiers.c.resolved_on.between(period.start, period.end))
         .group_by(*cols)
     )
+    # A paused dossier (supplement, payment, suspension) has its clock stopped: never overdue.
+    overdue = dossiers.c.status.in_(RUNNING) & (dossiers.c.due_at < as_of)
     open_q = (
         select(
             *cols,
-            count_if(dossiers.c.due_at >= as_of),
-            count_if(dossiers.c.due_at < as_of),
+            count_if(~overdue),
+            count_if(overdue),
             count_if(dossiers.c.apologies > 0),
         )
         .where(
@@ -297,10 +300,16 @@ def on_time_report(
         row.open_in_time, row.open_overdue = int(rec[n]), int(rec[n + 1])
         row.apologies += int(rec[n + 2])
 
+    return Report(period, dims, as_of, order_rows(dims, rows))
+
+
+def order_rows(dims: Sequence[str], rows: dict[tuple[Any, ...], Row]) -> list[Row]:
+    """Rows sorted by their key: levels top-down (city, district, commune), the rest by text."""
+
     def order(item: tuple[tuple[Any, ...], Row]) -> tuple[Any, ...]:
         return tuple(
             (_LEVEL_ORDER.get(str(v), 9), str(v)) if d == "level" else (0, str(v))
             for d, v in zip(dims, item[0], strict=True)
         )
 
-    return Report(period, dims, as_of, [r for _, r in sorted(rows.items(), key=order)])
+    return [r for _, r in sorted(rows.items(), key=order)]

@@ -107,7 +107,9 @@ def test_webhook_retries_with_backoff(engine: Engine, clock: ManualClock, hook) 
     assert all(r["delivered_at"] is not None and r["last_error"] is None for r in row)
 
 
-def test_webhook_failure_recorded_then_redelivered(engine: Engine, clock: ManualClock, hook) -> None:  # type: ignore[no-untyped-def]
+def test_webhook_failure_recorded_then_redelivered(
+    engine: Engine, clock: ManualClock, hook
+) -> None:  # type: ignore[no-untyped-def]
     url, handler = hook
     handler.fail_first = 10
     notifier = WebhookNotifier(url, retries=1, backoff=0.01, sleep=lambda s: None)

@@ -51,15 +51,29 @@ def test_report_json_shape(demo_db: Path) -> None:
 def test_report_csv_text_and_file(demo_db: Path, tmp_path: Path) -> None:
     csv_out = tmp_path / "r.csv"
     result = runner.invoke(
-        app, ["report", "--db", str(demo_db), "--by", "level,field", "--period", "2024-Q1",
-              "-f", "csv", "--out", str(csv_out)],
+        app,
+        [
+            "report",
+            "--db",
+            str(demo_db),
+            "--by",
+            "level,field",
+            "--period",
+            "2024-Q1",
+            "-f",
+            "csv",
+            "--out",
+            str(csv_out),
+        ],
     )
     assert result.exit_code == 0, result.output
     header = csv_out.read_text().splitlines()[0]
     assert header.startswith("level,field,resolved,early,on_time,late,on_time_rate")
     text = runner.invoke(app, ["report", "--db", str(demo_db), "--period", "2024", "-f", "text"])
     assert text.output.startswith("Năm 2024: tỷ lệ hồ sơ giải quyết đúng hẹn cấp thành phố đạt ")
-    en = runner.invoke(app, ["report", "--db", str(demo_db), "--period", "2024", "-f", "text", "--lang", "en"])
+    en = runner.invoke(
+        app, ["report", "--db", str(demo_db), "--period", "2024", "-f", "text", "--lang", "en"]
+    )
     assert en.output.startswith("2024: dossiers resolved on time reached ")
 
 

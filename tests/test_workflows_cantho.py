@@ -56,10 +56,22 @@ def test_procedures_have_the_city_list_shape(defs: Definitions) -> None:
     assert li == {"city": 34, "district": 7, "commune": 3}
     assert all(p.source for p in procs)
     fields = {p.field for p in procs}
-    assert {"civil_status", "certification", "business_household", "enterprise", "construction",
-            "land", "judicial_records", "social_protection"} <= fields
+    assert {
+        "civil_status",
+        "certification",
+        "business_household",
+        "enterprise",
+        "construction",
+        "land",
+        "judicial_records",
+        "social_protection",
+    } <= fields
     chains = {p.code for p in procs if p.route.inter_agency}
-    assert {"commune.birth-residence-insurance", "district.land-transfer", "city.judicial-record-li"} <= chains
+    assert {
+        "commune.birth-residence-insurance",
+        "district.land-transfer",
+        "city.judicial-record-li",
+    } <= chains
     birth = defs.catalog.get("commune.birth-residence-insurance")
     roles = [s.role for s in birth.route.steps]
     assert roles == ["desk", "justice", "police", "social_insurance"]

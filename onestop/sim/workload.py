@@ -41,6 +41,8 @@ class WorkloadSpec:
         withdraw_rate: Probability the applicant withdraws.
         slow_rate: Probability that a step overruns its budget.
         seed: Random seed: the same seed gives the same events.
+        drain: Keep processing after the last arrival day until every dossier is done;
+            otherwise stop at the end of the period and leave the rest open.
     """
 
     start: date = date(2024, 3, 1)
@@ -56,6 +58,7 @@ class WorkloadSpec:
     withdraw_rate: float = 0.005
     slow_rate: float = 0.002
     seed: int = 1
+    drain: bool = False
 
 
 @dataclass
@@ -197,7 +200,11 @@ def run_workload(
         arrivals_for(spec.start + timedelta(days=offset))
     total = len(queue)
     done = 0
+    end = datetime.combine(spec.start + timedelta(days=spec.days), datetime.min.time(), VN_TZ)
     while queue:
+        if not spec.drain and queue[0][0] >= end:
+            clock.set(max(clock.now(), end))
+            break
         when, _, dossier_id, action = heapq.heappop(queue)
         if when > clock.now():
             clock.set(when)

@@ -1,0 +1,283 @@
+"""The periodic jobs, on APScheduler 3 with its SQLAlchemy job store in the engine's database.
+
+Jobs: the alert sweep every N minutes during office hours, the nightly rollup of the day, and
+monthly / quarterly / yearly report files. Exactly one scheduler is active per database: a
+*lease* row names the holder and its expiry; other instances wait and take over when it lapses
+or is released. Every job re-checks the lease before it works (fencing), and records a
+``job_runs`` row, so two schedulers never both run a job. Misfires coalesce into one run.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import structlog
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from onestop.alerts import AlertSweeper, Notifier
+from onestop.clock import VN_TZ
+from onestop.engine import Engine
+from onestop.reports import Period, on_time_report
+from onestop.rollups import snapshot_day
+from onestop.store.schema import job_runs, scheduler_leases
+
+log = structlog.get_logger("onestop.scheduler")
+
+
+class Lease:
+    """A named lease row: whoever holds an unexpired lease is the active scheduler.
+
+    Args:
+        engine: Whose store and clock to use.
+        name: Lease name (one per job set).
+        holder: This instance's identity (default: a random id).
+        ttl: Seconds a lease lasts unless renewed.
+    """
+
+    def __init__(
+        self, engine: Engine, name: str = "scheduler", holder: str | None = None, ttl: float = 60
+    ) -> None:
+        self.engine, self.name, self.ttl = engine, name, ttl
+        self.holder = holder or f"onestop-{uuid.uuid4().hex[:12]}"
+
+    def acquire(self) -> bool:
+        """Take or renew the lease if it is free, expired, or ours. Returns whether we hold it."""
+        store = self.engine.store
+        now = self.engine.clock.now()
+        expires = now + timedelta(seconds=self.ttl)
+        ins = postgresql.insert if store.dialect == "postgresql" else sqlite.insert
+        with store.begin() as conn:
+            conn.execute(
+                ins(scheduler_leases)
+                .values(name=self.name, holder=self.holder, expires_at=expires)
+                .on_conflict_do_nothing(index_elements=["name"])
+            )
+            result = conn.execute(
+                update(scheduler_leases)
+                .where(
+                    scheduler_leases.c.name == self.name,
+                    (scheduler_leases.c.holder == self.holder)
+                    | (scheduler_leases.c.expires_at < now),
+                )
+                .values(holder=self.holder, expires_at=expires)
+            )
+            return result.rowcount == 1
+
+    def release(self) -> None:
+        """Give the lease up now (if we hold it), so another instance takes over at once."""
+        past = self.engine.clock.now() - timedelta(seconds=1)
+        with self.engine.store.begin() as conn:
+            conn.execute(
+                update(scheduler_leases)
+                .where(
+                    scheduler_leases.c.name == self.name, scheduler_leases.c.holder == self.holder
+                )
+                .values(expires_at=past)
+            )
+
+    def current_holder(self) -> str | None:
+        """Who holds an unexpired lease, if anyone."""
+        with self.engine.store.engine.connect() as conn:
+            row = (
+                conn.execute(select(scheduler_leases).where(scheduler_leases.c.name == self.name))
+                .mappings()
+                .first()
+            )
+        if row is None or row["expires_at"] < self.engine.clock.now():
+            return None
+        return str(row["holder"])
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When jobs run.
+
+    Attributes:
+        sweep_seconds: Interval of the alert sweep (default 15 minutes).
+        office_hours_only: Skip sweeps while the office is closed.
+        nightly: ``HH:MM`` of the rollup job.
+        reports: Whether to write monthly / quarterly / yearly report files.
+    """
+
+    sweep_seconds: float = 15 * 60
+    office_hours_only: bool = True
+    nightly: str = "23:30"
+    reports: bool = True
+
+
+# Jobs are stored by reference in the database; they find their live service here.
+_SERVICES: dict[str, SchedulerService] = {}
+
+
+def _job(service_id: str, job: str) -> None:
+    service = _SERVICES.get(service_id)
+    if service is not None:
+        service.run_job(job)
+
+
+class SchedulerService:
+    """Runs the periodic jobs while holding the database's scheduler lease.
+
+    Args:
+        engine: The engine to work on.
+        notifiers: Who hears about alerts.
+        reports_dir: Where report files are written.
+        schedule: When jobs run.
+        lease_ttl: Seconds a lease lasts; it is renewed every third of that.
+        holder: Identity of this instance.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        notifiers: Sequence[Notifier] = (),
+        reports_dir: str | Path = "reports",
+        schedule: Schedule = Schedule(),
+        lease_ttl: float = 60,
+        holder: str | None = None,
+    ) -> None:
+        self.engine = engine
+        self.sweeper = AlertSweeper(engine, notifiers)
+        self.reports_dir = Path(reports_dir)
+        self.schedule = schedule
+        self.lease = Lease(engine, ttl=lease_ttl, holder=holder)
+        self.id = self.lease.holder
+        self.stop_event = threading.Event()
+        self._scheduler: BackgroundScheduler | None = None
+        self.jobs: dict[str, Callable[[datetime], Any]] = {
+            "sweep": self._sweep,
+            "nightly": self._nightly,
+            "report-month": lambda now: self._report(now, "month"),
+            "report-quarter": lambda now: self._report(now, "quarter"),
+            "report-year": lambda now: self._report(now, "year"),
+        }
+
+    # -- jobs ---------------------------------------------------------------------------------
+
+    def run_job(self, job: str) -> Any:
+        """Run one job now if this instance holds the lease; record it in ``job_runs``."""
+        if not self.lease.acquire():
+            log.warning("scheduler.lease_lost", holder=self.id, job=job)
+            return None
+        now = self.engine.clock.now()
+        with self.engine.store.begin() as conn:
+            run_id = conn.execute(
+                insert(job_runs).values(job=job, holder=self.id, started_at=now)
+            ).inserted_primary_key[0]  # type: ignore[index]
+        result: Any = None
+        error = None
+        try:
+            result = self.jobs[job](now)
+        except Exception as exc:  # noqa: BLE001 - recorded; the scheduler keeps running
+            error = f"{type(exc).__name__}: {exc}"[:500]
+            log.error("scheduler.job_failed", job=job, error=error)
+        with self.engine.store.begin() as conn:
+            conn.execute(
+                update(job_runs)
+                .where(job_runs.c.id == run_id)
+                .values(finished_at=self.engine.clock.now(), result=result, error=error)
+            )
+        return result
+
+    def _sweep(self, now: datetime) -> dict[str, Any]:
+        cal = self.engine.calendar
+        if self.schedule.office_hours_only and cal.next_opening(now) != now:
+            return {"skipped": "office closed"}
+        return {"new_alerts": len(self.sweeper.sweep(now))}
+
+    def _nightly(self, now: datetime) -> dict[str, Any]:
+        with self.engine.store.begin() as conn:
+            return {"day": now.date().isoformat(), "rows": snapshot_day(conn, now.date(), now)}
+
+    def _report(self, now: datetime, span: str) -> dict[str, Any]:
+        period = previous_period(now.date(), span)
+        with self.engine.store.engine.connect() as conn:
+            report = on_time_report(conn, period, ["level"], as_of=now)
+        from onestop.html import render_html
+
+        self.reports_dir.mkdir(parents=True, exist_ok=True)
+        stem = self.reports_dir / f"on-time-{period.label}"
+        Path(f"{stem}.json").write_text(report.to_json(), encoding="utf-8")
+        Path(f"{stem}.html").write_text(render_html(report), encoding="utf-8")
+        return {"period": period.label, "files": [f"{stem}.json", f"{stem}.html"]}
+
+    # -- running ------------------------------------------------------------------------------
+
+    def _start_scheduler(self) -> None:
+        hour, minute = (int(x) for x in self.schedule.nightly.split(":"))
+        scheduler = BackgroundScheduler(
+            jobstores={"default": SQLAlchemyJobStore(engine=self.engine.store.engine)},
+            executors={"default": ThreadPoolExecutor(1)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
+            timezone=VN_TZ,
+        )
+        triggers: dict[str, Any] = {
+            "sweep": IntervalTrigger(seconds=self.schedule.sweep_seconds, timezone=VN_TZ),
+            "nightly": CronTrigger(hour=hour, minute=minute, timezone=VN_TZ),
+        }
+        if self.schedule.reports:
+            triggers["report-month"] = CronTrigger(day=1, hour=6, timezone=VN_TZ)
+            triggers["report-quarter"] = CronTrigger(
+                month="1,4,7,10", day=1, hour=6, minute=15, timezone=VN_TZ
+            )
+            triggers["report-year"] = CronTrigger(month=1, day=1, hour=6, minute=30, timezone=VN_TZ)
+        for name, trigger in triggers.items():
+            # Stored by reference: a restarted instance replaces the rows, it does not add more.
+            scheduler.add_job(
+                _job, trigger, args=[self.id, name], id=name, name=name, replace_existing=True
+            )
+        scheduler.start()
+        self._scheduler = scheduler
+        log.info("scheduler.started", holder=self.id, jobs=sorted(triggers))
+
+    def _stop_scheduler(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=True)
+            self._scheduler = None
+
+    def run_forever(self, poll: float | None = None) -> None:
+        """Wait for the lease, run the jobs while holding it, until :meth:`stop` is called."""
+        poll = poll if poll is not None else max(self.lease.ttl / 3, 0.05)
+        _SERVICES[self.id] = self
+        try:
+            while not self.stop_event.is_set():
+                if self.lease.acquire():
+                    if self._scheduler is None:
+                        self._start_scheduler()
+                elif self._scheduler is not None:
+                    log.warning("scheduler.lease_lost", holder=self.id)
+                    self._stop_scheduler()
+                self.stop_event.wait(poll)
+        finally:
+            self._stop_scheduler()
+            self.lease.release()
+            _SERVICES.pop(self.id, None)
+            log.info("scheduler.stopped", holder=self.id)
+
+    def stop(self) -> None:
+        """Ask :meth:`run_forever` to shut down cleanly."""
+        self.stop_event.set()
+
+
+def previous_period(today: date, span: str) -> Period:
+    """The last complete month, quarter or year before ``today``."""
+    if span == "year":
+        return Period.parse(str(today.year - 1))
+    if span == "quarter":
+        q = (today.month - 1) // 3
+        year, q = (today.year, q) if q > 0 else (today.year - 1, 4)
+        return Period.parse(f"{year}-Q{q}")
+    last = today.replace(day=1) - timedelta(days=1)
+    return Period.parse(f"{last.year}-{last.month:02d}")

@@ -1,0 +1,155 @@
+"""Reports: every count and rate checked by hand on a known set; rollups agree; HTML renders."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from onestop import VN_TZ, Engine, ManualClock
+from onestop.html import render_html
+from onestop.reports import Period, on_time_report
+from onestop.rollups import rollup_report, snapshot_range
+
+
+def dt(*args: int) -> datetime:
+    return datetime(*args, tzinfo=VN_TZ)
+
+
+def finish(engine: Engine, clock: ManualClock, dossier_id: int, at: datetime) -> None:
+    d = engine.get(dossier_id)
+    while d.step_index + 1 < d.step_count:
+        d = engine.complete_step(d.id)
+    clock.set(at)
+    engine.resolve(d.id)
+
+
+@pytest.fixture
+def known(engine: Engine, clock: ManualClock) -> Engine:
+    """Commune: 2 early, 1 on time, 1 late (apology). District: 1 early, 1 late, 1 open overdue,
+    1 open paused. City: 1 open in time."""
+    clock.set(dt(2025, 3, 3, 8, 0))  # Monday
+    c1, c2, c3, c4 = (engine.receive("BIRTH", "W1") for _ in range(4))  # due Thu 6 Mar 08:00
+    d1, d2, d3, d4 = (engine.receive("LAND", "D1") for _ in range(4))  # due Mon 17 Mar 08:00
+    clock.set(dt(2025, 3, 4, 9, 0))
+    engine.apologise(c4.id, dt(2025, 3, 11, 17, 0), "xác minh")
+    finish(engine, clock, c1.id, dt(2025, 3, 4, 10, 0))
+    finish(engine, clock, c2.id, dt(2025, 3, 5, 10, 0))
+    finish(engine, clock, c3.id, dt(2025, 3, 6, 7, 30))  # on the appointment day, before 08:00
+    finish(engine, clock, d1.id, dt(2025, 3, 7, 10, 0))
+    finish(engine, clock, c4.id, dt(2025, 3, 7, 11, 0))  # apology -> late
+    engine.request_supplement(d4.id, "thiếu giấy tờ")
+    finish(engine, clock, d2.id, dt(2025, 3, 18, 9, 0))  # late
+    clock.set(dt(2025, 3, 24, 9, 0))
+    engine.receive("JUDICIAL", "C")
+    return engine
+
+
+def test_counts_and_rates_by_hand(known: Engine) -> None:
+    with known.store.engine.connect() as conn:
+        report = on_time_report(
+            conn, Period.parse("2025-03"), ["level"], as_of=dt(2025, 3, 24, 10, 0)
+        )
+    rows = {r.key["level"]: r.as_dict() for r in report.rows}
+    assert list(rows) == ["city", "district", "commune"]
+    assert rows["commune"] | {} == {
+        "level": "commune",
+        "resolved": 4,
+        "early": 2,
+        "on_time": 1,
+        "late": 1,
+        "on_time_rate": 0.75,
+        "open_in_time": 0,
+        "open_overdue": 0,
+        "apologies": 1,
+    }
+    assert rows["district"]["resolved"] == 2 and rows["district"]["early"] == 1
+    assert rows["district"]["late"] == 1 and rows["district"]["on_time_rate"] == 0.5
+    assert rows["district"]["open_overdue"] == 1  # d3; d4 is paused, its clock stopped
+    assert rows["district"]["open_in_time"] == 1
+    assert rows["city"]["resolved"] == 0 and rows["city"]["on_time_rate"] is None
+    assert rows["city"]["open_in_time"] == 1
+    assert report.sentence("vi") == (
+        "Tháng 3/2025: tỷ lệ hồ sơ giải quyết đúng hẹn cấp huyện đạt 50,00 %; cấp xã 75,00 %."
+    )
+    assert report.sentence("en") == (
+        "March 2025: dossiers resolved on time reached 50.00 % at district level; "
+        "75.00 % at commune level."
+    )
+
+
+def test_group_by_field_and_channel(known: Engine) -> None:
+    with known.store.engine.connect() as conn:
+        report = on_time_report(conn, Period.parse("2025"), ["field", "channel"])
+    keys = [tuple(r.key.values()) for r in report.rows]
+    assert ("civil_status", "counter") in keys and ("land", "counter") in keys
+
+
+def test_rollups_match_the_live_report(known: Engine, clock: ManualClock) -> None:
+    with known.store.begin() as conn:
+        snapshot_range(conn, datetime(2025, 3, 1).date(), datetime(2025, 3, 31).date(), clock.now())
+    for by in (["level"], ["level", "unit"], ["procedure"], ["field"]):
+        with known.store.engine.connect() as conn:
+            live = on_time_report(conn, Period.parse("2025-03"), by)
+            rolled = rollup_report(conn, Period.parse("2025-03"), by)
+        expected = [(r.key, r.early, r.on_time, r.late) for r in live.rows if r.resolved]
+        assert [(r.key, r.early, r.on_time, r.late) for r in rolled.rows] == expected
+
+
+def test_period_parsing() -> None:
+    assert Period.parse("2024-Q2").start.isoformat() == "2024-04-01"
+    assert Period.parse("2024-Q2").end.isoformat() == "2024-06-30"
+    assert Period.parse("2024-02").end.isoformat() == "2024-02-29"
+    assert Period.parse("2024-01-05..2024-02-01").label_en == "2024-01-05 to 2024-02-01"
+
+
+CHROMIUM = os.environ.get("ONESTOP_CHROMIUM") or shutil.which("chromium")
+
+
+@pytest.mark.skipif(
+    not CHROMIUM, reason="Chromium not installed (.ci/run installs Debian's chromium)"
+)
+def test_html_report_renders_in_headless_chromium(known: Engine, tmp_path: Path) -> None:
+    with known.store.engine.connect() as conn:
+        report = on_time_report(
+            conn, Period.parse("2025-03"), ["level"], as_of=dt(2025, 3, 24, 10, 0)
+        )
+    page = tmp_path / "report.html"
+    page.write_text(render_html(report), encoding="utf-8")
+    shot = tmp_path / "shot.png"
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--window-size=1200,1000",
+    ]
+    dom = subprocess.run(
+        [CHROMIUM, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120
+    ).stdout
+    assert "Báo cáo tiến độ giải quyết hồ sơ" in dom and "On-time report" in dom
+    assert "75.00 %" in dom and "50.00 %" in dom
+    assert dom.count("<rect") >= 5  # bars for two levels plus the legend
+    subprocess.run(
+        [CHROMIUM, *flags, f"--screenshot={shot}", page.as_uri()], capture_output=True, timeout=120
+    )
+    data = shot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    # A blank page compresses to almost nothing; a rendered table and charts do not.
+    blank = tmp_path / "blank.html"
+    blank.write_text("<html><body></body></html>")
+    blank_shot = tmp_path / "blank.png"
+    subprocess.run(
+        [CHROMIUM, *flags, f"--screenshot={blank_shot}", blank.as_uri()],
+        capture_output=True,
+        timeout=120,
+    )
+    assert len(data) > 3 * len(blank_shot.read_bytes())
