@@ -103,3 +103,76 @@ def test_help_has_examples() -> None:
         result = runner.invoke(app, [*cmd, "--help"])
         assert result.exit_code == 0
         assert "Example" in result.output
+
+
+def test_alerts_command_sweeps_once(demo_db: Path) -> None:
+    first = runner.invoke(app, ["alerts", "--db", str(demo_db), "--now", "2024-04-15T09:00"])
+    assert first.exit_code == 0, first.output
+    assert "New alerts at 2024-04-15 09:00" in first.output
+    again = runner.invoke(app, ["alerts", "--db", str(demo_db), "--now", "2024-04-15T09:00"])
+    assert "New alerts at 2024-04-15 09:00: 0" in again.output
+    bad = runner.invoke(app, ["alerts", "--db", str(demo_db), "--now", "tomorrow"])
+    assert bad.exit_code == 2 and "--now: 'tomorrow' is not an ISO datetime" in bad.output
+
+
+def test_report_html_file(demo_db: Path, tmp_path: Path) -> None:
+    page = tmp_path / "r.html"
+    result = runner.invoke(
+        app, ["report", "--db", str(demo_db), "--period", "2024", "-f", "html", "--out", str(page)]
+    )
+    assert result.exit_code == 0, result.output
+    html = page.read_text()
+    assert html.startswith("<!DOCTYPE html>") and "<svg" in html and "Năm 2024" in html
+    assert "http" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")  # no network
+
+
+def test_scheduler_run_stops_cleanly_on_sigterm(demo_db: Path, tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from sqlalchemy import create_engine, text
+
+    db = tmp_path / "sched.db"
+    db.write_bytes(demo_db.read_bytes())
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "onestop",
+            "scheduler",
+            "run",
+            "--db",
+            str(db),
+            "--sweep-minutes",
+            "0.01",
+            "--reports-dir",
+            str(tmp_path / "reports"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    engine = create_engine(f"sqlite:///{db}")
+    try:
+        deadline = time.monotonic() + 60
+        runs = 0
+        while time.monotonic() < deadline and runs == 0:
+            time.sleep(0.2)
+            with engine.connect() as conn:
+                has = conn.execute(
+                    text("select count(*) from sqlite_master where name='job_runs'")
+                ).scalar()
+                runs = conn.execute(text("select count(*) from job_runs")).scalar() if has else 0
+        assert runs > 0
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, output
+    assert "scheduler stopped" in output
+    with engine.connect() as conn:
+        holder = conn.execute(text("select expires_at from scheduler_leases")).scalar()
+    assert holder is not None  # released: expiry set in the past
