@@ -163,6 +163,36 @@ def _level_table(report: object, title: str) -> Table:
     return table
 
 
+def _extra_tables(report: Any) -> list[Table]:
+    """KPI and late-steps tables of a full report (none for a rollup report)."""
+    tables = []
+    k = report.kpis
+    if k is not None:
+        kt = Table(title="Other indicators")
+        kt.add_column("indicator")
+        kt.add_column("value", justify="right")
+
+        def pct(v: float | None) -> str:
+            return f"{v * 100:.2f} %" if v is not None else "–"
+
+        kt.add_row("received", f"{k.received:,}")
+        kt.add_row("received online", pct(k.online_share))
+        kt.add_row("paid online", pct(k.paid_online_share))
+        kt.add_row("returned by post", pct(k.post_return_share))
+        kt.add_row(f"satisfaction (≥ 4 of {k.ratings:,} ratings)", pct(k.satisfaction))
+        kt.add_row("location-independent intake", f"{k.location_independent:,}")
+        tables.append(kt)
+    late = [s for s in report.late_steps or [] if s.late]
+    if late:
+        lt = Table(title="Late steps by agency")
+        for col in ("agency", "steps done", "late", "share"):
+            lt.add_column(col, justify="left" if col == "agency" else "right")
+        for s in late[:15]:
+            lt.add_row(s.agency, f"{s.completed:,}", f"{s.late:,}", f"{s.late_share * 100:.2f} %")
+        tables.append(lt)
+    return tables
+
+
 @app.command()
 def demo(
     db: Annotated[
@@ -279,8 +309,12 @@ def report(
     ] = "table",
     lang: Annotated[str, typer.Option(help="vi or en (text format).")] = "vi",
     output: Annotated[Path | None, typer.Option("--out", help="Write to this file.")] = None,
+    source: Annotated[
+        str, typer.Option(help="live (dossiers) or rollups (nightly snapshots, fast at any size).")
+    ] = "live",
 ) -> None:
-    """On-time report by level, unit, field... for a period.
+    """On-time report by level, unit, field... for a period, with the other KPIs and the late
+    steps by agency.
 
     Examples:
       onestop report --db onestop-demo.db --by level --period 2024
@@ -288,10 +322,13 @@ def report(
     """
     from sqlalchemy import inspect
 
-    from onestop.reports import Period, on_time_report
+    from onestop.reports import Period, full_report
+    from onestop.rollups import rollup_report
     from onestop.store import Store
 
     formats = ("table", "csv", "json", "text", "html")
+    if source not in ("live", "rollups"):
+        raise fail(f"--source: {source!r} is not live or rollups")
     if format not in formats:
         raise fail(f"--format: {format!r} is not one of {', '.join(formats)}")
     if lang not in ("vi", "en"):
@@ -305,16 +342,20 @@ def report(
         with store.engine.connect() as conn:
             if not inspect(conn).has_table("dossiers"):
                 raise fail(f"--db: {db} has no onestop tables (run onestop demo or Engine.open)")
-            result = on_time_report(conn, parsed, [b.strip() for b in by.split(",") if b.strip()])
+            dims = [b.strip() for b in by.split(",") if b.strip()]
+            if source == "rollups":
+                result = rollup_report(conn, parsed, dims)
+            else:
+                result = full_report(conn, parsed, dims)
     except OnestopError as exc:
         raise fail(str(exc)) from None
     if format == "table":
-        table = _level_table(result, f"On-time report {parsed.label_en}")
+        tables = [_level_table(result, f"On-time report {parsed.label_en}"), *_extra_tables(result)]
         if output:
             with output.open("w", encoding="utf-8") as fh:
-                Console(file=fh, width=200).print(table)
+                Console(file=fh, width=200).print(*tables)
         else:
-            out.print(table)
+            out.print(*tables)
         return
     if format == "html":
         from onestop.html import render_html

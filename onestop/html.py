@@ -115,6 +115,51 @@ def _count_chart(report: Report) -> str:
     return "".join(parts)
 
 
+def _pct(value: float | None) -> str:
+    return f"{value * 100:.2f} %" if value is not None else "–"
+
+
+def _kpi_block(report: Report) -> str:
+    k = report.kpis
+    if k is None:
+        return ""
+    items = [
+        ("Hồ sơ tiếp nhận", "Dossiers received", f"{k.received:,}"),
+        ("Tỷ lệ nộp trực tuyến", "Received online", _pct(k.online_share)),
+        ("Tỷ lệ thanh toán trực tuyến", "Paid online", _pct(k.paid_online_share)),
+        ("Trả kết quả qua bưu chính", "Returned by post", _pct(k.post_return_share)),
+        ("Mức độ hài lòng (≥ 4/5)", "Satisfaction (≥ 4/5)", _pct(k.satisfaction)),
+        (
+            "Tiếp nhận không phụ thuộc địa giới",
+            "Location-independent",
+            f"{k.location_independent:,}",
+        ),
+    ]
+    rows = "".join(
+        f'<tr><th>{vi}<br><small>{en}</small></th><td class="num">{v}</td></tr>'
+        for vi, en, v in items
+    )
+    return f'<h2>Chỉ số khác <small>Other indicators</small></h2><table id="kpis">{rows}</table>'
+
+
+def _late_steps_block(report: Report) -> str:
+    steps = [s for s in report.late_steps or [] if s.late]
+    if not steps:
+        return ""
+    rows = "".join(
+        f'<tr><td>{escape(s.agency)}</td><td class="num">{s.completed:,}</td>'
+        f'<td class="num">{s.late:,}</td><td class="num">{s.late_share * 100:.2f} %</td></tr>'
+        for s in steps[:20]
+    )
+    return (
+        "<h2>Bước xử lý quá hạn theo cơ quan <small>Late steps by agency</small></h2>"
+        '<table id="late-steps"><tr><th>Cơ quan<br><small>Agency</small></th>'
+        "<th>Bước hoàn thành<br><small>Steps done</small></th><th>Quá hạn<br><small>Late</small>"
+        "</th><th>Tỷ lệ<br><small>Share</small></th></tr>"
+        f"{rows}</table>"
+    )
+
+
 def render_html(report: Report) -> str:
     """The report as one self-contained HTML page (Vietnamese and English labels)."""
     head_cells = "".join(
@@ -164,9 +209,11 @@ svg text.axis {{ fill: #757575; }}
 <thead><tr>{head_cells}</tr></thead>
 <tbody>{"".join(body_rows)}</tbody>
 </table>
+{_kpi_block(report)}
 <h2>Tỷ lệ đúng hạn <small>On-time rate</small></h2>
 {_rate_chart(report)}
 <h2>Hồ sơ đã giải quyết <small>Resolved dossiers</small></h2>
 {_count_chart(report)}
+{_late_steps_block(report)}
 </body></html>
 """

@@ -154,6 +154,38 @@ class Row:
         }
 
 
+@dataclass(frozen=True)
+class Kpis:
+    """The seed report's other indicators for dossiers received in a period (shares as
+    fractions, ``None`` when there is nothing to divide by)."""
+
+    received: int
+    online_share: float | None
+    paid_online_share: float | None
+    post_return_share: float | None
+    satisfaction: float | None
+    ratings: int
+    location_independent: int
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready, shares rounded to 4 decimals."""
+        return {k: round(v, 4) if isinstance(v, float) else v for k, v in self.__dict__.items()}
+
+
+@dataclass(frozen=True)
+class StepLateness:
+    """Per-step accountability: steps an agency finished in the period, and how many late."""
+
+    agency: str
+    completed: int
+    late: int
+
+    @property
+    def late_share(self) -> float:
+        """Late steps / completed steps."""
+        return self.late / self.completed if self.completed else 0.0
+
+
 @dataclass
 class Report:
     """An on-time report: its period, grouping, time of evaluation and rows."""
@@ -162,15 +194,25 @@ class Report:
     by: list[str]
     as_of: datetime
     rows: list[Row] = field(default_factory=list)
+    kpis: Kpis | None = None
+    late_steps: list[StepLateness] | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        """``{"period": ..., "by": [...], "as_of": ..., "rows": [...]}``."""
-        return {
+        """``{"period": ..., "by": [...], "as_of": ..., "rows": [...], "kpis": ...}``."""
+        data: dict[str, Any] = {
             "period": self.period.label,
             "by": self.by,
             "as_of": self.as_of.isoformat(),
             "rows": [r.as_dict() for r in self.rows],
         }
+        if self.kpis is not None:
+            data["kpis"] = self.kpis.as_dict()
+        if self.late_steps is not None:
+            data["late_steps_by_agency"] = [
+                {"agency": s.agency, "completed": s.completed, "late": s.late}
+                for s in self.late_steps
+            ]
+        return data
 
     def to_json(self) -> str:
         """The report as JSON text."""
@@ -313,3 +355,66 @@ def order_rows(dims: Sequence[str], rows: dict[tuple[Any, ...], Row]) -> list[Ro
         )
 
     return [r for _, r in sorted(rows.items(), key=order)]
+
+
+def _share(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def kpis(conn: Connection, period: Period) -> Kpis:
+    """Online, paid-online, postal-return, satisfaction and location-independent figures for
+    dossiers received in ``period``."""
+    d = dossiers.c
+
+    def count_if(cond: Any) -> Any:
+        return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
+
+    row = conn.execute(
+        select(
+            func.count(),
+            count_if(d.channel == "online"),
+            count_if(d.fee_paid_online.is_not(None)),
+            count_if(d.fee_paid_online.is_(True)),
+            count_if(d.return_method == "post"),
+            count_if(d.rating.is_not(None)),
+            count_if(d.rating >= 4),
+            count_if(d.intake_mode == "location_independent"),
+        ).where(d.received_on.between(period.start, period.end))
+    ).one()
+    received, online, paid, paid_online, post, ratings, good, li = (int(x or 0) for x in row)
+    return Kpis(
+        received=received,
+        online_share=_share(online, received),
+        paid_online_share=_share(paid_online, paid),
+        post_return_share=_share(post, received),
+        satisfaction=_share(good, ratings),
+        ratings=ratings,
+        location_independent=li,
+    )
+
+
+def late_steps_by_agency(conn: Connection, period: Period) -> list[StepLateness]:
+    """Steps completed in ``period`` by agency, most late first: who holds dossiers up."""
+    from onestop.clock import VN_TZ
+    from onestop.store.schema import dossier_steps as s
+
+    start = datetime.combine(period.start, datetime.min.time(), VN_TZ)
+    end = datetime.combine(period.end + timedelta(days=1), datetime.min.time(), VN_TZ)
+    late = func.coalesce(func.sum(case((s.c.timeliness == "late", 1), else_=0)), 0)
+    rows = conn.execute(
+        select(s.c.agency, func.count(), late)
+        .where(s.c.completed_at >= start, s.c.completed_at < end)
+        .group_by(s.c.agency)
+    ).all()
+    out = [StepLateness(str(a), int(n), int(k)) for a, n, k in rows]
+    return sorted(out, key=lambda x: (-x.late, -x.late_share, x.agency))
+
+
+def full_report(
+    conn: Connection, period: Period, by: Sequence[str] = ("level",), as_of: datetime | None = None
+) -> Report:
+    """:func:`on_time_report` plus the KPIs and the late steps by agency."""
+    report = on_time_report(conn, period, by, as_of)
+    report.kpis = kpis(conn, period)
+    report.late_steps = late_steps_by_agency(conn, period)
+    return report

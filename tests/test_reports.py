@@ -153,3 +153,37 @@ def test_html_report_renders_in_headless_chromium(known: Engine, tmp_path: Path)
         timeout=120,
     )
     assert len(data) > 3 * len(blank_shot.read_bytes())
+
+
+def test_kpis_and_late_steps(engine: Engine, clock: ManualClock) -> None:
+    from onestop.reports import full_report
+
+    clock.set(dt(2025, 3, 3, 8, 0))
+    a = engine.receive("LAND", "D1", channel="online", return_method="post")
+    b = engine.receive("JUDICIAL", "C", intake_unit="W1")
+    engine.receive("COPY", "W2")
+    engine.complete_step(a.id)
+    engine.request_payment(a.id, 100_000)
+    engine.pay(a.id, online=True)
+    clock.set(dt(2025, 3, 10, 9, 0))  # b's desk step (1 day) is long overdue
+    engine.complete_step(b.id)
+    c = engine.receive("COPY", "W1")
+    engine.resolve(c.id)
+    engine.return_result(c.id)
+    engine.rate(c.id, 5)
+    with engine.store.engine.connect() as conn:
+        report = full_report(conn, Period.parse("2025-03"))
+    k = report.kpis
+    assert k is not None
+    assert (k.received, k.location_independent, k.ratings) == (4, 1, 1)
+    assert k.online_share == 0.25 and k.paid_online_share == 1.0
+    assert k.post_return_share == 0.25 and k.satisfaction == 1.0
+    late = {s.agency: (s.completed, s.late) for s in report.late_steps or []}
+    assert late["C-DESK"] == (1, 1)
+    assert late["D1-DESK"] == (1, 0)
+    assert report.late_steps and report.late_steps[0].agency == "C-DESK"
+    html = render_html(report)
+    assert "Late steps by agency" in html and "C-DESK" in html and "Paid online" in html
+    data = report.as_dict()
+    assert data["kpis"]["online_share"] == 0.25
+    assert data["late_steps_by_agency"][0] == {"agency": "C-DESK", "completed": 1, "late": 1}
