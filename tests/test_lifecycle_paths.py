@@ -281,3 +281,28 @@ def test_open_dossiers_query(engine: Engine, clock: ManualClock) -> None:
     later = a.due_at + timedelta(minutes=1)  # type: ignore[operator]
     assert a.id in {d.id for d in engine.open_dossiers(overdue_at=later)}
     assert engine.open_dossiers(overdue_at=clock.now()) == []
+
+
+def test_batch_commits_once_and_isolates_refused_commands(
+    engine: Engine, clock: ManualClock
+) -> None:
+    with engine.batch():
+        d = engine.receive("LAND", "D1")
+        assert engine.get(d.id).status is Status.RECEIVED  # reads see the batch
+        with pytest.raises(InvalidTransition):
+            engine.resolve(d.id)  # refused: changes nothing, the batch goes on
+        d = engine.complete_step(d.id)
+        others = [engine.receive("COPY", "W1") for _ in range(5)]
+    assert engine.get(d.id).step_index == 1
+    assert len(engine.history(d.id)) == 2
+    for o in others:
+        assert_replays(engine, o.id)
+    with pytest.raises(RuntimeError, match="do not nest"), engine.batch(), engine.batch():
+        pass
+
+
+def test_batch_rolls_back_on_error(engine: Engine, clock: ManualClock) -> None:
+    with pytest.raises(ZeroDivisionError), engine.batch():
+        engine.receive("COPY", "W1")
+        _ = 1 / 0
+    assert engine.open_dossiers() == []
