@@ -314,10 +314,14 @@ class Calendar:
             ValidationError: If ``moment`` is naive.
             CalendarRangeError: If it is outside the calendar.
         """
-        local = ensure_aware(moment, "moment")
-        i = self._offset(local.date())
-        base = self._cum[i] * self._day
-        if self._cum[i + 1] == self._cum[i]:
+        # Hot path: skip the time-zone conversion when the moment is already in VN time.
+        local = moment if moment.tzinfo is VN_TZ else ensure_aware(moment, "moment")
+        i = local.toordinal() - self._first
+        if not 0 <= i <= self._last - self._first:
+            self._offset(local.date())  # raises CalendarRangeError
+        cum = self._cum
+        base = cum[i] * self._day
+        if cum[i + 1] == cum[i]:
             return float(base)
         seconds = (
             local.hour * 3600 + local.minute * 60 + local.second + local.microsecond / 1_000_000
@@ -348,7 +352,11 @@ class Calendar:
             seconds = self._table[-1][1]
         day = date.fromordinal(self._work[k])
         micro = round(seconds * 1_000_000)
-        return datetime.combine(day, time(), VN_TZ) + timedelta(microseconds=micro)
+        if micro >= 86_400_000_000:  # 24:00 on a round-the-clock calendar
+            return datetime.combine(day, time(), VN_TZ) + timedelta(microseconds=micro)
+        whole, us = divmod(micro, 1_000_000)
+        h, rem = divmod(whole, 3600)
+        return datetime(day.year, day.month, day.day, h, rem // 60, rem % 60, us, tzinfo=VN_TZ)
 
     def next_opening(self, moment: datetime) -> datetime:
         """``moment`` itself if the office is open then, else the next time it opens."""

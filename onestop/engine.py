@@ -48,6 +48,7 @@ from onestop.definitions import Definitions
 from onestop.dossier import Dossier, Event
 from onestop.errors import NotAllowedHere, StaleVersion, ValidationError
 from onestop.lifecycle import Facts, Lifecycle, Status
+from onestop.log import configure as configure_logging
 from onestop.rules import RuleBook, RuleSet
 from onestop.store import EMPTY_ROW, Store, from_json, to_json
 from onestop.store.schema import dossier_steps, dossiers, events
@@ -98,6 +99,9 @@ class Engine:
         self.clock: Clock = clock or SystemClock()
         self.rules = rules or RuleBook.vietnam()
         self._local = threading.local()
+        if not structlog.is_configured():
+            # An embedding application that configured structlog keeps its own setup.
+            configure_logging()
         # One machine per procedure version, built (and checked) now, shared by all dossiers.
         self._lifecycles = {p.key: Lifecycle(p) for p in catalog.all_versions()}
 
@@ -260,7 +264,7 @@ class Engine:
         dossier = Dossier.from_row(row)
         if meta.idempotency_key is not None:
             self.store.finish_key(conn, meta.idempotency_key, row["id"], to_json(row))
-        log.info(
+        log.debug(
             "dossier.command",
             trigger=trigger,
             dossier_id=row["id"],

@@ -27,63 +27,60 @@ ROLLUP_DIMENSIONS = {
 
 def snapshot_day(conn: Connection, day: date, now: datetime) -> int:
     """Recompute the rollup rows of ``day`` (local date); returns how many rows were written."""
-    conn.execute(delete(daily_rollups).where(daily_rollups.c.day == day))
-    t = dossiers.c.timeliness
-    keys = [
-        dossiers.c.level,
-        dossiers.c.competent_unit,
-        dossiers.c.procedure_code,
-        dossiers.c.field,
-    ]
+    return snapshot_range(conn, day, day, now)
+
+
+def snapshot_range(conn: Connection, start: date, end: date, now: datetime) -> int:
+    """Recompute the rollup rows of every day from ``start`` to ``end`` inclusive.
+
+    Two grouped scans over the date indexes (receipts, resolutions), whatever the span.
+    """
+    conn.execute(delete(daily_rollups).where(daily_rollups.c.day.between(start, end)))
+    d = dossiers.c
+    keys = [d.level, d.competent_unit, d.procedure_code, d.field]
 
     def count_if(cond: Any) -> Any:
         return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
 
-    resolved = dossiers.c.resolved_on == day
-    query = (
+    received = conn.execute(
+        select(d.received_on, *keys, func.count(), count_if(d.channel == "online"))
+        .where(d.received_on.between(start, end))
+        .group_by(d.received_on, *keys)
+    ).all()
+    t = d.timeliness
+    resolved = conn.execute(
         select(
+            d.resolved_on,
             *keys,
-            count_if(dossiers.c.received_on == day),
-            count_if(resolved),
-            count_if(resolved & (t == "early")),
-            count_if(resolved & (t == "on_time")),
-            count_if(resolved & (t == "late")),
-            count_if(resolved & (dossiers.c.apologies > 0)),
-            count_if((dossiers.c.received_on == day) & (dossiers.c.channel == "online")),
+            count_if(t == "early"),
+            count_if(t == "on_time"),
+            count_if(t == "late"),
+            count_if(d.apologies > 0),
         )
-        .where((dossiers.c.received_on == day) | resolved)
-        .group_by(*keys)
-    )
-    rows = [
-        {
-            "day": day,
-            "level": r[0],
-            "unit": r[1],
-            "procedure_code": r[2],
-            "field": r[3],
-            "received": int(r[4]),
-            "resolved": int(r[5]),
-            "early": int(r[6]),
-            "on_time": int(r[7]),
-            "late": int(r[8]),
-            "apologies": int(r[9]),
-            "online": int(r[10]),
-            "computed_at": now,
-        }
-        for r in conn.execute(query)
-    ]
+        .where(d.resolved_on.between(start, end))
+        .group_by(d.resolved_on, *keys)
+    ).all()
+    rows: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+    def row(key: tuple[Any, ...]) -> dict[str, Any]:
+        if key not in rows:
+            rows[key] = {
+                "day": key[0], "level": key[1], "unit": key[2], "procedure_code": key[3],
+                "field": key[4], "received": 0, "resolved": 0, "early": 0, "on_time": 0,
+                "late": 0, "apologies": 0, "online": 0, "computed_at": now,
+            }  # fmt: skip
+        return rows[key]
+
+    for rec in received:
+        r = row(tuple(rec[:5]))
+        r["received"], r["online"] = int(rec[5]), int(rec[6])
+    for rec in resolved:
+        r = row(tuple(rec[:5]))
+        r["early"], r["on_time"], r["late"], r["apologies"] = (int(x) for x in rec[5:9])
+        r["resolved"] = r["early"] + r["on_time"] + r["late"]
     if rows:
-        conn.execute(insert(daily_rollups), rows)
+        conn.execute(insert(daily_rollups), list(rows.values()))
     return len(rows)
-
-
-def snapshot_range(conn: Connection, start: date, end: date, now: datetime) -> int:
-    """Recompute every day from ``start`` to ``end`` inclusive."""
-    total, day = 0, start
-    while day <= end:
-        total += snapshot_day(conn, day, now)
-        day += timedelta(days=1)
-    return total
 
 
 def rollup_report(conn: Connection, period: Period, by: Sequence[str] = ("level",)) -> Report:

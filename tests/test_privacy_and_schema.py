@@ -51,7 +51,7 @@ def test_full_lifecycle_logs_no_personal_data(
     )
     out = json_logs.getvalue()
     lines = [json.loads(line) for line in out.splitlines()]
-    assert sum(1 for rec in lines if rec["event"] == "dossier.command") == 8
+    assert sum(1 for rec in lines if rec["event"] == "dossier.command") == 8  # at DEBUG
     for secret in (NAME, CITIZEN_ID, PHONE, "Nguy"):
         assert secret not in out
     assert engine.get(d.id).applicant_id_number == CITIZEN_ID  # stored, only not logged

@@ -1,0 +1,556 @@
+"""Each performance figure, measured with its floor in the same run."""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+import os
+import random
+import sqlite3
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from benchmarks.data import LEVELS, TIMELINESS, fill
+from benchmarks.harness import Figure, median_of, timed
+from onestop import VN_TZ, Calendar, Definitions, Engine, ManualClock
+from onestop.alerts import AlertSweeper
+from onestop.dossier import Dossier
+from onestop.lifecycle import Facts
+from onestop.reports import Period, on_time_report
+from onestop.rollups import rollup_report, snapshot_range
+from onestop.store import Store
+from onestop.store.schema import alerts
+
+WORKFLOWS = Path(__file__).resolve().parent.parent / "workflows"
+PROC, UNIT = "commune.certify-copy", "92.NK.TANAN"
+_DEFS: Definitions | None = None
+_CAL: Calendar | None = None
+
+
+def _defs() -> tuple[Definitions, Calendar]:
+    global _DEFS, _CAL
+    if _DEFS is None or _CAL is None:
+        _DEFS = Definitions.load(WORKFLOWS)
+        _CAL = Calendar.vietnam(overrides=_DEFS.overrides)
+    return _DEFS, _CAL
+
+
+def _engine(url: str, start: datetime | None = None) -> tuple[Engine, ManualClock]:
+    defs, cal = _defs()
+    clock = ManualClock(start or datetime(2025, 3, 3, 8, 0, tzinfo=VN_TZ))
+    store = Store(url)
+    store.migrate()
+    store.sync_definitions(defs.catalog)
+    return Engine(store, defs.catalog, cal, clock), clock
+
+
+def _loops(engine: Engine, n: int) -> int:
+    """receive → complete_step → resolve → return, ``n`` times; returns commands run."""
+    for _ in range(n):
+        d = engine.receive(PROC, UNIT)
+        d = engine.complete_step(d.id)
+        d = engine.resolve(d.id)
+        engine.return_result(d.id)
+    return 4 * n
+
+
+def _reset_pg(url: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    eng = create_engine(url)
+    with eng.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    eng.dispose()
+
+
+# -- floors: the same writes by the simplest code ---------------------------------------------
+
+_FLOOR_DDL = [
+    "CREATE TABLE d (id INTEGER PRIMARY KEY, status TEXT, version INTEGER, due TEXT)",
+    "CREATE TABLE e (id INTEGER PRIMARY KEY, dossier_id INTEGER, seq INTEGER, trig TEXT, "
+    "data TEXT)",
+]
+_TRIGGERS = [("complete_step", "processing"), ("resolve", "resolved"), ("return", "returned")]
+
+
+def _floor_sqlite_durable(path: str, n: int) -> float:
+    con = sqlite3.connect(path, isolation_level=None)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=NORMAL")
+    for ddl in _FLOOR_DDL:
+        con.execute(ddl)
+    t0 = time.perf_counter()
+    for _ in range(n):
+        con.execute("BEGIN IMMEDIATE")
+        cur = con.execute("INSERT INTO d (status, version, due) VALUES ('received', 1, 'x')")
+        did = cur.lastrowid
+        con.execute(
+            "INSERT INTO e (dossier_id, seq, trig, data) VALUES (?, 1, 'receive', '{}')", (did,)
+        )
+        con.execute("COMMIT")
+        for seq, (trig, status) in enumerate(_TRIGGERS, start=2):
+            con.execute("BEGIN IMMEDIATE")
+            con.execute(
+                "UPDATE d SET status=?, version=? WHERE id=? AND version=?",
+                (status, seq, did, seq - 1),
+            )
+            con.execute(
+                "INSERT INTO e (dossier_id, seq, trig, data) VALUES (?, ?, ?, '{}')",
+                (did, seq, trig),
+            )
+            con.execute("COMMIT")
+    elapsed = time.perf_counter() - t0
+    con.close()
+    return 4 * n / elapsed
+
+
+def _floor_pg_durable(url: str, n: int) -> float:
+    import psycopg
+
+    _reset_pg(url)
+    dsn = url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn, autocommit=True) as con:
+        con.execute("CREATE TABLE d (id BIGSERIAL PRIMARY KEY, status TEXT, version INT, due TEXT)")
+        con.execute(
+            "CREATE TABLE e (id BIGSERIAL PRIMARY KEY, dossier_id BIGINT, seq INT, trig TEXT, "
+            "data TEXT)"
+        )
+        t0 = time.perf_counter()
+        for _ in range(n):
+            with con.transaction():
+                did = con.execute(
+                    "INSERT INTO d (status, version, due) VALUES ('received', 1, 'x') RETURNING id"
+                ).fetchone()[0]  # type: ignore[index]
+                con.execute(
+                    "INSERT INTO e (dossier_id, seq, trig, data) VALUES (%s, 1, 'receive', '{}')",
+                    (did,),
+                )
+            for seq, (trig, status) in enumerate(_TRIGGERS, start=2):
+                with con.transaction():
+                    con.execute(
+                        "UPDATE d SET status=%s, version=%s WHERE id=%s AND version=%s",
+                        (status, seq, did, seq - 1),
+                    )
+                    con.execute(
+                        "INSERT INTO e (dossier_id, seq, trig, data) VALUES (%s, %s, %s, '{}')",
+                        (did, seq, trig),
+                    )
+        return 4 * n / (time.perf_counter() - t0)
+
+
+# -- figures -----------------------------------------------------------------------------------
+
+
+def durable(quick: bool, repeats: int, pg_url: str | None = None) -> Figure:
+    """1 (and 8): durable commands/s, one transaction per command."""
+    n = 150 if quick else 1000
+
+    def engine_run() -> float:
+        if pg_url:
+            _reset_pg(pg_url)
+            engine, _ = _engine(pg_url)
+        else:
+            tmp = tempfile.mkdtemp()
+            engine, _ = _engine(f"sqlite:///{tmp}/bench.db")
+        _loops(engine, 10)  # warm caches
+        t0 = time.perf_counter()
+        commands = _loops(engine, n)
+        rate = commands / (time.perf_counter() - t0)
+        engine.store.dispose()
+        return rate
+
+    def floor_run() -> float:
+        if pg_url:
+            return _floor_pg_durable(pg_url, n)
+        return _floor_sqlite_durable(os.path.join(tempfile.mkdtemp(), "floor.db"), n)
+
+    value, samples = median_of(repeats, engine_run)
+    floor, _ = median_of(repeats, floor_run)
+    name = "durable commands/s" + (" (PostgreSQL)" if pg_url else " (SQLite WAL)")
+    fig = Figure(
+        name,
+        value,
+        floor,
+        "cmd/s",
+        True,
+        "≥ 5,000/s and ≤ 5× floor",
+        False,
+        {"loops": n, "samples": samples},
+    )
+    fig.passed = value >= 5000 and fig.ratio <= 5
+    return fig
+
+
+def bulk(quick: bool, repeats: int, pg_url: str | None = None) -> Figure:
+    """2 (and 8): transitions/s with events written in batches (Engine.batch)."""
+    n = 500 if quick else 5000
+
+    def engine_run() -> float:
+        if pg_url:
+            _reset_pg(pg_url)
+            engine, _ = _engine(pg_url)
+        else:
+            engine, _ = _engine(f"sqlite:///{tempfile.mkdtemp()}/bulk.db")
+        t0 = time.perf_counter()
+        with engine.batch():
+            commands = _loops(engine, n)
+        rate = commands / (time.perf_counter() - t0)
+        engine.store.dispose()
+        return rate
+
+    def floor_run() -> float:
+        table = {
+            ("new", "receive"): "received",
+            ("received", "complete_step"): "processing",
+            ("processing", "resolve"): "resolved",
+            ("resolved", "return"): "returned",
+        }
+        con = sqlite3.connect(os.path.join(tempfile.mkdtemp(), "bulkfloor.db"))
+        con.execute("PRAGMA journal_mode=WAL")
+        for ddl in _FLOOR_DDL:
+            con.execute(ddl)
+        t0 = time.perf_counter()
+        states: dict[int, str] = {}
+        updates, inserts = [], []
+        for i in range(n):
+            state = "new"
+            for seq, trig in enumerate(("receive", "complete_step", "resolve", "return"), 1):
+                state = table[(state, trig)]
+                updates.append((state, seq, i))
+                inserts.append((i, seq, trig))
+            states[i] = state
+        con.executemany(
+            "INSERT INTO d (id, status, version, due) VALUES (?, 'new', 0, 'x')",
+            [(i,) for i in range(n)],
+        )
+        con.executemany("UPDATE d SET status=?, version=? WHERE id=?", updates)
+        con.executemany(
+            "INSERT INTO e (dossier_id, seq, trig, data) VALUES (?, ?, ?, '{}')", inserts
+        )
+        con.commit()
+        rate = 4 * n / (time.perf_counter() - t0)
+        con.close()
+        return rate
+
+    value, samples = median_of(repeats, engine_run)
+    floor, _ = median_of(repeats, floor_run)
+    name = "bulk transitions/s" + (" (PostgreSQL)" if pg_url else " (SQLite)")
+    fig = Figure(
+        name,
+        value,
+        floor,
+        "tr/s",
+        True,
+        "≥ 50,000/s and ≤ 5× floor",
+        False,
+        {"loops": n, "samples": samples},
+    )
+    fig.passed = value >= 50_000 and fig.ratio <= 5
+    return fig
+
+
+def dispatch(quick: bool, repeats: int) -> list[Figure]:
+    """3: transition dispatch on the shared Machine vs a dict FSM; memory per open dossier."""
+    defs, _ = _defs()
+    lifecycle = Lifecycle_for(defs)
+    n = 20_000 if quick else 200_000
+
+    def machine_run() -> float:
+        facts = Facts("received", 0, 2)
+        t0 = time.perf_counter()
+        for _ in range(n // 2):
+            lifecycle.fire("request_supplement", facts)
+            facts.paused_from = "received"
+            lifecycle.fire("supplement", facts)
+        return (time.perf_counter() - t0) / n * 1e6
+
+    def dict_run() -> float:
+        table = {
+            ("received", "request_supplement"): "supplement_requested",
+            ("supplement_requested", "supplement"): "received",
+        }
+        state = "received"
+        t0 = time.perf_counter()
+        for _ in range(n // 2):
+            state = table[(state, "request_supplement")]
+            state = table[(state, "supplement")]
+        return (time.perf_counter() - t0) / n * 1e6
+
+    value, _ = median_of(repeats, machine_run)
+    floor, _ = median_of(repeats, dict_run)
+    speed = Figure(
+        "transition dispatch",
+        value,
+        floor,
+        "µs",
+        False,
+        "no goal set; one Machine per procedure version",
+        True,
+        {"transitions": n},
+    )
+
+    count = 10_000 if quick else 100_000
+    template = {f: None for f in Dossier.__slots__}  # type: ignore[attr-defined]
+    template.update(status="processing", timeliness=None, id=0)
+
+    class Bare:
+        __slots__ = tuple(Dossier.__slots__)  # type: ignore[attr-defined]
+
+    def per_object(make: Callable[[int], Any]) -> float:
+        tracemalloc.start()
+        before = tracemalloc.take_snapshot()
+        keep = [make(i) for i in range(count)]
+        after = tracemalloc.take_snapshot()
+        tracemalloc.stop()
+        size = sum(s.size_diff for s in after.compare_to(before, "filename"))
+        del keep
+        return size / count
+
+    def make_dossier(i: int) -> Dossier:
+        return Dossier.from_row({**template, "id": i})
+
+    def make_bare(i: int) -> Bare:
+        b = Bare()
+        for f in Bare.__slots__:
+            setattr(b, f, template[f])
+        b.id = i  # type: ignore[attr-defined]
+        return b
+
+    mem = per_object(make_dossier)
+    mem_floor = per_object(make_bare)
+    memory = Figure(
+        "memory per open dossier",
+        mem,
+        mem_floor,
+        "B",
+        False,
+        "no per-dossier machine: ≤ 2× a __slots__ record",
+        mem <= 2 * mem_floor,
+        {"objects": count, "machines": len(defs.catalog.all_versions())},
+    )
+    return [speed, memory]
+
+
+def Lifecycle_for(defs: Definitions) -> Any:  # noqa: N802 - reads as a noun
+    from onestop.lifecycle import Lifecycle
+
+    return Lifecycle(defs.catalog.get(PROC))
+
+
+def simulation(quick: bool, repeats: int) -> Figure:
+    """4: dossiers simulated per second for the Can Tho workload; floor: a heapq M/M/c loop."""
+    from onestop.sim.workload import WorkloadSpec, run_workload
+
+    days, per_day = (5, 150) if quick else (30, 500)
+    counts: list[int] = []
+
+    def engine_run() -> float:
+        engine, clock = _engine("sqlite://", datetime(2024, 3, 1, 0, 0, tzinfo=VN_TZ))
+        spec = WorkloadSpec(start=date(2024, 3, 1), days=days, dossiers_per_day=per_day, drain=True)
+        t0 = time.perf_counter()
+        with engine.batch():
+            result = run_workload(engine, clock, spec)
+        counts.append(result.dossiers)
+        return result.dossiers / (time.perf_counter() - t0)
+
+    def floor_run() -> float:
+        n = counts[-1] if counts else days * per_day
+        rng = random.Random(1)
+        c, t, busy = 50, 0.0, 0
+        events: list[tuple[float, int]] = []
+        waiting = 0
+        t0 = time.perf_counter()
+        for _ in range(n):
+            t += rng.expovariate(per_day)
+            heapq.heappush(events, (t, 0))
+        done = 0
+        while events:
+            now, kind = heapq.heappop(events)
+            if kind == 0:
+                if busy < c:
+                    busy += 1
+                    heapq.heappush(events, (now + rng.expovariate(1.0), 1))
+                else:
+                    waiting += 1
+            else:
+                done += 1
+                if waiting:
+                    waiting -= 1
+                    heapq.heappush(events, (now + rng.expovariate(1.0), 1))
+                else:
+                    busy -= 1
+        return n / (time.perf_counter() - t0)
+
+    value, samples = median_of(repeats, engine_run)
+    floor, _ = median_of(repeats, floor_run)
+    city_year = 1_000_000 / value
+    fig = Figure(
+        "simulation dossiers/s",
+        value,
+        floor,
+        "doss/s",
+        True,
+        "city-year (1M) ≤ 60 s on 2 cores",
+        city_year <= 60,
+        {
+            "dossiers": counts[-1] if counts else 0,
+            "city_year_seconds": round(city_year, 1),
+            "samples": samples,
+        },
+    )
+    return fig
+
+
+def report(quick: bool, repeats: int) -> Figure:
+    """5: on-time by level over N dossiers, live and from rollups; floor: numpy bincount."""
+    import numpy as np
+
+    sizes = [20_000, 100_000] if quick else [100_000, 1_000_000]
+    curve: dict[str, dict[str, float]] = {}
+    value = floor = 0.0
+    for n in sizes:
+        tmp = Path(tempfile.mkdtemp()) / "report.db"
+        store = fill(tmp, n)
+        with store.begin() as conn:
+            snapshot_range(conn, date(2024, 1, 1), date(2024, 12, 31), datetime.now(VN_TZ))
+        period = Period.parse("2024")
+
+        def live() -> float:
+            with store.engine.connect() as conn:
+                return timed(lambda: on_time_report(conn, period, ["level"]))
+
+        def rolled() -> float:
+            with store.engine.connect() as conn:
+                return timed(lambda: rollup_report(conn, period, ["level"]))
+
+        rng = np.random.default_rng(1)
+        level = rng.integers(0, 3, n)
+        timeliness = rng.integers(0, 3, n)
+
+        def numpy_floor() -> float:
+            return timed(lambda: np.bincount(level * 3 + timeliness, minlength=9))
+
+        live_s, _ = median_of(repeats, live)
+        rolled_s, _ = median_of(repeats, rolled)
+        floor_s, _ = median_of(repeats, numpy_floor)
+        curve[str(n)] = {"live_s": live_s, "rollups_s": rolled_s, "numpy_floor_s": floor_s}
+        value, floor = rolled_s, floor_s
+        store.dispose()
+    flat = curve[str(sizes[-1])]["rollups_s"] <= 3 * curve[str(sizes[0])]["rollups_s"] + 0.01
+    return Figure(
+        f"report by level ({sizes[-1]:,} dossiers, rollups)",
+        value,
+        floor,
+        "s",
+        False,
+        "≤ 0.5 s at 10M, flat in N",
+        value <= 0.5 and flat,
+        {"curve": curve, "levels": LEVELS, "classes": TIMELINESS},
+    )
+
+
+def sweep(quick: bool, repeats: int) -> Figure:
+    """6: one overdue sweep over N open dossiers of which 1k became due; floor: raw SELECT."""
+    sizes = [10_000, 100_000] if quick else [100_000, 1_000_000]
+    due = 1000
+    curve: dict[str, dict[str, float]] = {}
+    value = floor = 0.0
+    now = datetime(2024, 12, 31, 9, 0, tzinfo=VN_TZ)
+    defs, cal = _defs()
+    for n in sizes:
+        path = Path(tempfile.mkdtemp()) / "sweep.db"
+        store = fill(path, n, open_share=1.0, due_now=due, now=now)
+        engine = Engine(store, defs.catalog, cal, ManualClock(now))
+        sweeper = AlertSweeper(engine)
+
+        def run() -> float:
+            with store.begin() as conn:
+                conn.execute(alerts.delete())
+            return timed(sweeper.sweep)
+
+        def raw() -> float:
+            con = sqlite3.connect(path)
+            cutoff = now.astimezone(tz=None).strftime("%Y-%m-%d %H:%M:%S")
+            t = timed(
+                lambda: con.execute(
+                    "SELECT id FROM dossiers WHERE status IN ('received','processing') AND due_at < ?",
+                    (cutoff,),
+                ).fetchall()
+            )
+            con.close()
+            return t
+
+        sweep_s, _ = median_of(repeats, run)
+        raw_s, _ = median_of(repeats, raw)
+        curve[str(n)] = {"sweep_ms": sweep_s * 1000, "raw_select_ms": raw_s * 1000}
+        value, floor = sweep_s * 1000, raw_s * 1000
+        store.dispose()
+    grows_with_due = curve[str(sizes[-1])]["sweep_ms"] <= 3 * curve[str(sizes[0])]["sweep_ms"] + 5
+    return Figure(
+        f"overdue sweep ({sizes[-1]:,} open, {due:,} due)",
+        value,
+        floor,
+        "ms",
+        False,
+        "≤ 50 ms, grows with due rows not dossiers",
+        value <= 50 and grows_with_due,
+        {"curve": curve, "due": due},
+    )
+
+
+def calendar(quick: bool, repeats: int) -> Figure:
+    """7: add_working_days µs per call vs a bisect over a precomputed list."""
+    _, cal = _defs()
+    n = 20_000 if quick else 200_000
+    rng = random.Random(3)
+    starts = [
+        datetime(2020, 1, 1, 7, tzinfo=VN_TZ) + timedelta(minutes=rng.randrange(0, 10 * 525_600))
+        for _ in range(1000)
+    ]
+    days = [rng.randrange(1, 80) / 2 for _ in range(1000)]
+    work = [d.toordinal() for d in cal.working_days(date(2015, 1, 1), date(2040, 12, 31))]
+
+    def engine_run() -> float:
+        t0 = time.perf_counter()
+        for i in range(n):
+            cal.add_working_days(starts[i % 1000], days[i % 1000])
+        return (time.perf_counter() - t0) / n * 1e6
+
+    def floor_run() -> float:
+        # The simplest O(log n) version: find the day's index, step, map back; whole days only.
+        t0 = time.perf_counter()
+        for i in range(n):
+            s = starts[i % 1000]
+            k = bisect.bisect_left(work, s.toordinal()) + int(days[i % 1000])
+            date.fromordinal(work[min(k, len(work) - 1)])
+        return (time.perf_counter() - t0) / n * 1e6
+
+    value, _ = median_of(repeats, engine_run)
+    floor, _ = median_of(repeats, floor_run)
+    return Figure(
+        "calendar add_working_days",
+        value,
+        floor,
+        "µs",
+        False,
+        "≤ 2× floor",
+        value <= 2 * floor,
+        {"calls": n},
+    )
+
+
+ALL: dict[str, Callable[[bool, int], Figure | list[Figure]]] = {
+    "durable": durable,
+    "bulk": bulk,
+    "dispatch": dispatch,
+    "simulation": simulation,
+    "report": report,
+    "sweep": sweep,
+    "calendar": calendar,
+}
