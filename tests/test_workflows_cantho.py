@@ -106,3 +106,14 @@ def test_catalog_check_rejects_a_malformed_file(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["catalog", "check", str(root)])
     assert result.exit_code == 2
     assert "district.yaml: procedures[0]: step budgets sum to 3 working days" in result.output
+
+
+def test_two_tier_catalog_has_no_district_procedures(defs: Definitions) -> None:
+    catalog = defs.catalogs["cantho-2025-two-tier"]
+    levels = Counter(p.level for p in catalog.procedures())
+    assert set(levels) == {"city", "commune"}
+    assert levels["commune"] == 12 + 11 + 1  # former district ones moved to the communes
+    land = catalog.get("district.land-transfer")
+    assert land.level == "commune"
+    tax = land.route.steps[2]
+    assert catalog.step_agency(land, tax, "92.NINHKIEU").code == "92.TAX"
