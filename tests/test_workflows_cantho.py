@@ -112,7 +112,7 @@ def test_two_tier_catalog_has_no_district_procedures(defs: Definitions) -> None:
     catalog = defs.catalogs["cantho-2025-two-tier"]
     levels = Counter(p.level for p in catalog.procedures())
     assert set(levels) == {"city", "commune"}
-    assert levels["commune"] == 12 + 11 + 1  # former district ones moved to the communes
+    assert levels["commune"] == 13 + 12  # the 13 former district procedures join the 12
     land = catalog.get("district.land-transfer")
     assert land.level == "commune"
     tax = land.route.steps[2]
