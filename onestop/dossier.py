@@ -53,6 +53,7 @@ class Dossier:
     returned_at: datetime | None
     rating: int | None
     closed_at: datetime | None
+    event_hash: str | None
     created_at: datetime
     updated_at: datetime
     version: int
@@ -91,6 +92,7 @@ class Event:
     unit: str | None
     actor: str | None
     data: dict[str, Any]
+    hash: str
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Event:

@@ -28,6 +28,7 @@ from typing import Any
 import structlog
 from sqlalchemy import Connection, select
 
+from onestop.audit import GENESIS, chain_hash
 from onestop.calendar import Calendar
 from onestop.catalog import Catalog, Procedure
 from onestop.clock import Clock, SystemClock
@@ -233,10 +234,10 @@ class Engine:
             )
         return Dossier.from_row(from_json(prior["result"]))
 
-    def _record(
-        self,
-        conn: Connection,
-        row: dict[str, Any],
+    @staticmethod
+    def _event(
+        after: dict[str, Any],
+        previous_hash: str | None,
         trigger: str,
         before: str,
         changes: dict[str, Any],
@@ -244,23 +245,30 @@ class Engine:
         now: datetime,
         args: dict[str, Any],
         unit: str | None,
+    ) -> dict[str, Any]:
+        """The event row for a command, chained to the dossier's previous event."""
+        event = {
+            "dossier_id": after["id"],
+            "seq": after["version"],
+            "at": now,
+            "trigger": trigger,
+            "from_status": before,
+            "to_status": after["status"],
+            "step_index": after["step_index"],
+            "agency": after["current_agency"],
+            "unit": unit,
+            "actor": meta.actor,
+            "data": {"set": to_json(changes), "args": to_json(args)},
+        }
+        event["hash"] = chain_hash(previous_hash or GENESIS, event)
+        return event
+
+    def _record(
+        self, conn: Connection, row: dict[str, Any], event: dict[str, Any], meta: Meta
     ) -> Dossier:
-        self.store.append_event(
-            conn,
-            {
-                "dossier_id": row["id"],
-                "seq": row["version"],
-                "at": now,
-                "trigger": trigger,
-                "from_status": before,
-                "to_status": row["status"],
-                "step_index": row["step_index"],
-                "agency": row["current_agency"],
-                "unit": unit,
-                "actor": meta.actor,
-                "data": {"set": to_json(changes), "args": to_json(args)},
-            },
-        )
+        """Append the event, store the idempotent result, log; ``row`` is the new state."""
+        self.store.append_event(conn, event)
+        trigger = event["trigger"]
         dossier = Dossier.from_row(row)
         if meta.idempotency_key is not None:
             self.store.finish_key(conn, meta.idempotency_key, row["id"], to_json(row))
@@ -413,21 +421,17 @@ class Engine:
             steps: list[dict[str, Any]] = []
             if status is Status.RECEIVED:
                 row.update(self._receipt(steps, proc, values["competent_unit"], rules, now))
-            changes = {k: v for k, v in row.items() if k not in ("id", "version")}
+            changes = {k: v for k, v in row.items() if k not in ("id", "version", "event_hash")}
             row["id"] = self.store.insert_dossier(conn, changes)
             row["version"] = 1
             self._insert_steps(conn, row["id"], steps)
-            return self._record(
-                conn,
-                row,
-                trigger,
-                Status.NEW.value,
-                changes,
-                meta,
-                now,
-                args,
-                values["intake_unit"],
+            event = self._event(
+                row, None, trigger, Status.NEW.value, changes, meta, now, args, row["intake_unit"]
             )
+            # The first event's hash needs the new id: the head is set after the insert.
+            self.store.set_event_hash(conn, row["id"], event["hash"])
+            row["event_hash"] = event["hash"]
+            return self._record(conn, row, event, meta)
 
     def submit_online(
         self,
@@ -553,10 +557,16 @@ class Engine:
             if status.value != before:
                 changes.update(status=status.value, status_code=status.portal_code)
             changes["updated_at"] = now
-            self.store.update_dossier(conn, dossier_id, row["version"], changes)
-            row.update(changes)
-            row["version"] += 1
-            return self._record(conn, row, trigger, before, changes, meta, now, args or {}, None)
+            after = {**row, **changes, "version": row["version"] + 1}
+            event = self._event(
+                after, row["event_hash"], trigger, before, changes, meta, now, args or {}, None
+            )
+            # The chain head moves in the same version-checked UPDATE as the other columns.
+            self.store.update_dossier(
+                conn, dossier_id, row["version"], {**changes, "event_hash": event["hash"]}
+            )
+            after["event_hash"] = event["hash"]
+            return self._record(conn, after, event, meta)
 
     def receive_submitted(
         self,

@@ -27,6 +27,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from onestop.alerts import AlertSweeper, Notifier
+from onestop.audit import anchor_day
 from onestop.clock import VN_TZ
 from onestop.engine import Engine
 from onestop.reports import Period, on_time_report
@@ -198,8 +199,11 @@ class SchedulerService:
         return {"new_alerts": len(self.sweeper.sweep(now))}
 
     def _nightly(self, now: datetime) -> dict[str, Any]:
+        """Roll up the day's dossiers and anchor yesterday's events (a complete day)."""
         with self.engine.store.begin() as conn:
-            return {"day": now.date().isoformat(), "rows": snapshot_day(conn, now.date(), now)}
+            rows = snapshot_day(conn, now.date(), now)
+            anchor = anchor_day(conn, now.date() - timedelta(days=1), now)
+        return {"day": now.date().isoformat(), "rows": rows, "anchored": anchor["day"]}
 
     def _report(self, now: datetime, span: str) -> dict[str, Any]:
         period = previous_period(now.date(), span)

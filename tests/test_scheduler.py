@@ -109,7 +109,7 @@ def test_nightly_rollup_and_report_files(
     d = engine.receive("COPY", "W1")
     engine.resolve(d.id)
     service = SchedulerService(engine, [], tmp_path / "reports")
-    assert service.run_job("nightly") == {"day": "2025-03-03", "rows": 1}
+    assert service.run_job("nightly") == {"day": "2025-03-03", "rows": 1, "anchored": "2025-03-02"}
     clock.set(dt(2025, 4, 1, 6, 0))
     result = service.run_job("report-month")
     assert result["period"] == "2025-03"

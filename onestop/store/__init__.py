@@ -40,6 +40,7 @@ _UPDATE_DOSSIER = update(dossiers).where(
     dossiers.c.id == bindparam("b_id"), dossiers.c.version == bindparam("b_version")
 )
 _INSERT_EVENT = insert(events)
+_SET_HEAD = update(dossiers).where(dossiers.c.id == bindparam("b_id"))
 _INSERT_STEP = insert(schema.dossier_steps)
 _UPDATE_STEP = update(schema.dossier_steps).where(
     schema.dossier_steps.c.dossier_id == bindparam("b_id"),
@@ -48,7 +49,15 @@ _UPDATE_STEP = update(schema.dossier_steps).where(
 #: Every dossier column, ``None``: the row of a dossier before its first command.
 EMPTY_ROW: dict[str, Any] = {c.name: None for c in dossiers.columns}
 
-__all__ = ["Store", "schema", "replay", "DATETIME_COLUMNS", "DATE_COLUMNS", "to_json"]
+__all__ = [
+    "DATETIME_COLUMNS",
+    "DATE_COLUMNS",
+    "Store",
+    "replay",
+    "replay_rows",
+    "schema",
+    "to_json",
+]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -82,14 +91,22 @@ def replay(history: Sequence[Event]) -> dict[str, Any]:
     """Rebuild a dossier row from its events, oldest first.
 
     Each event's ``data["set"]`` holds the column values its command set; the version is the
-    number of events. The result equals the stored row when the log is complete and untampered.
+    number of events and the head hash the latest event's. The result equals the stored row when
+    the log is complete and untampered.
     """
+    rows = [{"dossier_id": e.dossier_id, "data": e.data, "hash": e.hash} for e in history]
+    return replay_rows(rows)
+
+
+def replay_rows(history: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """:func:`replay` over raw ``events`` rows."""
     row: dict[str, Any] = {}
     for ev in history:
-        row.update(from_json(ev.data["set"]))
+        row.update(from_json(ev["data"]["set"]))
     row["version"] = len(history)
     if history:
-        row["id"] = history[0].dossier_id
+        row["id"] = history[0]["dossier_id"]
+        row["event_hash"] = history[-1]["hash"]
     return row
 
 
@@ -275,6 +292,11 @@ class Store:
     def append_event(conn: Connection, values: Mapping[str, Any]) -> None:
         """Append one event row."""
         conn.execute(_INSERT_EVENT, dict(values))
+
+    @staticmethod
+    def set_event_hash(conn: Connection, dossier_id: int, value: str) -> None:
+        """Move the dossier's chain head (same transaction as the event and the version bump)."""
+        conn.execute(_SET_HEAD, {"event_hash": value, "b_id": dossier_id})
 
     @staticmethod
     def insert_step(conn: Connection, values: Mapping[str, Any]) -> None:

@@ -149,6 +149,8 @@ dossiers = Table(
     Column("returned_at", AwareDateTime),
     Column("rating", Integer),
     Column("closed_at", AwareDateTime),
+    # Hash of the dossier's latest event: the head of its tamper-evident chain.
+    Column("event_hash", String(64)),
     Column("created_at", AwareDateTime, nullable=False),
     Column("updated_at", AwareDateTime, nullable=False),
     Column("version", Integer, nullable=False),
@@ -189,6 +191,8 @@ events = Table(
     Column("unit", String(40)),
     Column("actor", String(100)),
     Column("data", JSON, nullable=False),
+    # sha256(previous event's hash + this event's canonical content).
+    Column("hash", String(64), nullable=False, server_default=""),
     UniqueConstraint("dossier_id", "seq"),
     Index("ix_events_at", "at"),
 )
@@ -259,5 +263,14 @@ daily_rollups = Table(
     Column("late", Integer, nullable=False),
     Column("apologies", Integer, nullable=False),
     Column("online", Integer, nullable=False),
+    Column("computed_at", AwareDateTime, nullable=False),
+)
+
+anchors = Table(
+    "anchors",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("events", Integer, nullable=False),
+    Column("hash", String(64), nullable=False),
     Column("computed_at", AwareDateTime, nullable=False),
 )
