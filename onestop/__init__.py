@@ -7,6 +7,7 @@ The public API::
     dossier = engine.receive("1.001", "31117")
 """
 
+from onestop.access import Actor, Forbidden, OneStopPolicy, Policy
 from onestop.calendar import Calendar, CalendarOverrides, OfficeHours
 from onestop.catalog import Catalog, Procedure, Route, Step
 from onestop.clock import VN_TZ, Clock, ManualClock, SystemClock
@@ -36,6 +37,10 @@ from onestop.units import Agency, Level, Unit, Units, UnitSet
 
 __all__ = [
     "VN_TZ",
+    "Actor",
+    "Forbidden",
+    "OneStopPolicy",
+    "Policy",
     "Agency",
     "Applicant",
     "Calendar",

@@ -6,12 +6,12 @@ and turns the first pydantic error into :class:`onestop.errors.ValidationError` 
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import pydantic
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
+from onestop.access import Actor
 from onestop.errors import ValidationError
 
 Channel = Literal["counter", "online", "postal"]
@@ -19,6 +19,7 @@ ReturnMethod = Literal["counter", "online", "post"]
 Outcome = Literal["approved", "denied"]
 
 _TEXT = Field(min_length=1, max_length=2000)
+UserId = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
 
 
 class _Args(BaseModel):
@@ -43,12 +44,13 @@ class Meta(_Args):
     """Arguments every command takes.
 
     Attributes:
-        actor: Who acts (user id); recorded on the event.
+        actor: Who acts: a user id, or an :class:`~onestop.access.Actor` (required when the
+            engine has an access policy); the user id is recorded on the event.
         expected_version: The dossier version the caller read; a mismatch raises StaleVersion.
         idempotency_key: A key making retries safe: a repeated key returns the first result.
     """
 
-    actor: str | None = Field(default=None, min_length=1, max_length=100)
+    actor: UserId | Actor | None = None
     expected_version: int | None = Field(default=None, ge=1)
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
 
@@ -133,7 +135,6 @@ def validated(model: type[A], **kwargs: Any) -> A:
         raise ValidationError(field, err["msg"]) from None
 
 
-def as_datetime(value: Any) -> datetime:
-    """Identity with a precise type for mypy (pydantic already checked awareness)."""
-    assert isinstance(value, datetime)
-    return value
+def actor_id(meta: Meta) -> str | None:
+    """The user id recorded on events."""
+    return meta.actor.user_id if isinstance(meta.actor, Actor) else meta.actor

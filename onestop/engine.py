@@ -28,6 +28,7 @@ from typing import Any
 import structlog
 from sqlalchemy import Connection, select
 
+from onestop.access import Actor, Forbidden, Policy
 from onestop.audit import GENESIS, chain_hash
 from onestop.calendar import Calendar
 from onestop.catalog import Catalog, Procedure
@@ -43,6 +44,7 @@ from onestop.commands import (
     Rating,
     Reason,
     Resolution,
+    actor_id,
     validated,
 )
 from onestop.definitions import Definitions
@@ -83,6 +85,8 @@ class Engine:
         calendar: Working days and office hours.
         clock: The source of time (default: the system clock).
         rules: Legal rule sets by date (default: :meth:`RuleBook.vietnam`).
+        policy: Who may do what (default: none, every caller is trusted). With a policy every
+            command needs an :class:`~onestop.access.Actor`.
     """
 
     def __init__(
@@ -92,8 +96,10 @@ class Engine:
         calendar: Calendar,
         clock: Clock | None = None,
         rules: RuleBook | None = None,
+        policy: Policy | None = None,
     ) -> None:
         self.store = store
+        self.policy = policy
         self.catalog = catalog
         self.units = catalog.units
         self.calendar = calendar
@@ -117,6 +123,7 @@ class Engine:
         calendar: Calendar | None = None,
         rules: RuleBook | None = None,
         migrate: bool = True,
+        policy: Policy | None = None,
     ) -> Engine:
         """Load definitions, open (and migrate) the database, and return a ready engine.
 
@@ -129,6 +136,7 @@ class Engine:
                 overrides).
             rules: Legal rule sets (default: Vietnam's).
             migrate: Run schema migrations and store the definitions.
+            policy: Access policy (default: none).
         """
         defs = Definitions.load(workflows, unit_set)
         catalog = defs.catalog
@@ -138,7 +146,7 @@ class Engine:
         if migrate:
             store.migrate()
             store.sync_definitions(catalog)
-        return cls(store, catalog, calendar, clock, rules)
+        return cls(store, catalog, calendar, clock, rules, policy)
 
     # -- transactions ------------------------------------------------------------------------
 
@@ -257,7 +265,7 @@ class Engine:
             "step_index": after["step_index"],
             "agency": after["current_agency"],
             "unit": unit,
-            "actor": meta.actor,
+            "actor": actor_id(meta),
             "data": {"set": to_json(changes), "args": to_json(args)},
         }
         event["hash"] = chain_hash(previous_hash or GENESIS, event)
@@ -401,9 +409,29 @@ class Engine:
         changes.update(self._start_step(steps, proc, competent, 0, start))
         return changes
 
+    def _authorize(self, meta: Meta, command: str, dossier: dict[str, Any]) -> None:
+        """Apply the access policy; a denial is logged and raised before anything is written."""
+        if self.policy is None:
+            return
+        actor = meta.actor
+        try:
+            if not isinstance(actor, Actor):
+                raise Forbidden(f"{command}: this engine requires an Actor for every command")
+            self.policy.check(actor, command, dossier, self.units)
+        except Forbidden as exc:
+            log.warning(
+                "dossier.forbidden",
+                command=command,
+                user=actor_id(meta),
+                dossier_id=dossier.get("id"),
+                reason=str(exc),
+            )
+            raise
+
     def _create(self, trigger: str, meta: Meta, intake: Intake, args: dict[str, Any]) -> Dossier:
         now = self._now()
         proc, values = self._intake(intake, trigger, now)
+        self._authorize(meta, trigger, values)
         rules = self.rules.named(values["rule_set"])
         status = self.lifecycle(proc).fire(
             trigger, Facts(Status.NEW.value, steps=len(proc.route.steps))
@@ -441,7 +469,7 @@ class Engine:
         return_method: str = "online",
         applicant: dict[str, Any] | None = None,
         reference: str | None = None,
-        actor: str | None = None,
+        actor: str | Actor | None = None,
         idempotency_key: str | None = None,
     ) -> Dossier:
         """Record an online submission (mới đăng ký), to be checked and received by the desk.
@@ -471,7 +499,7 @@ class Engine:
         return_method: str = "counter",
         applicant: dict[str, Any] | None = None,
         reference: str | None = None,
-        actor: str | None = None,
+        actor: str | Actor | None = None,
         idempotency_key: str | None = None,
     ) -> Dossier:
         """Receive a complete dossier (Form 01) and set its appointment date.
@@ -513,7 +541,7 @@ class Engine:
         intake_unit: str | None = None,
         channel: str = "counter",
         applicant: dict[str, Any] | None = None,
-        actor: str | None = None,
+        actor: str | Actor | None = None,
         idempotency_key: str | None = None,
     ) -> Dossier:
         """Refuse to receive a dossier at the counter (Form 03), keeping it in the ledger."""
@@ -538,6 +566,7 @@ class Engine:
         meta: Meta,
         plan: Plan,
         args: dict[str, Any] | None = None,
+        command: str | None = None,
     ) -> Dossier:
         if not isinstance(dossier_id, int) or isinstance(dossier_id, bool):
             raise ValidationError("dossier_id", "must be an integer")
@@ -549,6 +578,7 @@ class Engine:
             row = self.store.load_dossier(conn, dossier_id, lock=True)
             if meta.expected_version is not None and row["version"] != meta.expected_version:
                 raise StaleVersion(dossier_id, meta.expected_version, row["version"])
+            self._authorize(meta, command or trigger, row)
             proc = self.catalog.get(row["procedure_code"], version=row["procedure_version"])
             rules = self.rules.named(row["rule_set"])
             before = row["status"]
@@ -572,7 +602,7 @@ class Engine:
         self,
         dossier_id: int,
         *,
-        actor: str | None = None,
+        actor: str | Actor | None = None,
         expected_version: int | None = None,
         idempotency_key: str | None = None,
     ) -> Dossier:
@@ -587,14 +617,14 @@ class Engine:
             self._insert_steps(c.conn, c.row["id"], steps)
             return changes
 
-        return self._run("receive", dossier_id, meta, plan)
+        return self._run("receive", dossier_id, meta, plan, command="receive_submitted")
 
     def refuse(
         self,
         dossier_id: int,
         reason: str,
         *,
-        actor: str | None = None,
+        actor: str | Actor | None = None,
         expected_version: int | None = None,
         idempotency_key: str | None = None,
     ) -> Dossier:
@@ -614,7 +644,7 @@ class Engine:
         dossier_id: int,
         *,
         note: str | None = None,
-        actor: str | None = None,
+        actor: str | Actor | None = None,
         expected_version: int | None = None,
         idempotency_key: str | None = None,
     ) -> Dossier:
@@ -681,7 +711,7 @@ class Engine:
         dossier_id: int,
         reason: str,
         *,
-        actor: str | None = None,
+        actor: str | Actor | None = None,
         expected_version: int | None = None,
         idempotency_key: str | None = None,
     ) -> Dossier:
@@ -697,7 +727,7 @@ class Engine:
         self,
         dossier_id: int,
         *,
-        actor: str | None = None,
+        actor: str | Actor | None = None,
         expected_version: int | None = None,
         idempotency_key: str | None = None,
     ) -> Dossier:
@@ -719,7 +749,7 @@ class Engine:
         amount_vnd: int,
         *,
         reason: str | None = None,
-        actor: str | None = None,
+        actor: str | Actor | None = None,
         expected_version: int | None = None,
         idempotency_key: str | None = None,
     ) -> Dossier:
@@ -735,7 +765,7 @@ class Engine:
         dossier_id: int,
         *,
         online: bool = False,
-        actor: str | None = None,
+        actor: str | Actor | None = None,
         expected_version: int | None = None,
         idempotency_key: str | None = None,
     ) -> Dossier:
@@ -757,7 +787,7 @@ class Engine:
         dossier_id: int,
         reason: str,
         *,
-        actor: str | None = None,
+        actor: str | Actor | None = None,
         expected_version: int | None = None,
         idempotency_key: str | None = None,
     ) -> Dossier:
@@ -773,7 +803,7 @@ class Engine:
         self,
         dossier_id: int,
         *,
-        actor: str | None = None,
+        actor: str | Actor | None = None,
         expected_version: int | None = None,
         idempotency_key: str | None = None,
     ) -> Dossier:
@@ -788,7 +818,7 @@ class Engine:
         dossier_id: int,
         *,
         reason: str | None = None,
-        actor: str | None = None,
+        actor: str | Actor | None = None,
         expected_version: int | None = None,
         idempotency_key: str | None = None,
     ) -> Dossier:
@@ -805,7 +835,7 @@ class Engine:
         *,
         outcome: str = "approved",
         note: str | None = None,
-        actor: str | None = None,
+        actor: str | Actor | None = None,
         expected_version: int | None = None,
         idempotency_key: str | None = None,
     ) -> Dossier:
@@ -835,7 +865,7 @@ class Engine:
         new_due: datetime,
         reason: str,
         *,
-        actor: str | None = None,
+        actor: str | Actor | None = None,
         expected_version: int | None = None,
         idempotency_key: str | None = None,
     ) -> Dossier:
@@ -878,7 +908,7 @@ class Engine:
         dossier_id: int,
         *,
         tracking: str | None = None,
-        actor: str | None = None,
+        actor: str | Actor | None = None,
         expected_version: int | None = None,
         idempotency_key: str | None = None,
     ) -> Dossier:
@@ -897,7 +927,7 @@ class Engine:
         self,
         dossier_id: int,
         *,
-        actor: str | None = None,
+        actor: str | Actor | None = None,
         expected_version: int | None = None,
         idempotency_key: str | None = None,
     ) -> Dossier:
@@ -916,7 +946,7 @@ class Engine:
         dossier_id: int,
         score: int,
         *,
-        actor: str | None = None,
+        actor: str | Actor | None = None,
         expected_version: int | None = None,
         idempotency_key: str | None = None,
     ) -> Dossier:
