@@ -1,9 +1,10 @@
 """Who may do what: actors and the one-stop access policy.
 
 Desk staff receive and return at their own unit (and receive location-independent procedures
-for any unit); staff act only on the step their agency holds (the desk hands over its own); leaders resolve and issue
-apology letters for the unit whose agency holds the dossier; nobody acts on another unit's
-dossier. A refused command raises :class:`Forbidden`, is logged, and changes nothing.
+for any unit); staff act only on the step their agency holds (the desk hands over its own);
+leaders resolve and issue apology letters for the unit whose agency holds the dossier; nobody
+acts on another unit's dossier. A refused command raises :class:`Forbidden`, is logged, and
+changes nothing.
 """
 
 from __future__ import annotations
