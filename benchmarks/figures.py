@@ -49,6 +49,14 @@ def _engine(url: str, start: datetime | None = None) -> tuple[Engine, ManualCloc
     return Engine(store, defs.catalog, cal, clock), clock
 
 
+def _fresh_engine(pg_url: str | None) -> Engine:
+    """An engine on an empty database: the PostgreSQL one reset, or a new SQLite file."""
+    if pg_url:
+        _reset_pg(pg_url)
+        return _engine(pg_url)[0]
+    return _engine(f"sqlite:///{tempfile.mkdtemp()}/bench.db")[0]
+
+
 def _loops(engine: Engine, n: int) -> int:
     """receive → complete_step → resolve → return, ``n`` times; returns commands run."""
     for _ in range(n):
@@ -152,12 +160,7 @@ def durable(quick: bool, repeats: int, pg_url: str | None = None) -> Figure:
     n = 150 if quick else 1000
 
     def engine_run() -> float:
-        if pg_url:
-            _reset_pg(pg_url)
-            engine, _ = _engine(pg_url)
-        else:
-            tmp = tempfile.mkdtemp()
-            engine, _ = _engine(f"sqlite:///{tmp}/bench.db")
+        engine = _fresh_engine(pg_url)
         _loops(engine, 10)  # warm caches
         t0 = time.perf_counter()
         commands = _loops(engine, n)
@@ -192,11 +195,7 @@ def bulk(quick: bool, repeats: int, pg_url: str | None = None) -> Figure:
     n = 500 if quick else 5000
 
     def engine_run() -> float:
-        if pg_url:
-            _reset_pg(pg_url)
-            engine, _ = _engine(pg_url)
-        else:
-            engine, _ = _engine(f"sqlite:///{tempfile.mkdtemp()}/bulk.db")
+        engine = _fresh_engine(pg_url)
         t0 = time.perf_counter()
         with engine.batch():
             commands = _loops(engine, n)

@@ -60,6 +60,11 @@ from onestop.timeliness import classify_resolution
 log = structlog.get_logger("onestop.engine")
 
 
+def _meta(actor: str | Actor | None, expected_version: int | None, key: str | None) -> Meta:
+    """The arguments every command takes, validated."""
+    return validated(Meta, actor=actor, expected_version=expected_version, idempotency_key=key)
+
+
 @dataclass(frozen=True, slots=True)
 class _Ctx:
     """What a command's plan sees: its transaction, the dossier row, the time, the rules."""
@@ -477,7 +482,7 @@ class Engine:
         Raises:
             UnknownProcedure, UnknownUnit, NotAllowedHere, ValidationError.
         """
-        meta = validated(Meta, actor=actor, idempotency_key=idempotency_key)
+        meta = _meta(actor, None, idempotency_key)
         intake = validated(
             Intake,
             procedure=procedure,
@@ -519,7 +524,7 @@ class Engine:
         Raises:
             UnknownProcedure, UnknownUnit, NotAllowedHere, ValidationError.
         """
-        meta = validated(Meta, actor=actor, idempotency_key=idempotency_key)
+        meta = _meta(actor, None, idempotency_key)
         intake = validated(
             Intake,
             procedure=procedure,
@@ -545,7 +550,7 @@ class Engine:
         idempotency_key: str | None = None,
     ) -> Dossier:
         """Refuse to receive a dossier at the counter (Form 03), keeping it in the ledger."""
-        meta = validated(Meta, actor=actor, idempotency_key=idempotency_key)
+        meta = _meta(actor, None, idempotency_key)
         why = validated(Reason, reason=reason)
         intake = validated(
             Intake,
@@ -607,9 +612,7 @@ class Engine:
         idempotency_key: str | None = None,
     ) -> Dossier:
         """Receive an online submission after checking it; sets the appointment date."""
-        meta = validated(
-            Meta, actor=actor, expected_version=expected_version, idempotency_key=idempotency_key
-        )
+        meta = _meta(actor, expected_version, idempotency_key)
 
         def plan(c: _Ctx) -> dict[str, Any]:
             steps: list[dict[str, Any]] = []
@@ -629,9 +632,7 @@ class Engine:
         idempotency_key: str | None = None,
     ) -> Dossier:
         """Refuse an online submission (Form 03): not eligible or not competent."""
-        meta = validated(
-            Meta, actor=actor, expected_version=expected_version, idempotency_key=idempotency_key
-        )
+        meta = _meta(actor, expected_version, idempotency_key)
         why = validated(Reason, reason=reason)
         return self._run("refuse", dossier_id, meta, self._close, why.model_dump())
 
@@ -653,9 +654,7 @@ class Engine:
         A hand-over from the desk after the cut-off time (15:00) starts the next step at the
         next working day's opening.
         """
-        meta = validated(
-            Meta, actor=actor, expected_version=expected_version, idempotency_key=idempotency_key
-        )
+        meta = _meta(actor, expected_version, idempotency_key)
         text = validated(OptionalReason, reason=note)
 
         def plan(c: _Ctx) -> dict[str, Any]:
@@ -716,9 +715,7 @@ class Engine:
         idempotency_key: str | None = None,
     ) -> Dossier:
         """Ask the applicant to supplement the dossier (Form 02); the clock pauses."""
-        meta = validated(
-            Meta, actor=actor, expected_version=expected_version, idempotency_key=idempotency_key
-        )
+        meta = _meta(actor, expected_version, idempotency_key)
         return self._pause(
             "request_supplement", dossier_id, meta, validated(Reason, reason=reason).model_dump()
         )
@@ -736,9 +733,7 @@ class Engine:
         Under the procedure's ``pause`` rule the appointment date moves by the working time spent
         waiting; under ``restart`` the full statutory time counts again from now.
         """
-        meta = validated(
-            Meta, actor=actor, expected_version=expected_version, idempotency_key=idempotency_key
-        )
+        meta = _meta(actor, expected_version, idempotency_key)
         return self._run(
             "supplement", dossier_id, meta, lambda c: self._unpause(c, "supplement", True)
         )
@@ -754,9 +749,7 @@ class Engine:
         idempotency_key: str | None = None,
     ) -> Dossier:
         """Ask the applicant to pay fees or taxes; the clock pauses (rule set permitting)."""
-        meta = validated(
-            Meta, actor=actor, expected_version=expected_version, idempotency_key=idempotency_key
-        )
+        meta = _meta(actor, expected_version, idempotency_key)
         args = validated(Payment, amount_vnd=amount_vnd, reason=reason).model_dump()
         return self._pause("request_payment", dossier_id, meta, args)
 
@@ -770,9 +763,7 @@ class Engine:
         idempotency_key: str | None = None,
     ) -> Dossier:
         """The applicant paid (online or not); processing resumes."""
-        meta = validated(
-            Meta, actor=actor, expected_version=expected_version, idempotency_key=idempotency_key
-        )
+        meta = _meta(actor, expected_version, idempotency_key)
         paid = validated(Paid, online=online)
 
         def plan(c: _Ctx) -> dict[str, Any]:
@@ -792,9 +783,7 @@ class Engine:
         idempotency_key: str | None = None,
     ) -> Dossier:
         """Stop processing (dừng xử lý); the clock pauses until :meth:`resume` or withdrawal."""
-        meta = validated(
-            Meta, actor=actor, expected_version=expected_version, idempotency_key=idempotency_key
-        )
+        meta = _meta(actor, expected_version, idempotency_key)
         return self._pause(
             "suspend", dossier_id, meta, validated(Reason, reason=reason).model_dump()
         )
@@ -808,9 +797,7 @@ class Engine:
         idempotency_key: str | None = None,
     ) -> Dossier:
         """Resume a suspended dossier; the suspended time does not count."""
-        meta = validated(
-            Meta, actor=actor, expected_version=expected_version, idempotency_key=idempotency_key
-        )
+        meta = _meta(actor, expected_version, idempotency_key)
         return self._run("resume", dossier_id, meta, lambda c: self._unpause(c, "resume", True))
 
     def withdraw(
@@ -823,9 +810,7 @@ class Engine:
         idempotency_key: str | None = None,
     ) -> Dossier:
         """Withdraw at the applicant's request; ends the dossier without a result."""
-        meta = validated(
-            Meta, actor=actor, expected_version=expected_version, idempotency_key=idempotency_key
-        )
+        meta = _meta(actor, expected_version, idempotency_key)
         args = validated(OptionalReason, reason=reason).model_dump()
         return self._run("withdraw", dossier_id, meta, self._close, args)
 
@@ -840,9 +825,7 @@ class Engine:
         idempotency_key: str | None = None,
     ) -> Dossier:
         """The result is ready (approved or denied); timeliness is judged now."""
-        meta = validated(
-            Meta, actor=actor, expected_version=expected_version, idempotency_key=idempotency_key
-        )
+        meta = _meta(actor, expected_version, idempotency_key)
         res = validated(Resolution, outcome=outcome, note=note)
 
         def plan(c: _Ctx) -> dict[str, Any]:
@@ -878,9 +861,7 @@ class Engine:
             ValidationError: If ``new_due`` is naive, in the past, or not after the current one.
             InvalidTransition: If the rules allow no further reset, or the dossier is not open.
         """
-        meta = validated(
-            Meta, actor=actor, expected_version=expected_version, idempotency_key=idempotency_key
-        )
+        meta = _meta(actor, expected_version, idempotency_key)
         apology = validated(Apology, new_due=new_due, reason=reason)
         new = apology.new_due
 
@@ -913,9 +894,7 @@ class Engine:
         idempotency_key: str | None = None,
     ) -> Dossier:
         """Hand the result to the postal service (public postal service, Decision 45/2016)."""
-        meta = validated(
-            Meta, actor=actor, expected_version=expected_version, idempotency_key=idempotency_key
-        )
+        meta = _meta(actor, expected_version, idempotency_key)
         args = validated(Dispatch, tracking=tracking).model_dump()
 
         def plan(c: _Ctx) -> dict[str, Any]:
@@ -932,9 +911,7 @@ class Engine:
         idempotency_key: str | None = None,
     ) -> Dossier:
         """The applicant has the result (at the desk, online, or delivered by post)."""
-        meta = validated(
-            Meta, actor=actor, expected_version=expected_version, idempotency_key=idempotency_key
-        )
+        meta = _meta(actor, expected_version, idempotency_key)
 
         def plan(c: _Ctx) -> dict[str, Any]:
             return {"returned_at": c.now, "closed_at": c.now}
@@ -951,9 +928,7 @@ class Engine:
         idempotency_key: str | None = None,
     ) -> Dossier:
         """Record the applicant's satisfaction rating (1–5), once, after return."""
-        meta = validated(
-            Meta, actor=actor, expected_version=expected_version, idempotency_key=idempotency_key
-        )
+        meta = _meta(actor, expected_version, idempotency_key)
         rating = validated(Rating, score=score)
 
         def plan(c: _Ctx) -> dict[str, Any]:
