@@ -20,7 +20,7 @@ from benchmarks.harness import Figure, median_of, timed
 from onestop import VN_TZ, Calendar, Definitions, Engine, ManualClock
 from onestop.alerts import AlertSweeper
 from onestop.dossier import Dossier
-from onestop.lifecycle import Facts
+from onestop.lifecycle import Facts, Lifecycle
 from onestop.reports import Period, on_time_report
 from onestop.rollups import rollup_report, snapshot_range
 from onestop.store import Store
@@ -257,7 +257,7 @@ def bulk(quick: bool, repeats: int, pg_url: str | None = None) -> Figure:
 def dispatch(quick: bool, repeats: int) -> list[Figure]:
     """3: transition dispatch on the shared Machine vs a dict FSM; memory per open dossier."""
     defs, _ = _defs()
-    lifecycle = Lifecycle_for(defs)
+    lifecycle = Lifecycle(defs.catalog.get(PROC))
     n = 20_000 if quick else 200_000
 
     def machine_run() -> float:
@@ -334,12 +334,6 @@ def dispatch(quick: bool, repeats: int) -> list[Figure]:
         {"objects": count, "machines": len(defs.catalog.all_versions())},
     )
     return [speed, memory]
-
-
-def Lifecycle_for(defs: Definitions) -> Any:  # noqa: N802 - reads as a noun
-    from onestop.lifecycle import Lifecycle
-
-    return Lifecycle(defs.catalog.get(PROC))
 
 
 def simulation(quick: bool, repeats: int) -> Figure:

@@ -864,6 +864,7 @@ class Engine:
         meta = _meta(actor, expected_version, idempotency_key)
         apology = validated(Apology, new_due=new_due, reason=reason)
         new = apology.new_due
+        args: dict[str, Any] = {"new_due": new, "reason": apology.reason}
 
         def plan(c: _Ctx) -> dict[str, Any]:
             row, now = c.row, c.now
@@ -873,16 +874,12 @@ class Engine:
                 raise ValidationError(
                     "new_due", f"must be after the current appointment {row['due_at'].isoformat()}"
                 )
+            # Form 04 is due a working day before the appointment: record whether it was.
+            lead = self.calendar.working_days_between(now, row["due_at"])
+            args["notice_in_time"] = lead >= c.rules.apology_lead_days
             return {"due_at": new, "apologies": row["apologies"] + 1}
 
-        def plan_with_notice(c: _Ctx) -> dict[str, Any]:
-            changes = plan(c)
-            lead = self.calendar.working_days_between(c.now, c.row["due_at"])
-            args["notice_in_time"] = lead >= c.rules.apology_lead_days
-            return changes
-
-        args: dict[str, Any] = {"new_due": new, "reason": apology.reason}
-        return self._run("apologise", dossier_id, meta, plan_with_notice, args)
+        return self._run("apologise", dossier_id, meta, plan, args)
 
     def dispatch_post(
         self,
