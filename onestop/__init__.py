@@ -1,6 +1,7 @@
 """onestop: a workflow engine for Vietnam's one-stop-shop processing of administrative dossiers.
 
-The public API::
+The scheduler (``onestop.scheduler``), the simulator (``onestop.sim``) and the test helpers
+(``onestop.testing``) are imported on demand. The public API::
 
     from onestop import Engine, ManualClock, VN_TZ
     engine = Engine.open("sqlite:///onestop.db", "workflows")
@@ -8,6 +9,15 @@ The public API::
 """
 
 from onestop.access import Actor, Forbidden, OneStopPolicy, Policy
+from onestop.alerts import (
+    Alert,
+    AlertSweeper,
+    CallbackNotifier,
+    LogNotifier,
+    Notifier,
+    WebhookNotifier,
+)
+from onestop.audit import Finding, verify
 from onestop.calendar import Calendar, CalendarOverrides, OfficeHours
 from onestop.catalog import Catalog, Procedure, Route, Step
 from onestop.clock import VN_TZ, Clock, ManualClock, SystemClock
@@ -30,6 +40,7 @@ from onestop.errors import (
     ValidationError,
 )
 from onestop.lifecycle import Lifecycle, Status
+from onestop.reports import Period, Report, full_report, on_time_report
 from onestop.rules import RuleBook, RuleSet
 from onestop.store import Store
 from onestop.timeliness import Timeliness
@@ -37,6 +48,18 @@ from onestop.units import Agency, Level, Unit, Units, UnitSet
 
 __all__ = [
     "VN_TZ",
+    "Alert",
+    "AlertSweeper",
+    "CallbackNotifier",
+    "Finding",
+    "LogNotifier",
+    "Notifier",
+    "Period",
+    "Report",
+    "WebhookNotifier",
+    "full_report",
+    "on_time_report",
+    "verify",
     "Actor",
     "Forbidden",
     "OneStopPolicy",

@@ -1,35 +1,5 @@
-"""Test helpers: replay checks and whole-database fingerprints."""
+"""Test helpers: the ones onestop ships to users (``onestop.testing``)."""
 
-from __future__ import annotations
+from onestop.testing import assert_replays, fingerprint
 
-import hashlib
-import json
-from typing import Any
-
-from sqlalchemy import func, select
-
-from onestop import Engine
-from onestop.store import replay, schema
-
-
-def assert_replays(engine: Engine, dossier_id: int) -> None:
-    """The stored row equals the fold of the dossier's events."""
-    with engine.store.engine.connect() as conn:
-        row = engine.store.load_dossier(conn, dossier_id)
-    rebuilt = replay(engine.history(dossier_id))
-    assert rebuilt == row
-
-
-def fingerprint(engine: Engine) -> dict[str, Any]:
-    """Row count and content hash of every table: equal before and after means unchanged."""
-    out: dict[str, Any] = {}
-    with engine.store.engine.connect() as conn:
-        for table in schema.metadata.sorted_tables:
-            count = conn.execute(select(func.count()).select_from(table)).scalar()
-            keys = list(table.primary_key.columns) or list(table.columns)
-            rows = conn.execute(select(table).order_by(*keys)).all()
-            digest = hashlib.sha256(
-                json.dumps([list(r) for r in rows], default=str).encode()
-            ).hexdigest()
-            out[table.name] = (count, digest)
-    return out
+__all__ = ["assert_replays", "fingerprint"]
