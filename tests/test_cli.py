@@ -99,7 +99,9 @@ def test_bad_arguments_give_one_line(
 
 
 def test_help_has_examples() -> None:
-    for cmd in (["demo"], ["report"], ["catalog", "check"]):
+    commands = (["demo"], ["report"], ["catalog", "check"], ["alerts"], ["simulate"],
+                ["scheduler", "run"], ["verify"])  # fmt: skip
+    for cmd in commands:
         result = runner.invoke(app, [*cmd, "--help"])
         assert result.exit_code == 0
         assert "Example" in result.output
