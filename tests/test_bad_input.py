@@ -162,3 +162,16 @@ def test_clock_may_not_go_back() -> None:
         clock.set(NOW - timedelta(seconds=1))
     with pytest.raises(ValidationError, match="naive"):
         ManualClock(datetime(2025, 1, 1))
+
+
+def test_duplicate_reference_is_a_typed_error(engine: Engine) -> None:
+    engine.receive("LAND", "D1", reference="H13.92-240301-0001")
+    before = fingerprint(engine)
+    with pytest.raises(ValidationError, match="reference: 'H13.92-240301-0001' is already used"):
+        engine.receive("LAND", "D2", reference="H13.92-240301-0001")
+    assert fingerprint(engine) == before
+    with engine.batch():  # inside a batch the savepoint keeps the batch usable (PostgreSQL)
+        with pytest.raises(ValidationError):
+            engine.receive("LAND", "D2", reference="H13.92-240301-0001")
+        engine.receive("LAND", "D2", reference="H13.92-240301-0002")
+    assert len(engine.open_dossiers()) == 2

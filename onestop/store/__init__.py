@@ -268,6 +268,12 @@ class Store:
         return int(result.inserted_primary_key[0])  # type: ignore[index]
 
     @staticmethod
+    def reference_taken(conn: Connection, reference: str) -> bool:
+        """Whether a dossier already carries this external reference."""
+        query = select(dossiers.c.id).where(dossiers.c.reference == reference)
+        return conn.execute(query).first() is not None
+
+    @staticmethod
     def update_dossier(
         conn: Connection, dossier_id: int, version: int, values: Mapping[str, Any]
     ) -> None:
