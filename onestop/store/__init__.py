@@ -35,6 +35,8 @@ from onestop.errors import StaleVersion, UnknownDossier
 from onestop.store import schema
 from onestop.store.schema import dossiers, events, idempotency_keys
 
+_LOAD = select(dossiers).where(dossiers.c.id == bindparam("b_id"))
+_LOCK = _LOAD.with_for_update()
 _INSERT_DOSSIER = insert(dossiers)
 _UPDATE_DOSSIER = update(dossiers).where(
     dossiers.c.id == bindparam("b_id"), dossiers.c.version == bindparam("b_version")
@@ -253,10 +255,7 @@ class Store:
         Raises:
             UnknownDossier: If there is none.
         """
-        query = select(dossiers).where(dossiers.c.id == dossier_id)
-        if lock:
-            query = query.with_for_update()
-        row = conn.execute(query).mappings().first()
+        row = conn.execute(_LOCK if lock else _LOAD, {"b_id": dossier_id}).mappings().first()
         if row is None:
             raise UnknownDossier(f"no dossier {dossier_id}")
         return dict(row)
