@@ -193,37 +193,41 @@ def _extra_tables(report: Any) -> list[Table]:
     return tables
 
 
+def default_scenario() -> Path:
+    """``simulations/cantho-2024.yaml`` beside the definitions."""
+    return default_workflows().resolve().parent / "simulations" / "cantho-2024.yaml"
+
+
 @app.command()
 def demo(
     db: Annotated[
         str, typer.Option(help="SQLite file to create (replaced if it is the default).")
     ] = "onestop-demo.db",
-    workflows: Annotated[Path | None, typer.Option(help="Definitions directory.")] = None,
+    scenario: Annotated[
+        Path | None, typer.Option(help="Scenario (default: simulations/cantho-2024.yaml).")
+    ] = None,
     start: Annotated[
         str, typer.Option(help="First day of the simulated month (YYYY-MM-DD).")
     ] = "2024-03-01",
-    days: Annotated[int, typer.Option(min=1, max=366, help="Days of arrivals.")] = 30,
-    per_day: Annotated[
-        float, typer.Option(min=1, max=100000, help="Mean dossiers per working day.")
-    ] = 150.0,
+    days: Annotated[int, typer.Option(min=1, max=366, help="Days simulated.")] = 30,
+    scale: Annotated[
+        float, typer.Option(min=0.0001, max=1, help="Share of the city's yearly volume.")
+    ] = 0.15,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same result).")] = 1,
     force: Annotated[bool, typer.Option(help="Replace an existing --db file.")] = False,
 ) -> None:
-    """Run the main job on the embedded default: a month of city-wide dossiers through the real
-    engine on a fresh SQLite file, then the on-time table by level.
+    """Run the main job on the embedded default: a month of Can Tho's city-wide dossiers,
+    simulated through the real engine on a fresh SQLite file; then the alert sweep and the
+    on-time table by level. Dossiers still open at the month's end stay open.
 
-    Example: onestop demo --days 30 --per-day 150 --seed 1
+    Example: onestop demo --days 30 --scale 0.15 --seed 1
     """
-    from onestop.calendar import Calendar
-    from onestop.clock import VN_TZ, ManualClock
-    from onestop.definitions import Definitions
-    from onestop.engine import Engine
-    from onestop.log import configure
+    from onestop.alerts import AlertSweeper
     from onestop.reports import Period, on_time_report
-    from onestop.sim.workload import WorkloadSpec, run_workload
-    from onestop.store import Store
+    from onestop.sim.model import Simulation
+    from onestop.sim.runner import load_scenario
 
-    configure(level="WARNING")
+    configure_quiet()
     try:
         first = date.fromisoformat(start)
     except ValueError:
@@ -234,52 +238,36 @@ def demo(
             raise fail(f"--db: {db} exists; pass --force to replace it")
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
-    root = workflows or default_workflows()
     t0 = time.perf_counter()
     try:
-        defs = Definitions.load(root)
-        calendar = Calendar.vietnam(overrides=defs.overrides)
-        clock = ManualClock(datetime.combine(first, datetime.min.time(), VN_TZ))
-        store = Store(db_url(db))
-        store.migrate()
-        store.sync_definitions(defs.catalog)
-        engine = Engine(store, defs.catalog, calendar, clock)
+        spec, workflows = load_scenario(scenario or default_scenario(), days, scale)
+        spec = spec.model_copy(update={"start": first, "drain": False, "seed": seed})
+        sim = Simulation(spec, workflows, seed, url=db_url(db))
     except DefinitionError as exc:
         raise _definition_failure(exc) from None
     except OnestopError as exc:
         raise fail(str(exc)) from None
-    spec = WorkloadSpec(start=first, days=days, dossiers_per_day=per_day, seed=seed)
     with Progress(
         TextColumn("[bold]simulating[/] {task.description}"),
         BarColumn(),
-        MofNCompleteColumn(),
+        TextColumn("{task.percentage:>3.0f} %"),
         TimeElapsedColumn(),
         console=err,
-        transient=False,
     ) as progress:
-        task = progress.add_task(f"{days} days from {first}", total=None)
-
-        def tick(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
-
-        result = run_workload(engine, clock, spec, tick)
-    from onestop.alerts import AlertSweeper
-
-    alerts = AlertSweeper(engine).sweep()
+        task = progress.add_task(f"{days} days of {spec.name} from {first}", total=100)
+        result = sim.run(lambda share: progress.update(task, completed=share * 100))
+    alerts = AlertSweeper(sim.engine).sweep()
     elapsed = time.perf_counter() - t0
-    period = Period(
-        first,
-        result.end.date() if result.end else first,
-        f"{first}..{result.end.date() if result.end else first}",
-    )
-    with store.engine.connect() as conn:
-        report = on_time_report(conn, period, ["level"], as_of=clock.now())
+    end = sim.clock.now()
+    period = Period(first, end.date(), f"{first}..{end.date()}")
+    with sim.engine.store.engine.connect() as conn:
+        report = on_time_report(conn, period, ["level"], as_of=end)
     out.print(_level_table(report, f"On-time by level, {period.label_en}"))
     out.print(report.sentence("vi"), highlight=False)
     out.print(report.sentence("en"), highlight=False)
     out.print(
         f"{result.dossiers:,} dossiers, {result.commands:,} commands through the engine in "
-        f"{elapsed:.1f} s ({result.commands / elapsed:,.0f} commands/s); database: {db}",
+        f"{elapsed:.1f} s; database: {db}",
         highlight=False,
     )
     kinds = Counter(f"{a.scope} {a.kind}" for a in alerts)

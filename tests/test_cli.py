@@ -17,7 +17,7 @@ runner = CliRunner()
 def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     db = tmp_path_factory.mktemp("demo") / "demo.db"
     result = runner.invoke(
-        app, ["demo", "--db", str(db), "--days", "5", "--per-day", "40", "--seed", "3"]
+        app, ["demo", "--db", str(db), "--days", "5", "--scale", "0.03", "--seed", "3"]
     )
     assert result.exit_code == 0, result.output
     assert "On-time by level" in result.output
@@ -28,7 +28,7 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_demo_is_reproducible(demo_db: Path, tmp_path: Path) -> None:
     again = tmp_path / "again.db"
     result = runner.invoke(
-        app, ["demo", "--db", str(again), "--days", "5", "--per-day", "40", "--seed", "3"]
+        app, ["demo", "--db", str(again), "--days", "5", "--scale", "0.03", "--seed", "3"]
     )
     assert result.exit_code == 0
     a = runner.invoke(app, ["report", "--db", str(demo_db), "--period", "2024", "-f", "json"])

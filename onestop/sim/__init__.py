@@ -1,5 +1,18 @@
-"""Simulation of dossier load driving the real Engine under a virtual clock."""
+"""Simulation of dossier load driving the real Engine under a virtual clock (SimPy).
 
-from onestop.sim.workload import WorkloadResult, WorkloadSpec, run_workload
+Example:
+    >>> from onestop.sim import Scenario  # simulations/*.yaml, validated with precise errors
+"""
 
-__all__ = ["WorkloadResult", "WorkloadSpec", "run_workload"]
+from onestop.sim.model import RunResult, Simulation
+from onestop.sim.runner import load_scenario, run_replications, write_outputs
+from onestop.sim.scenario import Scenario
+
+__all__ = [
+    "RunResult",
+    "Scenario",
+    "Simulation",
+    "load_scenario",
+    "run_replications",
+    "write_outputs",
+]
