@@ -59,68 +59,17 @@ def fill(
         if i < n_open:
             due = now - timedelta(minutes=5) if i < due_now else now + timedelta(days=30)
             received = now - timedelta(days=2)
-            row = (
-                "bench",
-                "decree-61-2018",
-                "P",
-                1,
-                "land",
-                level,
-                "U",
-                "U",
-                "normal",
-                "counter",
-                "counter",
-                "processing",
-                4,
-                1,
-                3,
-                "A",
-                _utc(received),
-                received.date().isoformat(),
-                _utc(due),
-                _utc(due),
-                0,
-                None,
-                None,
-                None,
-                stamp,
-                stamp,
-                2,
-            )
+            status = ("processing", 4, 1, _utc(received), received.date().isoformat())
+            tail = (_utc(due), _utc(due), 0, None, None, None, stamp, stamp, 2)
         else:
             day = start + timedelta(days=rng.randrange(365))
             resolved = datetime.combine(day, datetime.min.time(), VN_TZ) + timedelta(hours=10)
             t = TIMELINESS[0 if rng.random() < 0.7 else (1 if rng.random() < 0.99 else 2)]
-            row = (
-                "bench",
-                "decree-61-2018",
-                "P",
-                1,
-                "land",
-                level,
-                "U",
-                "U",
-                "normal",
-                "counter",
-                "counter",
-                "resolved",
-                9,
-                2,
-                3,
-                "A",
-                _utc(resolved),
-                day.isoformat(),
-                _utc(resolved),
-                None,
-                0,
-                _utc(resolved),
-                day.isoformat(),
-                t,
-                stamp,
-                stamp,
-                5,
-            )
+            status = ("resolved", 9, 2, _utc(resolved), day.isoformat())
+            tail = (_utc(resolved), None, 0, _utc(resolved), day.isoformat(), t, stamp, stamp, 5)
+        code, portal, step, received_at, received_on = status
+        head = ("bench", "decree-61-2018", "P", 1, "land", level, "U", "U", "normal", "counter")
+        row = (*head, "counter", code, portal, step, 3, "A", received_at, received_on, *tail)
         batch.append(row)
         if len(batch) == 50_000:
             con.executemany(sql, batch)

@@ -25,6 +25,7 @@ from onestop.reports import Period, on_time_report
 from onestop.rollups import rollup_report, snapshot_range
 from onestop.store import Store
 from onestop.store.schema import alerts
+from onestop.testing import reset_postgres
 
 WORKFLOWS = Path(__file__).resolve().parent.parent / "workflows"
 PROC, UNIT = "commune.certify-copy", "92.NK.TANAN"
@@ -52,7 +53,7 @@ def _engine(url: str, start: datetime | None = None) -> tuple[Engine, ManualCloc
 def _fresh_engine(pg_url: str | None) -> Engine:
     """An engine on an empty database: the PostgreSQL one reset, or a new SQLite file."""
     if pg_url:
-        _reset_pg(pg_url)
+        reset_postgres(pg_url)
         return _engine(pg_url)[0]
     return _engine(f"sqlite:///{tempfile.mkdtemp()}/bench.db")[0]
 
@@ -65,16 +66,6 @@ def _loops(engine: Engine, n: int) -> int:
         d = engine.resolve(d.id)
         engine.return_result(d.id)
     return 4 * n
-
-
-def _reset_pg(url: str) -> None:
-    from sqlalchemy import create_engine, text
-
-    eng = create_engine(url)
-    with eng.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    eng.dispose()
 
 
 # -- floors: the same writes by the simplest code ---------------------------------------------
@@ -121,7 +112,7 @@ def _floor_sqlite_durable(path: str, n: int) -> float:
 def _floor_pg_durable(url: str, n: int) -> float:
     import psycopg
 
-    _reset_pg(url)
+    reset_postgres(url)
     dsn = url.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(dsn, autocommit=True) as con:
         con.execute("CREATE TABLE d (id BIGSERIAL PRIMARY KEY, status TEXT, version INT, due TEXT)")

@@ -10,7 +10,7 @@ import hashlib
 import json
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select, text
 
 from onestop.engine import Engine
 from onestop.store import replay, schema
@@ -42,3 +42,13 @@ def fingerprint(engine: Engine) -> dict[str, Any]:
             ).hexdigest()
             out[table.name] = (count, digest)
     return out
+
+
+def reset_postgres(url: str) -> None:
+    """Drop and recreate the ``public`` schema of a PostgreSQL test database (it must be one
+    you own: everything in it is deleted)."""
+    eng = create_engine(url)
+    with eng.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    eng.dispose()

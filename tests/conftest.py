@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
-from sqlalchemy import create_engine, text
 
 from onestop import VN_TZ, Calendar, Engine, ManualClock
 from onestop.log import configure
+from onestop.testing import reset_postgres
 
 # Quiet, and on stderr: tests that need the logs capture them themselves.
 configure(json=False, level="WARNING")
@@ -35,15 +35,6 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.ge
 @pytest.fixture(scope="session")
 def calendar() -> Calendar:
     return Calendar.vietnam()
-
-
-def reset_postgres(url: str) -> None:
-    """Drop and recreate the public schema: each test starts from an empty database."""
-    eng = create_engine(url)
-    with eng.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    eng.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
