@@ -26,7 +26,6 @@ from typing import Any, Protocol
 
 import structlog
 from sqlalchemy import ColumnElement, Connection, literal, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from onestop.engine import Engine
 from onestop.lifecycle import RUNNING_STATUSES as RUNNING
@@ -156,10 +155,6 @@ class WebhookNotifier:
         raise RuntimeError(f"webhook {self.url} failed after {self.retries + 1} attempts: {error}")
 
 
-def _insert(dialect: str) -> Any:
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(alerts)
-
-
 class AlertSweeper:
     """Finds dossiers and steps that are due soon or overdue, and raises each alert once.
 
@@ -199,7 +194,7 @@ class AlertSweeper:
             literal(0),
         ).where(*where)
         stmt = (
-            _insert(self.engine.store.dialect)
+            self.engine.store.insert_or_skip(alerts, "dossier_id", "step_seq", "kind")
             .from_select(
                 [
                     "dossier_id",
@@ -215,7 +210,6 @@ class AlertSweeper:
                 ],
                 source,
             )
-            .on_conflict_do_nothing(index_elements=["dossier_id", "step_seq", "kind"])
             .returning(*_ALERT_COLUMNS)
         )
         return [Alert(**dict(r)) for r in conn.execute(stmt).mappings()]

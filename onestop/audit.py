@@ -13,12 +13,12 @@ import hashlib
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select
 
-from onestop.clock import VN_TZ
+from onestop.reports import Period
 from onestop.store import replay_rows, to_json
 from onestop.store.schema import anchors, dossiers, events
 
@@ -140,14 +140,9 @@ def verify(conn: Connection) -> list[Finding]:
     return findings
 
 
-def _day_bounds(day: date) -> tuple[datetime, datetime]:
-    start = datetime.combine(day, datetime.min.time(), VN_TZ)
-    return start, start + timedelta(days=1)
-
-
 def day_digest(conn: Connection, day: date) -> tuple[int, str]:
     """How many events happened on ``day`` (local) and the hash over their hashes, in order."""
-    start, end = _day_bounds(day)
+    start, end = Period(day, day, day.isoformat()).bounds
     digest = hashlib.sha256()
     count = 0
     for (value,) in conn.execute(

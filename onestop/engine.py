@@ -50,7 +50,7 @@ from onestop.commands import (
 from onestop.definitions import Definitions
 from onestop.dossier import Dossier, Event
 from onestop.errors import NotAllowedHere, StaleVersion, ValidationError
-from onestop.lifecycle import Facts, Lifecycle, Status
+from onestop.lifecycle import OPEN_STATUSES, Facts, Lifecycle, Status
 from onestop.log import configure as configure_logging
 from onestop.rules import RuleBook, RuleSet
 from onestop.store import EMPTY_ROW, Store, from_json, to_json
@@ -992,8 +992,6 @@ class Engine:
         Raises:
             UnknownUnit: If ``unit`` or ``agency`` does not exist.
         """
-        from onestop.lifecycle import OPEN_STATUSES
-
         query = select(dossiers).where(dossiers.c.status.in_([s.value for s in OPEN_STATUSES]))
         if unit is not None:
             self.units.unit(unit)

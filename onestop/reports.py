@@ -91,6 +91,14 @@ class Period:
             ) from None
 
     @property
+    def bounds(self) -> tuple[datetime, datetime]:
+        """Local midnight opening the first day and closing the last (end exclusive)."""
+        from onestop.clock import VN_TZ
+
+        start = datetime.combine(self.start, datetime.min.time(), VN_TZ)
+        return start, datetime.combine(self.end + timedelta(days=1), datetime.min.time(), VN_TZ)
+
+    @property
     def label_vi(self) -> str:
         """Vietnamese label: ``Năm 2024``, ``Quý 1/2024``, ``Tháng 3/2024``..."""
         m = re.fullmatch(r"(\d{4})-Q(\d)", self.label)
@@ -113,6 +121,11 @@ class Period:
         if re.fullmatch(r"\d{4}-\d{2}", self.label):
             return self.start.strftime("%B %Y")
         return f"{self.start.isoformat()} to {self.end.isoformat()}"
+
+
+def count_if(condition: Any) -> Any:
+    """SQL: how many rows of the group meet ``condition`` (0 for an empty group)."""
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
 def _month_end(year: int, month: int) -> date:
@@ -293,14 +306,9 @@ def on_time_report(
                 "by", f"unknown dimension {dim!r}; choose from {', '.join(DIMENSIONS)}"
             )
     if as_of is None:
-        from onestop.clock import VN_TZ
-
-        as_of = datetime.combine(period.end + timedelta(days=1), datetime.min.time(), VN_TZ)
+        as_of = period.bounds[1]
     cols = [dossiers.c[DIMENSIONS[d]].label(d) for d in dims]
     t = dossiers.c.timeliness
-
-    def count_if(cond: Any) -> Any:
-        return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
 
     resolved_q = (
         select(
@@ -366,9 +374,6 @@ def kpis(conn: Connection, period: Period) -> Kpis:
     dossiers received in ``period``."""
     d = dossiers.c
 
-    def count_if(cond: Any) -> Any:
-        return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
-
     row = conn.execute(
         select(
             func.count(),
@@ -395,12 +400,10 @@ def kpis(conn: Connection, period: Period) -> Kpis:
 
 def late_steps_by_agency(conn: Connection, period: Period) -> list[StepLateness]:
     """Steps completed in ``period`` by agency, most late first: who holds dossiers up."""
-    from onestop.clock import VN_TZ
     from onestop.store.schema import dossier_steps as s
 
-    start = datetime.combine(period.start, datetime.min.time(), VN_TZ)
-    end = datetime.combine(period.end + timedelta(days=1), datetime.min.time(), VN_TZ)
-    late = func.coalesce(func.sum(case((s.c.timeliness == "late", 1), else_=0)), 0)
+    start, end = period.bounds
+    late = count_if(s.c.timeliness == "late")
     rows = conn.execute(
         select(s.c.agency, func.count(), late)
         .where(s.c.completed_at >= start, s.c.completed_at < end)

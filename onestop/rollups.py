@@ -7,13 +7,13 @@ The nightly job recomputes a day's rows from the dossiers (idempotent: delete, t
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, case, delete, func, insert, literal, select
+from sqlalchemy import Connection, delete, func, insert, literal, select
 
 from onestop.errors import ValidationError
-from onestop.reports import Period, Report, Row, order_rows
+from onestop.reports import Period, Report, Row, count_if, order_rows
 from onestop.store.schema import daily_rollups, dossiers
 
 #: Dimensions a rollup keeps (the others need the live report).
@@ -38,9 +38,6 @@ def snapshot_range(conn: Connection, start: date, end: date, now: datetime) -> i
     conn.execute(delete(daily_rollups).where(daily_rollups.c.day.between(start, end)))
     d = dossiers.c
     keys = [d.level, d.competent_unit, d.procedure_code, d.field]
-
-    def count_if(cond: Any) -> Any:
-        return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
 
     received = conn.execute(
         select(d.received_on, *keys, func.count(), count_if(d.channel == "online"))
@@ -115,7 +112,4 @@ def rollup_report(conn: Connection, period: Period, by: Sequence[str] = ("level"
         row.apologies = int(rec[n + 3] or 0)
         if row.resolved:
             rows[key] = row
-    from onestop.clock import VN_TZ
-
-    as_of = datetime.combine(period.end + timedelta(days=1), datetime.min.time(), VN_TZ)
-    return Report(period, dims, as_of, order_rows(dims, rows))
+    return Report(period, dims, period.bounds[1], order_rows(dims, rows))

@@ -24,7 +24,6 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from onestop.alerts import AlertSweeper, Notifier
 from onestop.audit import anchor_day
@@ -58,12 +57,11 @@ class Lease:
         store = self.engine.store
         now = self.engine.clock.now()
         expires = now + timedelta(seconds=self.ttl)
-        ins = postgresql.insert if store.dialect == "postgresql" else sqlite.insert
         with store.begin() as conn:
             conn.execute(
-                ins(scheduler_leases)
-                .values(name=self.name, holder=self.holder, expires_at=expires)
-                .on_conflict_do_nothing(index_elements=["name"])
+                store.insert_or_skip(scheduler_leases, "name").values(
+                    name=self.name, holder=self.holder, expires_at=expires
+                )
             )
             result = conn.execute(
                 update(scheduler_leases)

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Engine,
+    Table,
     bindparam,
     create_engine,
     delete,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import StaticPool
@@ -185,6 +187,12 @@ class Store:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+
+    def insert_or_skip(self, table: Table, *keys: str) -> Any:
+        """``INSERT`` that skips rows whose ``keys`` already exist (``ON CONFLICT DO NOTHING``,
+        in this store's dialect); chain ``.values()`` or ``.from_select()`` before executing."""
+        dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        return dialect_insert(table).on_conflict_do_nothing(index_elements=list(keys))
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
