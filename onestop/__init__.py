@@ -1,29 +1,25 @@
 """onestop: a workflow engine for Vietnam's one-stop-shop processing of administrative dossiers.
 
-The scheduler (``onestop.scheduler``), the simulator (``onestop.sim``) and the test helpers
-(``onestop.testing``) are imported on demand. The public API::
+The nouns an embedding application uses are importable from here::
 
     from onestop import Engine, ManualClock, VN_TZ
     engine = Engine.open("sqlite:///onestop.db", "workflows")
     dossier = engine.receive("1.001", "31117")
+
+Reports, alerts and the audit are sub-namespaces (``onestop.reports``, ``onestop.alerts``,
+``onestop.audit``); the simulator (``onestop.sim``), the scheduler (``onestop.scheduler``) and the
+test helpers (``onestop.testing``) are imported on demand. The pure domain law lives in
+``onestop.deadlines``, ``onestop.intake``, ``onestop.timeliness`` and ``onestop.plans``.
 """
 
+from onestop import alerts, audit, reports
 from onestop.access import Actor, Forbidden, OneStopPolicy, Policy
-from onestop.alerts import (
-    Alert,
-    AlertSweeper,
-    CallbackNotifier,
-    LogNotifier,
-    Notifier,
-    WebhookNotifier,
-)
-from onestop.audit import Finding, verify
+from onestop.arguments import Applicant
 from onestop.calendar import Calendar, CalendarOverrides, OfficeHours
-from onestop.catalog import Catalog, Procedure, Route, Step
+from onestop.catalog import Catalog, Procedure, Route, RouteStep
 from onestop.clock import VN_TZ, Clock, ManualClock, SystemClock
-from onestop.commands import Applicant
 from onestop.definitions import Definitions
-from onestop.dossier import Dossier, Event
+from onestop.dossier import Dossier, Event, Step
 from onestop.engine import Engine
 from onestop.errors import (
     CalendarRangeError,
@@ -32,74 +28,68 @@ from onestop.errors import (
     NotAllowedHere,
     OnestopError,
     Problem,
-    RuleViolation,
     StaleVersion,
     UnknownDossier,
     UnknownProcedure,
     UnknownUnit,
     ValidationError,
 )
-from onestop.lifecycle import Lifecycle, Status
-from onestop.reports import Period, Report, full_report, on_time_report
+from onestop.periods import Period
 from onestop.rules import RuleBook, RuleSet
+from onestop.status import Status
 from onestop.store import Store
 from onestop.timeliness import Timeliness
 from onestop.units import Agency, Level, Unit, Units, UnitSet
 
 __all__ = [
+    # Tier 1: running dossiers.
     "VN_TZ",
-    "Alert",
-    "AlertSweeper",
-    "CallbackNotifier",
-    "Finding",
-    "LogNotifier",
-    "Notifier",
-    "Period",
-    "Report",
-    "WebhookNotifier",
-    "full_report",
-    "on_time_report",
-    "verify",
     "Actor",
-    "Forbidden",
-    "OneStopPolicy",
-    "Policy",
-    "Agency",
     "Applicant",
     "Calendar",
-    "CalendarOverrides",
-    "CalendarRangeError",
-    "Catalog",
     "Clock",
-    "DefinitionError",
-    "Definitions",
     "Dossier",
     "Engine",
     "Event",
-    "InvalidTransition",
-    "Level",
-    "Lifecycle",
     "ManualClock",
-    "NotAllowedHere",
-    "OfficeHours",
-    "OnestopError",
-    "Problem",
-    "Procedure",
-    "Route",
-    "RuleBook",
-    "RuleSet",
-    "RuleViolation",
-    "StaleVersion",
+    "OneStopPolicy",
+    "Period",
+    "Policy",
     "Status",
     "Step",
     "Store",
     "SystemClock",
     "Timeliness",
+    # Tier 2: definitions (units, catalog, rules, calendar overrides).
+    "Agency",
+    "CalendarOverrides",
+    "Catalog",
+    "Definitions",
+    "Level",
+    "OfficeHours",
+    "Procedure",
+    "Route",
+    "RouteStep",
+    "RuleBook",
+    "RuleSet",
     "Unit",
     "UnitSet",
     "Units",
+    # Tier 3: errors.
+    "CalendarRangeError",
+    "DefinitionError",
+    "Forbidden",
+    "InvalidTransition",
+    "NotAllowedHere",
+    "OnestopError",
+    "Problem",
+    "StaleVersion",
     "UnknownDossier",
     "UnknownProcedure",
     "UnknownUnit",
     "ValidationError",
+    # Sub-namespaces.
+    "alerts",
+    "audit",
+    "reports",
 ]

@@ -25,10 +25,11 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import ColumnElement, Connection, literal, select, update
+from sqlalchemy import Connection, literal, select, update
 
-from onestop.engine import Engine
-from onestop.lifecycle import RUNNING_STATUSES as RUNNING
+from onestop.calendar import Calendar
+from onestop.clock import Clock
+from onestop.store import Store, clauses
 from onestop.store.schema import alerts, dossiers
 
 log = structlog.get_logger("onestop.alerts")
@@ -158,17 +159,29 @@ class WebhookNotifier:
 class AlertSweeper:
     """Finds dossiers and steps that are due soon or overdue, and raises each alert once.
 
+    "Overdue" and "due soon" are :func:`onestop.timeliness.is_overdue` and
+    :func:`~onestop.timeliness.is_due_soon`, in their SQL form.
+
     Args:
-        engine: The engine (its store, calendar and clock are used).
+        store: The database.
+        clock: The source of time.
+        calendar: The working calendar (for the due-soon horizon).
         notifiers: Who hears about new alerts.
         due_soon_days: Working days before the deadline that count as "due soon" (default 1:
             the latest time to issue an apology letter).
     """
 
     def __init__(
-        self, engine: Engine, notifiers: Sequence[Notifier] = (), due_soon_days: float = 1.0
+        self,
+        store: Store,
+        clock: Clock,
+        calendar: Calendar,
+        notifiers: Sequence[Notifier] = (),
+        due_soon_days: float = 1.0,
     ) -> None:
-        self.engine = engine
+        self.store = store
+        self.clock = clock
+        self.calendar = calendar
         self.notifiers = list(notifiers)
         self.due_soon_days = due_soon_days
 
@@ -176,11 +189,10 @@ class AlertSweeper:
         self, conn: Connection, kind: AlertKind, step: bool, now: datetime, threshold: datetime
     ) -> list[Alert]:
         due = dossiers.c.step_due_at if step else dossiers.c.due_at
-        where: list[ColumnElement[bool]] = [dossiers.c.status.in_(RUNNING), due.is_not(None)]
         if kind is AlertKind.OVERDUE:
-            where.append(due < now)
+            where = clauses.overdue(due, now)
         else:
-            where += [due >= now, due <= threshold]
+            where = clauses.due_soon(due, now, threshold)
         source = select(
             dossiers.c.id,
             dossiers.c.step_index if step else literal(WHOLE_DOSSIER),
@@ -192,9 +204,9 @@ class AlertSweeper:
             due,
             literal(now, alerts.c.raised_at.type),
             literal(0),
-        ).where(*where)
+        ).where(where)
         stmt = (
-            self.engine.store.insert_or_skip(alerts, "dossier_id", "step_seq", "kind")
+            self.store.insert_or_skip(alerts, "dossier_id", "step_seq", "kind")
             .from_select(
                 [
                     "dossier_id",
@@ -218,15 +230,15 @@ class AlertSweeper:
         """Raise every alert now due and deliver the undelivered ones.
 
         Args:
-            now: Sweep time (default: the engine's clock).
+            now: Sweep time (default: the clock).
 
         Returns:
             The alerts raised by this sweep (not earlier ones re-delivered).
         """
-        now = now or self.engine.clock.now()
-        threshold = self.engine.calendar.add_working_days(now, self.due_soon_days)
+        now = now or self.clock.now()
+        threshold = self.calendar.add_working_days(now, self.due_soon_days)
         new: list[Alert] = []
-        with self.engine.store.begin() as conn:
+        with self.store.begin() as conn:
             for kind in (AlertKind.OVERDUE, AlertKind.DUE_SOON):
                 for step in (False, True):
                     new += self._raise(conn, kind, step, now, threshold)
@@ -242,7 +254,7 @@ class AlertSweeper:
         """
         if not self.notifiers:
             return 0
-        with self.engine.store.begin() as conn:
+        with self.store.begin() as conn:
             rows = conn.execute(
                 select(*_ALERT_COLUMNS)
                 .where(alerts.c.delivered_at.is_(None), alerts.c.attempts < MAX_ATTEMPTS)
@@ -257,14 +269,14 @@ class AlertSweeper:
                 notifier.notify(batch)
         except Exception as exc:  # noqa: BLE001 - any notifier failure is recorded and retried
             log.error("alerts.delivery_failed", count=len(batch), error=str(exc)[:200])
-            with self.engine.store.begin() as conn:
+            with self.store.begin() as conn:
                 conn.execute(
                     update(alerts)
                     .where(alerts.c.id.in_(ids))
                     .values(attempts=alerts.c.attempts + 1, last_error=str(exc)[:500])
                 )
             return 0
-        with self.engine.store.begin() as conn:
+        with self.store.begin() as conn:
             conn.execute(
                 update(alerts)
                 .where(alerts.c.id.in_(ids))

@@ -10,43 +10,17 @@ consistently still changes the day's anchor.
 from __future__ import annotations
 
 import hashlib
-import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select
 
-from onestop.reports import Period
-from onestop.store import replay_rows, to_json
+from onestop.periods import Period
+from onestop.store import Store, replay_rows
+from onestop.store.event_log import GENESIS, chain_hash
 from onestop.store.schema import anchors, dossiers, events
-
-GENESIS = ""
-
-
-def canonical(event: Mapping[str, Any]) -> bytes:
-    """The bytes an event's hash covers: every field but its own hash, in a fixed form."""
-    at: datetime = event["at"]
-    body = {
-        "dossier_id": int(event["dossier_id"]),
-        "seq": int(event["seq"]),
-        "at": at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-        "trigger": event["trigger"],
-        "from_status": event["from_status"],
-        "to_status": event["to_status"],
-        "step_index": int(event["step_index"]),
-        "agency": event["agency"],
-        "unit": event["unit"],
-        "actor": event["actor"],
-        "data": event["data"],
-    }
-    return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def chain_hash(previous: str, event: Mapping[str, Any]) -> str:
-    """The hash of ``event`` following an event whose hash is ``previous``."""
-    return hashlib.sha256(previous.encode() + canonical(event)).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -101,12 +75,20 @@ def _check_chain(dossier_id: int, history: list[dict[str, Any]]) -> Finding | No
     return None
 
 
-def verify(conn: Connection) -> list[Finding]:
+def verify(store: Store) -> list[Finding]:
     """Recompute every chain, compare every row with its replay, and check every anchor.
+
+    Args:
+        store: The database to check.
 
     Returns:
         The first finding per dossier, then anchor mismatches; empty when all is intact.
     """
+    with store.read() as uow:
+        return _verify(uow.conn)
+
+
+def _verify(conn: Connection) -> list[Finding]:
     findings: list[Finding] = []
     heads = {r.id: r for r in conn.execute(select(dossiers))}
     seen: set[int] = set()
@@ -161,4 +143,4 @@ def anchor_day(conn: Connection, day: date, now: datetime) -> dict[str, Any]:
     return {"day": day.isoformat(), "events": count, "hash": digest}
 
 
-__all__ = ["Finding", "anchor_day", "chain_hash", "canonical", "to_json", "verify"]
+__all__ = ["Finding", "anchor_day", "day_digest", "verify"]

@@ -125,7 +125,7 @@ class CalendarOverrides(BaseModel):
         Raises:
             DefinitionError: With the file, key path and reason when the file is invalid.
         """
-        from onestop._definitions import load_yaml, validate_model
+        from onestop._yaml import load_yaml, validate_model
 
         data = load_yaml(Path(path))
         return validate_model(cls, data, str(path))
@@ -388,6 +388,35 @@ class Calendar:
         i = self._offset(target)
         k = self._cum[i + 1] - 1 if self._cum[i + 1] != self._cum[i] else self._cum[i]
         return self._moment((k + 1) * self._day, closing_side=True)
+
+    def shift_working_day(self, day: date, n: int) -> date:
+        """The ``n``-th working day after ``day`` (before it when ``n`` is negative).
+
+        ``day`` itself is not counted, working or not: ``shift_working_day(monday, -1)`` is the
+        Friday before, and so is ``shift_working_day(saturday, -1)``.
+
+        Example:
+            >>> cal = Calendar.vietnam(years=[2025])
+            >>> cal.shift_working_day(date(2025, 2, 3), -1).isoformat()  # Monday after Tết
+            '2025-01-24'
+        """
+        k = self._cum[self._offset(day)]  # working days strictly before ``day``
+        if n > 0 and not self.is_working_day(day):
+            k -= 1
+        i = k + n
+        if not 0 <= i < len(self._work):
+            raise CalendarRangeError("result falls outside the calendar's years")
+        return date.fromordinal(self._work[i])
+
+    def close_of(self, day: date) -> datetime:
+        """The closing time of working day ``day``.
+
+        Raises:
+            ValueError: If ``day`` is not a working day.
+        """
+        if not self.is_working_day(day):
+            raise ValueError(f"{day.isoformat()} is not a working day")
+        return self._moment((self._cum[self._offset(day)] + 1) * self._day, closing_side=True)
 
     def end_of_day(self, moment: datetime) -> datetime:
         """Closing time of the working day on which the office next opens at or after ``moment``."""

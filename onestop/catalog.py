@@ -1,9 +1,9 @@
 """The procedure catalog: procedures, their routes and steps, validated against a unit set.
 
 A :class:`Procedure` says what a citizen applies for (code, names, field, level, statutory time,
-fee, channel flags). Its :class:`Route` is the ordered :class:`Step` list that processes it, each
-step owned by an agency (named, or found by role at a level relative to the competent unit) with
-a budget in working days; budgets sum to the statutory time.
+fee, channel flags). Its :class:`Route` is the ordered :class:`RouteStep` list that processes it,
+each step owned by an agency (named, or found by role at a level relative to the competent unit)
+with a budget in working days; budgets sum to the statutory time.
 """
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from onestop.errors import DefinitionError, Problem, UnknownProcedure, UnknownUnit
+from onestop.lifecycle import Lifecycle
 from onestop.units import CODE_PATTERN, KEY_PATTERN, Agency, Units
 
 _EPS = 1e-9
 
-TimeUnit = Literal["working_days", "calendar_days"]
+TimeUnit = Literal["working_days", "same_day", "calendar_days"]
 OnlineLevel = Literal["full", "partial", "none"]
 SupplementRule = Literal["pause", "restart"]
 
@@ -29,7 +30,7 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 
-class Step(_Frozen):
+class RouteStep(_Frozen):
     """One step of a route: who acts and how long they may take.
 
     Attributes:
@@ -50,7 +51,7 @@ class Step(_Frozen):
     budget: float = Field(gt=0, le=365)
 
     @model_validator(mode="after")
-    def _one_owner(self) -> Step:
+    def _one_owner(self) -> RouteStep:
         if (self.role is None) == (self.agency is None):
             raise ValueError("give exactly one of 'role' or 'agency'")
         if self.agency is not None and self.level is not None:
@@ -67,7 +68,7 @@ class Route(_Frozen):
     """
 
     inter_agency: bool = False
-    steps: tuple[Step, ...] = Field(min_length=1, max_length=50)
+    steps: tuple[RouteStep, ...] = Field(min_length=1, max_length=50)
 
     @model_validator(mode="after")
     def _unique_steps(self) -> Route:
@@ -95,8 +96,10 @@ class Procedure(_Frozen):
         name_en: English name.
         field: Field (lĩnh vực), e.g. ``civil_status``, ``land``.
         level: Level code of the competent authority.
-        statutory_days: Statutory time limit.
-        time_unit: ``working_days`` (default) or ``calendar_days``.
+        statutory_days: Statutory time limit (for ``same_day``: the working time the route's
+            budgets share, at most 1).
+        time_unit: ``working_days`` (default); ``same_day`` (due by the close of the receipt
+            working day, or of the next one after the cut-off); or ``calendar_days``.
         fee_vnd: Fee or charge in VND.
         online: Online service: ``full``, ``partial`` or ``none``.
         postal: Whether intake and return by post are offered.
@@ -104,7 +107,9 @@ class Procedure(_Frozen):
         intake_levels: Levels whose desks may receive it location-independently
             (default: every level).
         supplement_rule: ``pause`` keeps time used before a supplement request; ``restart``
-            counts the full time again from the supplement.
+            counts the full time again from the supplement, when the request was notified within
+            the intake-check window and the dossier was not overdue.
+        intake_check_days: The intake-check window in working days from receipt (default 3).
         source: Legal basis.
         assumed: True when the entry is plausible but not taken from a published list.
         route: How it is processed.
@@ -125,6 +130,7 @@ class Procedure(_Frozen):
     location_independent: bool = False
     intake_levels: tuple[str, ...] | None = None
     supplement_rule: SupplementRule = "pause"
+    intake_check_days: float = Field(default=3.0, gt=0, le=60)
     source: str = Field(default="", max_length=1000)
     assumed: bool = False
     route: Route
@@ -132,7 +138,11 @@ class Procedure(_Frozen):
     @model_validator(mode="after")
     def _budgets_sum(self) -> Procedure:
         total = self.route.total_budget
-        if self.time_unit == "working_days" and abs(total - self.statutory_days) > _EPS:
+        if self.time_unit == "same_day" and self.statutory_days > 1:
+            raise ValueError(
+                f"a same-day procedure has at most 1 working day, not {self.statutory_days:g}"
+            )
+        if self.time_unit != "calendar_days" and abs(total - self.statutory_days) > _EPS:
             raise ValueError(
                 f"step budgets sum to {total:g} working days, "
                 f"the statutory time is {self.statutory_days:g}"
@@ -148,13 +158,6 @@ class Procedure(_Frozen):
     def key(self) -> tuple[str, int]:
         """``(code, version)``: identifies one definition version."""
         return (self.code, self.version)
-
-
-class ProcedureFile(_Frozen):
-    """A ``workflows/procedures/*.yaml`` file: procedures defined against one unit set."""
-
-    unit_set: str = Field(pattern=CODE_PATTERN, max_length=60)
-    procedures: tuple[Procedure, ...] = Field(min_length=1)
 
 
 def _check_procedure(proc: Procedure, units: Units, file: str, path: str) -> list[Problem]:
@@ -216,7 +219,8 @@ def _check_procedure(proc: Procedure, units: Units, file: str, path: str) -> lis
 
 
 class Catalog:
-    """The procedures of one unit set, every version, checked against that unit set."""
+    """The procedures of one unit set, every version, checked against that unit set; each
+    version's lifecycle is built and checked here, so a bad one fails at load time."""
 
     def __init__(self, units: Units, entries: Iterable[tuple[Procedure, str, str]] = ()) -> None:
         """Build and validate a catalog.
@@ -229,6 +233,7 @@ class Catalog:
             DefinitionError: Every problem found, with file, key path and reason.
         """
         self.units = units
+        self._lifecycles: dict[tuple[str, int], Lifecycle] = {}
         problems: list[Problem] = []
         versions: dict[str, list[Procedure]] = defaultdict(list)
         seen: dict[tuple[str, int], str] = {}
@@ -246,6 +251,10 @@ class Catalog:
             seen[proc.key] = file
             problems.extend(_check_procedure(proc, units, file, path))
             versions[proc.code].append(proc)
+            try:
+                self._lifecycles[proc.key] = Lifecycle(proc)
+            except DefinitionError as exc:
+                problems.extend(Problem(file, path, p.reason) for p in exc.problems)
         if problems:
             raise DefinitionError(problems)
         for _code, procs in versions.items():
@@ -287,7 +296,11 @@ class Catalog:
                 return proc
         raise UnknownProcedure(f"procedure {code!r} is not in force on {at.isoformat()}")
 
-    def step_agency(self, proc: Procedure, step: Step, competent_unit: str) -> Agency:
+    def lifecycle(self, proc: Procedure) -> Lifecycle:
+        """The shared state machine of a procedure version (built and checked at load)."""
+        return self._lifecycles[proc.key]
+
+    def step_agency(self, proc: Procedure, step: RouteStep, competent_unit: str) -> Agency:
         """The agency that performs ``step`` for a dossier whose competent unit is given.
 
         Raises:

@@ -25,6 +25,14 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _logging() -> None:
+    """Configure logging once for every command: the CLI is the only place that does."""
+    configure_quiet()
+
+
 catalog_app = typer.Typer(help="Inspect and validate definition files.", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
 out = Console(width=None if sys.stdout.isatty() else 120)
@@ -223,7 +231,8 @@ def demo(
     Example: onestop demo --days 30 --scale 0.15 --seed 1
     """
     from onestop.alerts import AlertSweeper
-    from onestop.reports import Period, on_time_report
+    from onestop.periods import Period
+    from onestop.reports import on_time_report
     from onestop.sim.model import Simulation
     from onestop.sim.runner import load_scenario
 
@@ -256,12 +265,11 @@ def demo(
     ) as progress:
         task = progress.add_task(f"{days} days of {spec.name} from {first}", total=100)
         result = sim.run(lambda share: progress.update(task, completed=share * 100))
-    alerts = AlertSweeper(sim.engine).sweep()
+    alerts = AlertSweeper(sim.engine.store, sim.clock, sim.calendar).sweep()
     elapsed = time.perf_counter() - t0
     end = sim.clock.now()
     period = Period(first, end.date(), f"{first}..{end.date()}")
-    with sim.engine.store.engine.connect() as conn:
-        report = on_time_report(conn, period, ["level"], as_of=end)
+    report = on_time_report(sim.engine.store, period, ["level"], as_of=end)
     out.print(_level_table(report, f"On-time by level, {period.label_en}"))
     out.print(report.sentence("vi"), highlight=False)
     out.print(report.sentence("en"), highlight=False)
@@ -310,7 +318,8 @@ def report(
     """
     from sqlalchemy import inspect
 
-    from onestop.reports import Period, full_report
+    from onestop.periods import Period
+    from onestop.reports import full_report
     from onestop.rollups import rollup_report
     from onestop.store import Store
 
@@ -330,11 +339,11 @@ def report(
         with store.engine.connect() as conn:
             if not inspect(conn).has_table("dossiers"):
                 raise fail(f"--db: {db} has no onestop tables (run onestop demo or Engine.open)")
-            dims = [b.strip() for b in by.split(",") if b.strip()]
-            if source == "rollups":
-                result = rollup_report(conn, parsed, dims)
-            else:
-                result = full_report(conn, parsed, dims)
+        dims = [b.strip() for b in by.split(",") if b.strip()]
+        if source == "rollups":
+            result = rollup_report(store, parsed, dims)
+        else:
+            result = full_report(store, parsed, dims)
     except OnestopError as exc:
         raise fail(str(exc)) from None
     if format == "table":
@@ -346,7 +355,7 @@ def report(
             out.print(*tables)
         return
     if format == "html":
-        from onestop.html import render_html
+        from onestop.report_html import render_html
 
         text = render_html(result)
     elif format == "csv":
@@ -399,7 +408,7 @@ def alerts(
     from onestop.alerts import AlertSweeper
 
     engine = _open_engine(db, workflows, now)
-    found = AlertSweeper(engine).sweep()
+    found = AlertSweeper(engine.store, engine.clock, engine.calendar).sweep()
     table = Table(title=f"New alerts at {engine.clock.now():%Y-%m-%d %H:%M}: {len(found)}")
     for col in ("dossier", "scope", "kind", "agency", "unit", "procedure", "due"):
         table.add_column(col)
@@ -448,7 +457,12 @@ def scheduler_run(
         except ValueError as exc:
             raise fail(f"--webhook: {exc}") from None
     service = SchedulerService(
-        engine, notifiers, reports_dir, Schedule(sweep_seconds=sweep_minutes * 60)
+        engine.store,
+        engine.clock,
+        engine.calendar,
+        notifiers,
+        reports_dir,
+        Schedule(sweep_seconds=sweep_minutes * 60),
     )
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: service.stop())
@@ -470,7 +484,6 @@ def simulate(
     db: Annotated[
         str | None, typer.Option(help="SQLite file for the first run's events (for report).")
     ] = None,
-    memory: Annotated[bool, typer.Option(help="Keep every run in memory (default).")] = True,
     out_dir: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path("out"),
 ) -> None:
     """Simulate dossier load through the real engine; write summary.json and the by-level
@@ -488,7 +501,6 @@ def simulate(
         raise _definition_failure(exc) from None
     if db and Path(db).exists():
         raise fail(f"--db: {db} exists; choose a new file")
-    del memory  # in memory unless --db names a file for the first replication
     with Progress(
         TextColumn("[bold]simulating[/] {task.description}"),
         BarColumn(),
@@ -564,8 +576,7 @@ def verify(
             raise fail(f"--anchor: {anchor!r} is not a date") from None
         with store.begin() as conn:
             anchor_day(conn, day, SystemClock().now())
-    with store.engine.connect() as conn:
-        findings = check(conn)
+    findings = check(store)
     if findings:
         for finding in findings:
             err.print(f"[red]{finding}[/]", highlight=False)

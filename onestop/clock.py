@@ -6,7 +6,7 @@ uses :class:`SystemClock`; tests and the simulator use :class:`ManualClock` and 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
@@ -46,6 +46,17 @@ def ensure_aware(value: datetime, field: str = "datetime") -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValidationError(field, "naive datetime: give a time zone (Asia/Ho_Chi_Minh)")
     return value.astimezone(VN_TZ)
+
+
+def local_date(moment: datetime) -> date:
+    """The date of an aware ``moment`` in Vietnam (where receipts and resolutions are counted).
+
+    Example:
+        >>> from datetime import UTC
+        >>> local_date(datetime(2025, 1, 1, 18, 0, tzinfo=UTC)).isoformat()
+        '2025-01-02'
+    """
+    return moment.astimezone(VN_TZ).date()
 
 
 class ManualClock:

@@ -3,7 +3,7 @@
 Files are recognised by their top-level keys, wherever they sit under the root:
 
 * ``levels`` + ``units`` — a unit set (:class:`onestop.units.UnitSet`);
-* ``procedures`` — procedures of one unit set (:class:`onestop.catalog.ProcedureFile`);
+* ``procedures`` — procedures of one unit set (each a :class:`onestop.catalog.Procedure`);
 * ``days_off`` / ``working_days`` — calendar overrides (:class:`~onestop.CalendarOverrides`);
 * ``mapping`` — a reorganisation mapping between two unit sets (:class:`UnitMapping`);
 * ``manifest`` — ``onestop.yaml`` with ``default_unit_set``.
@@ -21,7 +21,7 @@ from typing import Any
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
-from onestop._definitions import load_yaml, problems_from
+from onestop._yaml import load_yaml, problems_from
 from onestop.calendar import CalendarOverrides
 from onestop.catalog import Catalog, Procedure
 from onestop.errors import DefinitionError, Problem

@@ -1,4 +1,4 @@
-"""Read-only views of a dossier and of its events, as returned by the engine."""
+"""Read-only views of a dossier, its events and its steps, as returned by the engine."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime
 from typing import Any
 
-from onestop.lifecycle import Status
+from onestop.status import Status
 from onestop.timeliness import Timeliness
 
 
@@ -42,6 +42,7 @@ class Dossier:
     original_due_at: datetime | None
     step_due_at: datetime | None
     apologies: int
+    supplements_requested: int
     paused_from: str | None
     paused_at: datetime | None
     resolved_at: datetime | None
@@ -71,10 +72,6 @@ class Dossier:
         """All fields as a plain dict."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
-    def is_overdue(self, now: datetime) -> bool:
-        """Whether the dossier is open and past its appointment date at ``now``."""
-        return self.status.is_open and self.due_at is not None and now > self.due_at
-
 
 @dataclass(frozen=True, slots=True)
 class Event:
@@ -100,4 +97,37 @@ class Event:
         values = {f.name: row[f.name] for f in fields(cls)}
         values["from_status"] = Status(values["from_status"])
         values["to_status"] = Status(values["to_status"])
+        return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One step of a dossier's route as processed (a line of Form 05).
+
+    Attributes:
+        dossier_id: The dossier.
+        seq: Index of the step in the route.
+        step_code: The route step's code.
+        agency: The agency that held it.
+        started_at: When it started.
+        due_at: When it is (was) due.
+        completed_at: When it was handed over (``None`` while held).
+        timeliness: Early, on time or late, judged at hand-over.
+    """
+
+    dossier_id: int
+    seq: int
+    step_code: str
+    agency: str
+    started_at: datetime
+    due_at: datetime
+    completed_at: datetime | None
+    timeliness: Timeliness | None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Step:
+        """Build from a ``dossier_steps`` row."""
+        values = {f.name: row[f.name] for f in fields(cls)}
+        if values["timeliness"] is not None:
+            values["timeliness"] = Timeliness(values["timeliness"])
         return cls(**values)

@@ -97,10 +97,6 @@ class NotAllowedHere(OnestopError):
     """The procedure may not be received at that unit (location-independent intake not allowed)."""
 
 
-class RuleViolation(OnestopError):
-    """The command breaks a legal rule, e.g. a second apology letter for the same dossier."""
-
-
 class StaleVersion(OnestopError):
     """The dossier changed since the caller read it (optimistic locking).
 

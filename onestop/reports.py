@@ -3,9 +3,7 @@
 On-time rate = (early + on time) / resolved, judged at resolution. Open dossiers are counted as
 in time or overdue at the report's ``as_of`` time. The same queries run on real and simulated data.
 
-Example:
-    >>> Period.parse("2024-Q1").label_en
-    'Q1 2024'
+Open dossiers are overdue by :func:`onestop.timeliness.is_overdue`, in its SQL form.
 """
 
 from __future__ import annotations
@@ -13,18 +11,17 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, case, func, select
 
 from onestop.errors import ValidationError
-from onestop.lifecycle import OPEN_STATUSES
-from onestop.lifecycle import RUNNING_STATUSES as RUNNING
-from onestop.store.schema import dossiers
+from onestop.periods import Period
+from onestop.store import Store, clauses
+from onestop.store.schema import dossier_steps, dossiers
 from onestop.timeliness import on_time_rate
 
 #: Grouping dimensions and the dossier column each reads.
@@ -43,94 +40,9 @@ LEVEL_EN = {"city": "city level", "district": "district level", "commune": "comm
 _LEVEL_ORDER = {"city": 0, "province": 0, "district": 1, "commune": 2}
 
 
-@dataclass(frozen=True)
-class Period:
-    """A reporting period: inclusive local dates.
-
-    Attributes:
-        start: First day.
-        end: Last day.
-        label: How it was written (``2024``, ``2024-Q1``, ``2024-03``, ``a..b``).
-    """
-
-    start: date
-    end: date
-    label: str
-
-    @classmethod
-    def parse(cls, text: str) -> Period:
-        """Parse ``2024``, ``2024-Q1``, ``2024-03``, ``2024-03-05`` or ``2024-01-01..2024-06-30``.
-
-        Raises:
-            ValidationError: If the text is none of these.
-        """
-        t = text.strip()
-        try:
-            if ".." in t:
-                a, b = (date.fromisoformat(x) for x in t.split("..", 1))
-                if b < a:
-                    raise ValidationError("period", f"{t!r} ends before it starts")
-                return cls(a, b, t)
-            if re.fullmatch(r"\d{4}", t):
-                y = int(t)
-                return cls(date(y, 1, 1), date(y, 12, 31), t)
-            m = re.fullmatch(r"(\d{4})-[Qq]([1-4])", t)
-            if m:
-                y, q = int(m[1]), int(m[2])
-                start = date(y, 3 * q - 2, 1)
-                return cls(start, _month_end(y, 3 * q), f"{y}-Q{q}")
-            m = re.fullmatch(r"(\d{4})-(\d{2})", t)
-            if m:
-                y, mo = int(m[1]), int(m[2])
-                return cls(date(y, mo, 1), _month_end(y, mo), t)
-            d = date.fromisoformat(t)
-            return cls(d, d, t)
-        except ValueError:
-            raise ValidationError(
-                "period", f"{text!r} is not a year, quarter (2024-Q1), month, day or a..b range"
-            ) from None
-
-    @property
-    def bounds(self) -> tuple[datetime, datetime]:
-        """Local midnight opening the first day and closing the last (end exclusive)."""
-        from onestop.clock import VN_TZ
-
-        start = datetime.combine(self.start, datetime.min.time(), VN_TZ)
-        return start, datetime.combine(self.end + timedelta(days=1), datetime.min.time(), VN_TZ)
-
-    @property
-    def label_vi(self) -> str:
-        """Vietnamese label: ``Năm 2024``, ``Quý 1/2024``, ``Tháng 3/2024``..."""
-        m = re.fullmatch(r"(\d{4})-Q(\d)", self.label)
-        if re.fullmatch(r"\d{4}", self.label):
-            return f"Năm {self.label}"
-        if m:
-            return f"Quý {m[2]}/{m[1]}"
-        if re.fullmatch(r"\d{4}-\d{2}", self.label):
-            return f"Tháng {self.start.month}/{self.start.year}"
-        return f"Từ {self.start:%d/%m/%Y} đến {self.end:%d/%m/%Y}"
-
-    @property
-    def label_en(self) -> str:
-        """English label: ``2024``, ``Q1 2024``, ``March 2024``..."""
-        m = re.fullmatch(r"(\d{4})-Q(\d)", self.label)
-        if re.fullmatch(r"\d{4}", self.label):
-            return self.label
-        if m:
-            return f"Q{m[2]} {m[1]}"
-        if re.fullmatch(r"\d{4}-\d{2}", self.label):
-            return self.start.strftime("%B %Y")
-        return f"{self.start.isoformat()} to {self.end.isoformat()}"
-
-
 def count_if(condition: Any) -> Any:
     """SQL: how many rows of the group meet ``condition`` (0 for an empty group)."""
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-
-def _month_end(year: int, month: int) -> date:
-    nxt = date(year + (month == 12), month % 12 + 1, 1)
-    return nxt - timedelta(days=1)
 
 
 @dataclass
@@ -283,7 +195,7 @@ class Report:
 
 
 def on_time_report(
-    conn: Connection,
+    store: Store,
     period: Period,
     by: Sequence[str] = ("level",),
     as_of: datetime | None = None,
@@ -291,7 +203,7 @@ def on_time_report(
     """Compute the on-time report over the dossiers table.
 
     Args:
-        conn: A database connection.
+        store: The database.
         period: Dossiers resolved in this period are judged early/on time/late.
         by: Grouping dimensions, from :data:`DIMENSIONS`.
         as_of: When open dossiers are judged in time or overdue (default: end of the period).
@@ -321,8 +233,7 @@ def on_time_report(
         .where(dossiers.c.resolved_on.between(period.start, period.end))
         .group_by(*cols)
     )
-    # A paused dossier (supplement, payment, suspension) has its clock stopped: never overdue.
-    overdue = dossiers.c.status.in_(RUNNING) & (dossiers.c.due_at < as_of)
+    overdue = clauses.overdue(dossiers.c.due_at, as_of)
     open_q = (
         select(
             *cols,
@@ -330,21 +241,20 @@ def on_time_report(
             count_if(overdue),
             count_if(dossiers.c.apologies > 0),
         )
-        .where(
-            dossiers.c.status.in_([s.value for s in OPEN_STATUSES]),
-            dossiers.c.received_on <= period.end,
-        )
+        .where(clauses.is_open(), dossiers.c.received_on <= period.end)
         .group_by(*cols)
     )
     rows: dict[tuple[Any, ...], Row] = {}
     n = len(dims)
-    for rec in conn.execute(resolved_q):
+    with store.read() as uow:
+        resolved, still_open = uow.conn.execute(resolved_q).all(), uow.conn.execute(open_q).all()
+    for rec in resolved:
         key = tuple(rec[:n])
         row = rows.setdefault(key, Row(dict(zip(dims, key, strict=True))))
         row.early, row.on_time, row.late = int(rec[n]), int(rec[n + 1]), int(rec[n + 2])
         row.resolved = row.early + row.on_time + row.late
         row.apologies += int(rec[n + 3])
-    for rec in conn.execute(open_q):
+    for rec in still_open:
         key = tuple(rec[:n])
         row = rows.setdefault(key, Row(dict(zip(dims, key, strict=True))))
         row.open_in_time, row.open_overdue = int(rec[n]), int(rec[n + 1])
@@ -369,7 +279,7 @@ def _share(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
-def kpis(conn: Connection, period: Period) -> Kpis:
+def _kpis(conn: Connection, period: Period) -> Kpis:
     """Online, paid-online, postal-return, satisfaction and location-independent figures for
     dossiers received in ``period``."""
     d = dossiers.c
@@ -398,10 +308,9 @@ def kpis(conn: Connection, period: Period) -> Kpis:
     )
 
 
-def late_steps_by_agency(conn: Connection, period: Period) -> list[StepLateness]:
+def _late_steps_by_agency(conn: Connection, period: Period) -> list[StepLateness]:
     """Steps completed in ``period`` by agency, most late first: who holds dossiers up."""
-    from onestop.store.schema import dossier_steps as s
-
+    s = dossier_steps
     start, end = period.bounds
     late = count_if(s.c.timeliness == "late")
     rows = conn.execute(
@@ -414,10 +323,15 @@ def late_steps_by_agency(conn: Connection, period: Period) -> list[StepLateness]
 
 
 def full_report(
-    conn: Connection, period: Period, by: Sequence[str] = ("level",), as_of: datetime | None = None
+    store: Store, period: Period, by: Sequence[str] = ("level",), as_of: datetime | None = None
 ) -> Report:
-    """:func:`on_time_report` plus the KPIs and the late steps by agency."""
-    report = on_time_report(conn, period, by, as_of)
-    report.kpis = kpis(conn, period)
-    report.late_steps = late_steps_by_agency(conn, period)
+    """:func:`on_time_report` plus the KPIs and the late steps by agency.
+
+    Raises:
+        ValidationError: If a dimension is unknown.
+    """
+    report = on_time_report(store, period, by, as_of)
+    with store.read() as uow:
+        report.kpis = _kpis(uow.conn, period)
+        report.late_steps = _late_steps_by_agency(uow.conn, period)
     return report

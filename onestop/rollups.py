@@ -13,7 +13,9 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, insert, literal, select
 
 from onestop.errors import ValidationError
-from onestop.reports import Period, Report, Row, count_if, order_rows
+from onestop.periods import Period
+from onestop.reports import Report, Row, count_if, order_rows
+from onestop.store import Store
 from onestop.store.schema import daily_rollups, dossiers
 
 #: Dimensions a rollup keeps (the others need the live report).
@@ -26,15 +28,21 @@ ROLLUP_DIMENSIONS = {
 
 
 def snapshot_day(conn: Connection, day: date, now: datetime) -> int:
-    """Recompute the rollup rows of ``day`` (local date); returns how many rows were written."""
-    return snapshot_range(conn, day, day, now)
+    """Recompute the rollup rows of ``day`` (local date) inside the caller's transaction;
+    returns how many rows were written."""
+    return _snapshot(conn, day, day, now)
 
 
-def snapshot_range(conn: Connection, start: date, end: date, now: datetime) -> int:
+def snapshot_range(store: Store, start: date, end: date, now: datetime) -> int:
     """Recompute the rollup rows of every day from ``start`` to ``end`` inclusive.
 
     Two grouped scans over the date indexes (receipts, resolutions), whatever the span.
     """
+    with store.begin() as conn:
+        return _snapshot(conn, start, end, now)
+
+
+def _snapshot(conn: Connection, start: date, end: date, now: datetime) -> int:
     conn.execute(delete(daily_rollups).where(daily_rollups.c.day.between(start, end)))
     d = dossiers.c
     keys = [d.level, d.competent_unit, d.procedure_code, d.field]
@@ -80,7 +88,7 @@ def snapshot_range(conn: Connection, start: date, end: date, now: datetime) -> i
     return len(rows)
 
 
-def rollup_report(conn: Connection, period: Period, by: Sequence[str] = ("level",)) -> Report:
+def rollup_report(store: Store, period: Period, by: Sequence[str] = ("level",)) -> Report:
     """The resolved part of the on-time report, summed from rollups (open counts are live-only).
 
     Raises:
@@ -104,7 +112,9 @@ def rollup_report(conn: Connection, period: Period, by: Sequence[str] = ("level"
     )
     rows: dict[tuple[Any, ...], Row] = {}
     n = len(dims)
-    for rec in conn.execute(query):
+    with store.read() as uow:
+        records = uow.conn.execute(query).all()
+    for rec in records:
         key = tuple(rec[:n])
         row = Row(dict(zip(dims, key, strict=True)))
         row.early, row.on_time, row.late = (int(x or 0) for x in rec[n : n + 3])

@@ -24,8 +24,12 @@ class RuleSet(BaseModel):
         next_day_threshold_days: Procedures whose statutory time is at most this many days
             start their clock the next working day when received after ``cutoff``.
         max_apologies: How many times an apology letter may reset the appointment date.
-        apology_lead_days: Working days before the appointment by which the apology letter is
-            due; a later one is still accepted and recorded as a late notice.
+        apology_lead_days: Working days before the appointment date on which the apology letter
+            is due at the latest, day-granular; a later one is still accepted and recorded as a
+            late notice.
+        max_supplement_requests: Supplement requests that stop the clock (one written request
+            listing everything missing); a further one needs a recorded reason and does not
+            stop it.
         payment_pauses_clock: Whether waiting for fees or taxes is excluded from the time limit.
     """
 
@@ -36,7 +40,8 @@ class RuleSet(BaseModel):
     cutoff: time = time(15, 0)
     next_day_threshold_days: float = 1.0
     max_apologies: int = Field(default=1, ge=0)
-    apology_lead_days: float = Field(default=1.0, ge=0)
+    apology_lead_days: int = Field(default=1, ge=0, le=30)
+    max_supplement_requests: int = Field(default=1, ge=0)
     payment_pauses_clock: bool = True
 
 

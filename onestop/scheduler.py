@@ -27,10 +27,12 @@ from sqlalchemy import insert, select, update
 
 from onestop.alerts import AlertSweeper, Notifier
 from onestop.audit import anchor_day
-from onestop.clock import VN_TZ
-from onestop.engine import Engine
-from onestop.reports import Period, on_time_report
+from onestop.calendar import Calendar
+from onestop.clock import VN_TZ, Clock
+from onestop.periods import Period
+from onestop.reports import on_time_report
 from onestop.rollups import snapshot_day
+from onestop.store import Store
 from onestop.store.schema import job_runs, scheduler_leases
 
 log = structlog.get_logger("onestop.scheduler")
@@ -40,22 +42,28 @@ class Lease:
     """A named lease row: whoever holds an unexpired lease is the active scheduler.
 
     Args:
-        engine: Whose store and clock to use.
+        store: The database holding the lease row.
+        clock: The source of time.
         name: Lease name (one per job set).
         holder: This instance's identity (default: a random id).
         ttl: Seconds a lease lasts unless renewed.
     """
 
     def __init__(
-        self, engine: Engine, name: str = "scheduler", holder: str | None = None, ttl: float = 60
+        self,
+        store: Store,
+        clock: Clock,
+        name: str = "scheduler",
+        holder: str | None = None,
+        ttl: float = 60,
     ) -> None:
-        self.engine, self.name, self.ttl = engine, name, ttl
+        self.store, self.clock, self.name, self.ttl = store, clock, name, ttl
         self.holder = holder or f"onestop-{uuid.uuid4().hex[:12]}"
 
     def acquire(self) -> bool:
         """Take or renew the lease if it is free, expired, or ours. Returns whether we hold it."""
-        store = self.engine.store
-        now = self.engine.clock.now()
+        store = self.store
+        now = self.clock.now()
         expires = now + timedelta(seconds=self.ttl)
         with store.begin() as conn:
             conn.execute(
@@ -76,8 +84,8 @@ class Lease:
 
     def release(self) -> None:
         """Give the lease up now (if we hold it), so another instance takes over at once."""
-        past = self.engine.clock.now() - timedelta(seconds=1)
-        with self.engine.store.begin() as conn:
+        past = self.clock.now() - timedelta(seconds=1)
+        with self.store.begin() as conn:
             conn.execute(
                 update(scheduler_leases)
                 .where(
@@ -88,13 +96,13 @@ class Lease:
 
     def current_holder(self) -> str | None:
         """Who holds an unexpired lease, if anyone."""
-        with self.engine.store.engine.connect() as conn:
+        with self.store.engine.connect() as conn:
             row = (
                 conn.execute(select(scheduler_leases).where(scheduler_leases.c.name == self.name))
                 .mappings()
                 .first()
             )
-        if row is None or row["expires_at"] < self.engine.clock.now():
+        if row is None or row["expires_at"] < self.clock.now():
             return None
         return str(row["holder"])
 
@@ -130,7 +138,9 @@ class SchedulerService:
     """Runs the periodic jobs while holding the database's scheduler lease.
 
     Args:
-        engine: The engine to work on.
+        store: The database to work on.
+        clock: The source of time.
+        calendar: The working calendar (sweeps run during office hours).
         notifiers: Who hears about alerts.
         reports_dir: Where report files are written.
         schedule: When jobs run.
@@ -140,18 +150,20 @@ class SchedulerService:
 
     def __init__(
         self,
-        engine: Engine,
+        store: Store,
+        clock: Clock,
+        calendar: Calendar,
         notifiers: Sequence[Notifier] = (),
         reports_dir: str | Path = "reports",
         schedule: Schedule = Schedule(),
         lease_ttl: float = 60,
         holder: str | None = None,
     ) -> None:
-        self.engine = engine
-        self.sweeper = AlertSweeper(engine, notifiers)
+        self.store, self.clock, self.calendar = store, clock, calendar
+        self.sweeper = AlertSweeper(store, clock, calendar, notifiers)
         self.reports_dir = Path(reports_dir)
         self.schedule = schedule
-        self.lease = Lease(engine, ttl=lease_ttl, holder=holder)
+        self.lease = Lease(store, clock, ttl=lease_ttl, holder=holder)
         self.id = self.lease.holder
         self.stop_event = threading.Event()
         self._scheduler: BackgroundScheduler | None = None
@@ -170,8 +182,8 @@ class SchedulerService:
         if not self.lease.acquire():
             log.warning("scheduler.lease_lost", holder=self.id, job=job)
             return None
-        now = self.engine.clock.now()
-        with self.engine.store.begin() as conn:
+        now = self.clock.now()
+        with self.store.begin() as conn:
             run_id = conn.execute(
                 insert(job_runs).values(job=job, holder=self.id, started_at=now)
             ).inserted_primary_key[0]  # type: ignore[index]
@@ -182,32 +194,31 @@ class SchedulerService:
         except Exception as exc:  # noqa: BLE001 - recorded; the scheduler keeps running
             error = f"{type(exc).__name__}: {exc}"[:500]
             log.error("scheduler.job_failed", job=job, error=error)
-        with self.engine.store.begin() as conn:
+        with self.store.begin() as conn:
             conn.execute(
                 update(job_runs)
                 .where(job_runs.c.id == run_id)
-                .values(finished_at=self.engine.clock.now(), result=result, error=error)
+                .values(finished_at=self.clock.now(), result=result, error=error)
             )
         return result
 
     def _sweep(self, now: datetime) -> dict[str, Any]:
-        cal = self.engine.calendar
+        cal = self.calendar
         if self.schedule.office_hours_only and cal.next_opening(now) != now:
             return {"skipped": "office closed"}
         return {"new_alerts": len(self.sweeper.sweep(now))}
 
     def _nightly(self, now: datetime) -> dict[str, Any]:
         """Roll up the day's dossiers and anchor yesterday's events (a complete day)."""
-        with self.engine.store.begin() as conn:
+        with self.store.begin() as conn:
             rows = snapshot_day(conn, now.date(), now)
             anchor = anchor_day(conn, now.date() - timedelta(days=1), now)
         return {"day": now.date().isoformat(), "rows": rows, "anchored": anchor["day"]}
 
     def _report(self, now: datetime, span: str) -> dict[str, Any]:
         period = previous_period(now.date(), span)
-        with self.engine.store.engine.connect() as conn:
-            report = on_time_report(conn, period, ["level"], as_of=now)
-        from onestop.html import render_html
+        report = on_time_report(self.store, period, ["level"], as_of=now)
+        from onestop.report_html import render_html
 
         self.reports_dir.mkdir(parents=True, exist_ok=True)
         stem = self.reports_dir / f"on-time-{period.label}"
@@ -220,7 +231,7 @@ class SchedulerService:
     def _start_scheduler(self) -> None:
         hour, minute = (int(x) for x in self.schedule.nightly.split(":"))
         scheduler = BackgroundScheduler(
-            jobstores={"default": SQLAlchemyJobStore(engine=self.engine.store.engine)},
+            jobstores={"default": SQLAlchemyJobStore(engine=self.store.engine)},
             executors={"default": ThreadPoolExecutor(1)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
             timezone=VN_TZ,

@@ -22,8 +22,8 @@ def assert_replays(engine: Engine, dossier_id: int) -> None:
     Raises:
         AssertionError: If they differ (the message shows both).
     """
-    with engine.store.engine.connect() as conn:
-        row = engine.store.load_dossier(conn, dossier_id)
+    with engine.store.read() as uow:
+        row = uow.load_dossier(dossier_id)
     rebuilt = replay(engine.history(dossier_id))
     assert rebuilt == row, f"row {row!r} != replay {rebuilt!r}"
 

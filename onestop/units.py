@@ -26,7 +26,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from onestop._definitions import load_yaml, validate_model
+from onestop._yaml import load_yaml, validate_model
 from onestop.errors import DefinitionError, Problem, UnknownUnit
 
 #: Codes of units, agencies, procedures, steps and unit sets.

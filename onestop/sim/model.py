@@ -24,10 +24,12 @@ import simpy
 from onestop.calendar import Calendar
 from onestop.catalog import Procedure
 from onestop.clock import VN_TZ, ManualClock
+from onestop.deadlines import apology_deadline
 from onestop.definitions import Definitions
 from onestop.engine import Engine
 from onestop.errors import InvalidTransition, NotAllowedHere
-from onestop.reports import Period, full_report
+from onestop.periods import Period
+from onestop.reports import full_report
 from onestop.sim.scenario import Scenario
 from onestop.store import Store
 
@@ -397,29 +399,34 @@ class Simulation:
             self.do(engine.rate, dossier_id, rng.choices(scores, weights)[0])
 
     def watch(self, dossier_id: int, known_late: bool) -> Process:
-        """One working day before the appointment, an officer who knows the dossier will be
-        late (a known overrun, or less time left than the remaining steps' budgets) issues the
-        apology letter (Form 04) with a new date."""
+        """On the last day the law allows an apology letter (Form 04) in time
+        (:func:`onestop.deadlines.apology_deadline` under the dossier's rule set), an officer
+        who knows the dossier will be late (a known overrun, or less time left than the
+        remaining steps' expected work) issues one. The new date is set by that expected work:
+        the remaining steps' mean work from now, in whole working days, at least one."""
         engine, cal = self.engine, self.calendar
-        lead = 1.0
         while True:
             d = engine.get(dossier_id)
             if not d.status.is_open or d.due_at is None or d.apologies:
                 return
-            warn = cal.add_working_days(d.due_at, -lead)
+            rules = engine.rules.named(d.rule_set)
+            notice_day = apology_deadline(cal, rules, d.due_at)
+            warn = cal.next_opening(datetime.combine(notice_day, datetime.min.time(), VN_TZ))
             if self.hours(warn) > self.env.now:
                 yield self.env.timeout(self.hours(warn) - self.env.now)
                 continue  # the deadline may have moved (pauses): look again
-            if d.status.value not in ("received", "processing"):
+            if d.paused_at is not None:  # the clock stands still: nothing to announce yet
                 yield self.env.timeout(self.hours_per_day)
                 continue
             proc = self.catalog.get(d.procedure_code, version=d.procedure_version)
             remaining = sum(
                 self._mean_work_hours(proc, s.budget) for s in proc.route.steps[d.step_index :]
             )
-            left = cal.working_days_between(self.sync(), d.due_at)
+            now = self.sync()
+            left = cal.working_days_between(now, d.due_at)
             if known_late or remaining / self.hours_per_day > left:
-                new_due = cal.add_working_days(max(d.due_at, self.sync()), 5)
+                days = max(1, math.ceil(remaining / self.hours_per_day))
+                new_due = cal.add_working_days(max(d.due_at, now), days)
                 self.do(engine.apologise, dossier_id, new_due, "hồ sơ cần thêm thời gian xử lý")
                 return
             yield self.env.timeout(self.working_delay(min(left, 0.5) * self.hours_per_day) or 1)
@@ -447,8 +454,7 @@ class Simulation:
         end = self.at(horizon)
         self.sync()
         period = Period(self.scenario.start, max(end.date(), self.scenario.start), "simulation")
-        with self.engine.store.engine.connect() as conn:
-            report = full_report(conn, period, ["level"], as_of=end)
+        report = full_report(self.engine.store, period, ["level"], as_of=end)
         return RunResult(
             seed=self.seed,
             dossiers=self.dossiers,

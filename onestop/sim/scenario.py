@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from onestop._definitions import load_yaml, validate_model
+from onestop._yaml import load_yaml, validate_model
 
 
 class _Model(BaseModel):

@@ -151,7 +151,9 @@ dossiers = Table(
     Column("original_due_at", AwareDateTime),
     Column("step_due_at", AwareDateTime),
     Column("apologies", Integer, nullable=False),
+    Column("supplements_requested", Integer, nullable=False, server_default="0"),
     Column("paused_from", String(30)),
+    # When the deadline clock stopped; NULL while it runs (also in a pause that does not stop it).
     Column("paused_at", AwareDateTime),
     Column("resolved_at", AwareDateTime),
     Column("resolved_on", Date),

@@ -73,6 +73,23 @@ class Reason(_Args):
     reason: str = _TEXT
 
 
+class NoArgs(_Args):
+    """A command that takes no arguments of its own."""
+
+
+class SupplementRequest(_Args):
+    """A supplement request (Form 02): everything missing, in one request.
+
+    Attributes:
+        reason: What is missing.
+        extra_reason: Why a further request is needed after the rule set's limit (required
+            then, and recorded; such a request does not stop the clock).
+    """
+
+    reason: str = _TEXT
+    extra_reason: str | None = Field(default=None, min_length=1, max_length=2000)
+
+
 class OptionalReason(_Args):
     """An optional free-text note."""
 

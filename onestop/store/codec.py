@@ -1,0 +1,32 @@
+"""Column values to and from JSON (events and idempotent results carry them as JSON)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+
+from onestop.store.schema import AwareDateTime, dossiers
+
+#: Dossier columns holding datetimes (events carry them as ISO strings).
+DATETIME_COLUMNS = frozenset(c.name for c in dossiers.columns if isinstance(c.type, AwareDateTime))
+#: Dossier columns holding local dates.
+DATE_COLUMNS = frozenset({"received_on", "resolved_on"})
+
+
+def to_json(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Column values as JSON-safe data (datetimes and dates as ISO strings)."""
+    return {k: v.isoformat() if isinstance(v, datetime | date) else v for k, v in values.items()}
+
+
+def from_json(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Inverse of :func:`to_json` for dossier columns."""
+    out = dict(values)
+    for key, value in values.items():
+        if value is None:
+            continue
+        if key in DATETIME_COLUMNS:
+            out[key] = datetime.fromisoformat(value)
+        elif key in DATE_COLUMNS:
+            out[key] = date.fromisoformat(value)
+    return out

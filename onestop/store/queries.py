@@ -1,0 +1,62 @@
+"""Read queries over dossiers, their steps and events (worklists and histories)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from onestop.store import clauses
+from onestop.store.schema import dossier_steps, dossiers, events
+from onestop.store.unit_of_work import UnitOfWork
+
+
+def history(uow: UnitOfWork, dossier_id: int) -> list[dict[str, Any]]:
+    """The dossier's event rows, oldest first.
+
+    Raises:
+        UnknownDossier: If there is no such dossier.
+    """
+    uow.load_dossier(dossier_id)
+    query = select(events).where(events.c.dossier_id == dossier_id).order_by(events.c.seq)
+    return [dict(r) for r in uow.conn.execute(query).mappings()]
+
+
+def steps(uow: UnitOfWork, dossier_id: int) -> list[dict[str, Any]]:
+    """The dossier's step rows in route order.
+
+    Raises:
+        UnknownDossier: If there is no such dossier.
+    """
+    uow.load_dossier(dossier_id)
+    query = (
+        select(dossier_steps)
+        .where(dossier_steps.c.dossier_id == dossier_id)
+        .order_by(dossier_steps.c.seq)
+    )
+    return [dict(r) for r in uow.conn.execute(query).mappings()]
+
+
+def open_dossiers(
+    uow: UnitOfWork,
+    *,
+    units: Sequence[str] | None = None,
+    agency: str | None = None,
+    procedure: str | None = None,
+    overdue_at: datetime | None = None,
+    limit: int = 1000,
+) -> list[dict[str, Any]]:
+    """Open dossier rows, filtered, ordered by appointment date then id."""
+    query = select(dossiers).where(clauses.is_open())
+    if units is not None:
+        query = query.where(dossiers.c.competent_unit.in_(list(units)))
+    if agency is not None:
+        query = query.where(dossiers.c.current_agency == agency)
+    if procedure is not None:
+        query = query.where(dossiers.c.procedure_code == procedure)
+    if overdue_at is not None:
+        query = query.where(clauses.overdue(dossiers.c.due_at, overdue_at))
+    query = query.order_by(dossiers.c.due_at, dossiers.c.id).limit(limit)
+    return [dict(r) for r in uow.conn.execute(query).mappings()]
