@@ -113,7 +113,7 @@ def _verify(conn: Connection) -> list[Finding]:
     for dossier_id in sorted(set(heads) - seen):
         findings.append(Finding(dossier_id, 1, "deleted", "the dossier has no events"))
     for anchor in conn.execute(select(anchors).order_by(anchors.c.day)).mappings():
-        count, digest = day_digest(conn, anchor["day"])
+        count, digest = _day_digest(conn, anchor["day"])
         if (count, digest) != (anchor["events"], anchor["hash"]):
             findings.append(
                 Finding(None, None, "anchor_mismatch",
@@ -122,7 +122,7 @@ def _verify(conn: Connection) -> list[Finding]:
     return findings
 
 
-def day_digest(conn: Connection, day: date) -> tuple[int, str]:
+def _day_digest(conn: Connection, day: date) -> tuple[int, str]:
     """How many events happened on ``day`` (local) and the hash over their hashes, in order."""
     start, end = Period(day, day, day.isoformat()).bounds
     digest = hashlib.sha256()
@@ -135,12 +135,19 @@ def day_digest(conn: Connection, day: date) -> tuple[int, str]:
     return count, digest.hexdigest()
 
 
-def anchor_day(conn: Connection, day: date, now: datetime) -> dict[str, Any]:
-    """Store (or refresh) the anchor of ``day``; run it once the day is over."""
-    count, digest = day_digest(conn, day)
-    conn.execute(delete(anchors).where(anchors.c.day == day))
-    conn.execute(insert(anchors).values(day=day, events=count, hash=digest, computed_at=now))
+def anchor_day(store: Store, day: date, now: datetime) -> dict[str, Any]:
+    """Store (or refresh) the anchor of ``day``; run it once the day is over.
+
+    Args:
+        store: The database.
+        day: The local day whose events are anchored.
+        now: When the anchor is computed.
+    """
+    with store.begin() as conn:
+        count, digest = _day_digest(conn, day)
+        conn.execute(delete(anchors).where(anchors.c.day == day))
+        conn.execute(insert(anchors).values(day=day, events=count, hash=digest, computed_at=now))
     return {"day": day.isoformat(), "events": count, "hash": digest}
 
 
-__all__ = ["Finding", "anchor_day", "day_digest", "verify"]
+__all__ = ["Finding", "anchor_day", "verify"]

@@ -574,8 +574,7 @@ def verify(
             day = date.fromisoformat(anchor)
         except ValueError:
             raise fail(f"--anchor: {anchor!r} is not a date") from None
-        with store.begin() as conn:
-            anchor_day(conn, day, SystemClock().now())
+        anchor_day(store, day, SystemClock().now())
     findings = check(store)
     if findings:
         for finding in findings:

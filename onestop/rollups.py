@@ -27,12 +27,6 @@ ROLLUP_DIMENSIONS = {
 }
 
 
-def snapshot_day(conn: Connection, day: date, now: datetime) -> int:
-    """Recompute the rollup rows of ``day`` (local date) inside the caller's transaction;
-    returns how many rows were written."""
-    return _snapshot(conn, day, day, now)
-
-
 def snapshot_range(store: Store, start: date, end: date, now: datetime) -> int:
     """Recompute the rollup rows of every day from ``start`` to ``end`` inclusive.
 

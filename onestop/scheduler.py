@@ -31,7 +31,7 @@ from onestop.calendar import Calendar
 from onestop.clock import VN_TZ, Clock
 from onestop.periods import Period
 from onestop.reports import on_time_report
-from onestop.rollups import snapshot_day
+from onestop.rollups import snapshot_range
 from onestop.store import Store
 from onestop.store.schema import job_runs, scheduler_leases
 
@@ -210,9 +210,8 @@ class SchedulerService:
 
     def _nightly(self, now: datetime) -> dict[str, Any]:
         """Roll up the day's dossiers and anchor yesterday's events (a complete day)."""
-        with self.store.begin() as conn:
-            rows = snapshot_day(conn, now.date(), now)
-            anchor = anchor_day(conn, now.date() - timedelta(days=1), now)
+        rows = snapshot_range(self.store, now.date(), now.date(), now)
+        anchor = anchor_day(self.store, now.date() - timedelta(days=1), now)
         return {"day": now.date().isoformat(), "rows": rows, "anchored": anchor["day"]}
 
     def _report(self, now: datetime, span: str) -> dict[str, Any]:

@@ -28,7 +28,7 @@ def test_due_soon_then_overdue_exactly_once(engine: Engine, clock: ManualClock) 
     clock.set(dt(2025, 3, 3, 9, 0))  # Monday
     d = engine.receive("BIRTH", "W1")  # due Thu 6 Mar 09:00; desk step (half a day) Mon 15:00
     received: list = []
-    sweeper = AlertSweeper(engine, [CallbackNotifier(received.extend)])
+    sweeper = AlertSweeper(engine.store, engine.clock, engine.calendar, [CallbackNotifier(received.extend)])
     assert keys(sweeper.sweep()) == {(d.id, 0, "due_soon")}  # desk step: half a day left
     clock.set(dt(2025, 3, 3, 10, 0))
     assert sweeper.sweep() == []
@@ -43,7 +43,7 @@ def test_due_soon_then_overdue_exactly_once(engine: Engine, clock: ManualClock) 
     for _ in range(3):
         assert sweeper.sweep() == []
     # A fresh sweeper (a restarted scheduler) raises nothing new either.
-    assert AlertSweeper(engine).sweep() == []
+    assert AlertSweeper(engine.store, engine.clock, engine.calendar).sweep() == []
     with engine.store.engine.connect() as conn:
         rows = conn.execute(select(alerts.c.dossier_id, alerts.c.step_seq, alerts.c.kind)).all()
     assert len(rows) == len(set(rows)) == 5
@@ -58,7 +58,7 @@ def test_paused_and_closed_dossiers_do_not_fall_due(engine: Engine, clock: Manua
     done = engine.receive("COPY", "W1")
     engine.resolve(done.id)
     clock.set(dt(2025, 4, 1, 9, 0))
-    assert AlertSweeper(engine).sweep() == []
+    assert AlertSweeper(engine.store, engine.clock, engine.calendar).sweep() == []
 
 
 class _Hook(BaseHTTPRequestHandler):
@@ -96,7 +96,7 @@ def test_webhook_retries_with_backoff(engine: Engine, clock: ManualClock, hook) 
     notifier = WebhookNotifier(url, retries=3, backoff=0.5, sleep=sleeps.append)
     d = engine.receive("COPY", "W1")
     clock.advance(timedelta(days=3))
-    AlertSweeper(engine, [notifier]).sweep()
+    AlertSweeper(engine.store, engine.clock, engine.calendar, [notifier]).sweep()
     assert sleeps == [0.5, 1.0]
     assert len(handler.bodies) == 1
     sent = handler.bodies[0]["alerts"]
@@ -115,7 +115,7 @@ def test_webhook_failure_recorded_then_redelivered(
     notifier = WebhookNotifier(url, retries=1, backoff=0.01, sleep=lambda s: None)
     engine.receive("COPY", "W1")
     clock.advance(timedelta(days=3))
-    sweeper = AlertSweeper(engine, [notifier])
+    sweeper = AlertSweeper(engine.store, engine.clock, engine.calendar, [notifier])
     new = sweeper.sweep()
     assert len(new) == 2  # dossier and its only step are overdue
     with engine.store.engine.connect() as conn:

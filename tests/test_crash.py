@@ -13,6 +13,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, func, select
 
 from onestop.audit import verify
+from onestop.store import Store
 from onestop.store.schema import dossiers, events, idempotency_keys
 
 from .crash_writer import stream
@@ -65,7 +66,7 @@ def test_sigkill_at_random_points_loses_and_doubles_nothing(tmp_path: Path) -> N
         # ... and applied exactly once: one event per command, no more.
         assert conn.execute(select(func.count()).select_from(events)).scalar() == len(keys)
         # No dossier is half-applied; every event log is contiguous and untampered.
-        assert verify(conn) == []
+        assert verify(Store(f"sqlite:///{db}")) == []
         statuses = {row[0] for row in conn.execute(select(dossiers.c.status))}
         assert statuses == {"returned"}
         assert conn.execute(select(func.count()).select_from(dossiers)).scalar() == DOSSIERS

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from onestop import DefinitionError, Definitions, Lifecycle, Status
+from onestop import DefinitionError, Definitions, Status
 from onestop.catalog import Procedure
 
 from .conftest import FIXTURES
@@ -171,11 +171,11 @@ def test_missing_directory() -> None:
 
 def test_lifecycle_statuses_follow_the_procedure() -> None:
     catalog = Definitions.load(FIXTURES).catalog
-    copy = Lifecycle(catalog.get("COPY"))  # one step, no online, no post
+    copy = catalog.lifecycle(catalog.get("COPY"))  # one step, no online, no post
     assert Status.PROCESSING not in copy.statuses
     assert Status.SUBMITTED not in copy.statuses
     assert Status.DISPATCHED not in copy.statuses
-    land = Lifecycle(catalog.get("LAND"))
+    land = catalog.lifecycle(catalog.get("LAND"))
     assert {Status.PROCESSING, Status.SUBMITTED, Status.DISPATCHED} <= land.statuses
     for status in Status:
         assert isinstance(status.portal_code, int)

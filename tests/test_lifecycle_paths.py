@@ -42,8 +42,8 @@ def test_counter_path_with_rating(engine: Engine, clock: ManualClock) -> None:
     with pytest.raises(InvalidTransition, match="already been rated"):
         engine.rate(d.id, 4)
     steps = engine.steps(d.id)
-    assert [s["agency"] for s in steps] == ["W1-DESK", "W1-JUS", "W1-POL", "D1-BHXH"]
-    assert all(s["completed_at"] is not None for s in steps)
+    assert [s.agency for s in steps] == ["W1-DESK", "W1-JUS", "W1-POL", "D1-BHXH"]
+    assert all(s.completed_at is not None for s in steps)
     assert [e.trigger for e in engine.history(d.id)] == [
         "receive",
         "complete_step",
@@ -105,27 +105,53 @@ def test_supplement_pauses_the_clock(engine: Engine, clock: ManualClock) -> None
     clock.set(dt(2025, 3, 5, 10, 0))  # two working days later
     d = engine.supplement(d.id)
     assert d.status is Status.PROCESSING and d.step_index == 1
-    assert d.due_at == engine.calendar.add_working_days(due, 2)
-    assert d.original_due_at == d.due_at
+    # Paused Monday 10:00 to Wednesday 10:00: two working days later than Thursday 09:00.
+    assert d.due_at == dt(2025, 3, 10, 9, 0)
+    assert d.original_due_at == dt(2025, 3, 6, 9, 0)  # Form 01's appointment, kept on record
     walk_steps(engine, clock, d.id)
     d = engine.resolve(d.id)
     assert d.timeliness is Timeliness.EARLY
     assert_replays(engine, d.id)
 
 
-def test_supplement_restart_rule(engine: Engine, clock: ManualClock) -> None:
+def test_supplement_restart_rule_within_the_intake_check_window(
+    engine: Engine, clock: ManualClock
+) -> None:
+    clock.set(dt(2025, 3, 3, 9, 0))  # Monday; LAND: 10 working days, restart, 3-day window
+    d = engine.receive("LAND", "D1")
+    assert d.due_at == dt(2025, 3, 17, 9, 0)
+    clock.advance(timedelta(hours=2))
+    d = engine.complete_step(d.id)
+    clock.set(dt(2025, 3, 5, 9, 0))  # two working days after receipt: inside the window
+    d = engine.request_supplement(d.id, "thiếu hợp đồng công chứng")
+    clock.set(dt(2025, 3, 12, 14, 0))
+    d = engine.supplement(d.id)
+    # The full 10 working days again from Wednesday 12 March 14:00, the review step's 6 too.
+    assert d.due_at == dt(2025, 3, 26, 14, 0)
+    assert d.step_due_at == dt(2025, 3, 20, 14, 0)
+    assert d.original_due_at == dt(2025, 3, 17, 9, 0)
+    assert engine.steps(d.id)[1].due_at == dt(2025, 3, 20, 14, 0)
+    assert [e.data["args"].get("clock") for e in engine.history(d.id)[-2:]] == [
+        "stopped",
+        "restarted",
+    ]
+    assert_replays(engine, d.id)
+
+
+def test_supplement_after_the_window_only_shifts(engine: Engine, clock: ManualClock) -> None:
     clock.set(dt(2025, 3, 3, 9, 0))
     d = engine.receive("LAND", "D1")
     clock.advance(timedelta(hours=2))
     d = engine.complete_step(d.id)
-    clock.set(dt(2025, 3, 7, 9, 0))
+    clock.set(dt(2025, 3, 7, 9, 0))  # window ended Thursday 09:00: the clock pauses instead
     d = engine.request_supplement(d.id, "thiếu hợp đồng công chứng")
     clock.set(dt(2025, 3, 12, 14, 0))
     d = engine.supplement(d.id)
-    # LAND restarts the full 10 working days from the supplement.
-    assert d.due_at == engine.calendar.add_working_days(dt(2025, 3, 12, 14, 0), 10)
-    assert d.step_due_at == engine.calendar.add_working_days(dt(2025, 3, 12, 14, 0), 6)
-    assert engine.steps(d.id)[1]["due_at"] == d.step_due_at
+    # Waiting time: Fri 09-17 (6 h), Mon and Tue (16 h), Wed 07-14 (5 h) = 27 office hours;
+    # 17 March 09:00 + 27 h = 20 March 14:00.
+    assert d.due_at == dt(2025, 3, 20, 14, 0)
+    assert d.original_due_at == dt(2025, 3, 17, 9, 0)
+    assert engine.history(d.id)[-1].data["args"]["clock"] == "shifted"
     assert_replays(engine, d.id)
 
 
@@ -234,14 +260,14 @@ def test_on_time_and_late_resolution(engine: Engine, clock: ManualClock) -> None
     assert engine.resolve(on_time.id).timeliness is Timeliness.ON_TIME
     clock.set(dt(2025, 3, 6, 9, 30))
     assert engine.resolve(late.id).timeliness is Timeliness.LATE
-    late_steps = [s for s in engine.steps(late.id) if s["timeliness"] == "late"]
-    assert [s["agency"] for s in late_steps] == ["D1-BHXH"]
+    late_steps = [s for s in engine.steps(late.id) if s.timeliness == "late"]
+    assert [s.agency for s in late_steps] == ["D1-BHXH"]
 
 
 def test_single_step_procedure_and_cutoff(engine: Engine, clock: ManualClock) -> None:
     clock.set(dt(2025, 3, 3, 16, 0))  # after the 15:00 cut-off
     d = engine.receive("COPY", "W1")
-    assert d.due_at == dt(2025, 3, 4, 11, 0)  # clock starts next working morning
+    assert d.due_at == dt(2025, 3, 4, 17, 0)  # same-day, after 15:00: close of next working day
     assert d.status is Status.RECEIVED
     d = engine.resolve(d.id)
     d = engine.return_result(d.id)

@@ -6,6 +6,7 @@ import doctest
 import importlib
 import io
 import json
+import logging
 import pkgutil
 from collections.abc import Iterator
 from contextlib import redirect_stderr
@@ -94,3 +95,71 @@ def test_public_api_is_curated() -> None:
         obj = getattr(onestop, name)
         if isinstance(obj, type) or callable(obj):
             assert obj.__doc__, name
+
+
+def test_the_library_leaves_logging_to_its_host(tmp_path: pytest.TempPathFactory) -> None:
+    import subprocess
+    import sys
+
+    from .conftest import FIXTURES
+
+    code = (
+        "import structlog\n"
+        "from onestop import Engine\n"
+        f"Engine.open('sqlite://', {str(FIXTURES)!r})\n"
+        "print(structlog.is_configured())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_redaction_under_a_host_configuration(engine: Engine, clock: ManualClock) -> None:
+    import structlog
+
+    buffer = io.StringIO()
+    # A host application's own setup, with onestop's processor added before its renderer.
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso"),
+            redact,
+            structlog.processors.KeyValueRenderer(),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
+        logger_factory=structlog.PrintLoggerFactory(file=buffer),
+        cache_logger_on_first_use=False,
+    )
+    try:
+        applicant = {"name": NAME, "id_number": CITIZEN_ID, "phone": PHONE}
+        d = engine.receive("LAND", "D1", applicant=applicant)
+        structlog.get_logger("host").info("dossier received", applicant=applicant, id=d.id,
+                                          note=f"gọi {PHONE}")  # fmt: skip
+    finally:
+        configure(json=False, level="WARNING")
+    out = buffer.getvalue()
+    assert "dossier.command" in out and "dossier received" in out
+    for secret in (NAME, CITIZEN_ID, PHONE):
+        assert secret not in out
+
+
+def test_no_public_function_takes_a_raw_connection() -> None:
+    import inspect
+
+    from onestop import alerts, audit, reports
+
+    names = [(onestop, n) for n in onestop.__all__]
+    names += [(m, n) for m in (alerts, audit, reports) for n in dir(m) if not n.startswith("_")]
+    offenders = []
+    for module, name in names:
+        obj = getattr(module, name)
+        targets = [obj] if inspect.isfunction(obj) else []
+        if inspect.isclass(obj) and obj.__module__.startswith("onestop"):
+            targets += [f for _, f in inspect.getmembers(obj, inspect.isfunction)
+                        if not f.__name__.startswith("_") or f.__name__ == "__init__"]  # fmt: skip
+        for fn in targets:
+            params = inspect.signature(fn).parameters.values()
+            if fn.__module__.startswith("onestop") and any(
+                "Connection" in str(p.annotation) for p in params
+            ):
+                offenders.append(f"{module.__name__}.{name}.{fn.__name__}")
+    assert offenders == []

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from onestop import VN_TZ, Engine, ManualClock
-from onestop.html import render_html
-from onestop.reports import Period, on_time_report
+from onestop.report_html import render_html
+from onestop.periods import Period
+from onestop.reports import on_time_report
 from onestop.rollups import rollup_report, snapshot_range
 
 
@@ -50,10 +51,9 @@ def known(engine: Engine, clock: ManualClock) -> Engine:
 
 
 def test_counts_and_rates_by_hand(known: Engine) -> None:
-    with known.store.engine.connect() as conn:
-        report = on_time_report(
-            conn, Period.parse("2025-03"), ["level"], as_of=dt(2025, 3, 24, 10, 0)
-        )
+    report = on_time_report(
+        known.store, Period.parse("2025-03"), ["level"], as_of=dt(2025, 3, 24, 10, 0)
+    )
     rows = {r.key["level"]: r.as_dict() for r in report.rows}
     assert list(rows) == ["city", "district", "commune"]
     assert rows["commune"] | {} == {
@@ -83,19 +83,16 @@ def test_counts_and_rates_by_hand(known: Engine) -> None:
 
 
 def test_group_by_field_and_channel(known: Engine) -> None:
-    with known.store.engine.connect() as conn:
-        report = on_time_report(conn, Period.parse("2025"), ["field", "channel"])
+    report = on_time_report(known.store, Period.parse("2025"), ["field", "channel"])
     keys = [tuple(r.key.values()) for r in report.rows]
     assert ("civil_status", "counter") in keys and ("land", "counter") in keys
 
 
 def test_rollups_match_the_live_report(known: Engine, clock: ManualClock) -> None:
-    with known.store.begin() as conn:
-        snapshot_range(conn, datetime(2025, 3, 1).date(), datetime(2025, 3, 31).date(), clock.now())
+    snapshot_range(known.store, datetime(2025, 3, 1).date(), datetime(2025, 3, 31).date(), clock.now())
     for by in (["level"], ["level", "unit"], ["procedure"], ["field"]):
-        with known.store.engine.connect() as conn:
-            live = on_time_report(conn, Period.parse("2025-03"), by)
-            rolled = rollup_report(conn, Period.parse("2025-03"), by)
+        live = on_time_report(known.store, Period.parse("2025-03"), by)
+        rolled = rollup_report(known.store, Period.parse("2025-03"), by)
         expected = [(r.key, r.early, r.on_time, r.late) for r in live.rows if r.resolved]
         assert [(r.key, r.early, r.on_time, r.late) for r in rolled.rows] == expected
 
@@ -114,10 +111,9 @@ CHROMIUM = os.environ.get("ONESTOP_CHROMIUM") or shutil.which("chromium")
     not CHROMIUM, reason="Chromium not installed (.ci/run installs Debian's chromium)"
 )
 def test_html_report_renders_in_headless_chromium(known: Engine, tmp_path: Path) -> None:
-    with known.store.engine.connect() as conn:
-        report = on_time_report(
-            conn, Period.parse("2025-03"), ["level"], as_of=dt(2025, 3, 24, 10, 0)
-        )
+    report = on_time_report(
+        known.store, Period.parse("2025-03"), ["level"], as_of=dt(2025, 3, 24, 10, 0)
+    )
     page = tmp_path / "report.html"
     page.write_text(render_html(report), encoding="utf-8")
     shot = tmp_path / "shot.png"
@@ -171,8 +167,7 @@ def test_kpis_and_late_steps(engine: Engine, clock: ManualClock) -> None:
     engine.resolve(c.id)
     engine.return_result(c.id)
     engine.rate(c.id, 5)
-    with engine.store.engine.connect() as conn:
-        report = full_report(conn, Period.parse("2025-03"))
+    report = full_report(engine.store, Period.parse("2025-03"))
     k = report.kpis
     assert k is not None
     assert (k.received, k.location_independent, k.ratings) == (4, 1, 1)

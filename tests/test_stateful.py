@@ -17,7 +17,7 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 from sqlalchemy import func, select
 
 from onestop import VN_TZ, Calendar, Engine, ManualClock, OnestopError
-from onestop.lifecycle import PORTAL_CODES, Status
+from onestop.status import PORTAL_CODES, Status
 from onestop.store.schema import dossier_steps, events
 
 from .conftest import FIXTURES
