@@ -20,8 +20,9 @@ from benchmarks.harness import Figure, median_of, timed
 from onestop import VN_TZ, Calendar, Definitions, Engine, ManualClock
 from onestop.alerts import AlertSweeper
 from onestop.dossier import Dossier
-from onestop.lifecycle import Facts, Lifecycle
-from onestop.reports import Period, on_time_report
+from onestop.lifecycle import Facts
+from onestop.periods import Period
+from onestop.reports import on_time_report
 from onestop.rollups import rollup_report, snapshot_range
 from onestop.store import Store
 from onestop.store.schema import alerts
@@ -248,7 +249,7 @@ def bulk(quick: bool, repeats: int, pg_url: str | None = None) -> Figure:
 def dispatch(quick: bool, repeats: int) -> list[Figure]:
     """3: transition dispatch on the shared Machine vs a dict FSM; memory per open dossier."""
     defs, _ = _defs()
-    lifecycle = Lifecycle(defs.catalog.get(PROC))
+    lifecycle = defs.catalog.lifecycle(defs.catalog.get(PROC))
     n = 20_000 if quick else 200_000
 
     def machine_run() -> float:
@@ -383,14 +384,12 @@ def _report_point(n: int, repeats: int) -> dict[str, float]:
     import numpy as np
 
     store = fill(Path(tempfile.mkdtemp()) / "report.db", n)
-    with store.begin() as conn:
-        snapshot_range(conn, date(2024, 1, 1), date(2024, 12, 31), datetime.now(VN_TZ))
+    snapshot_range(store, date(2024, 1, 1), date(2024, 12, 31), datetime.now(VN_TZ))
     period = Period.parse("2024")
     rng = np.random.default_rng(1)
     level, timeliness = rng.integers(0, 3, n), rng.integers(0, 3, n)
-    with store.engine.connect() as conn:
-        live_s, _ = median_of(repeats, lambda: timed(lambda: on_time_report(conn, period)))
-        rolled_s, _ = median_of(repeats, lambda: timed(lambda: rollup_report(conn, period)))
+    live_s, _ = median_of(repeats, lambda: timed(lambda: on_time_report(store, period)))
+    rolled_s, _ = median_of(repeats, lambda: timed(lambda: rollup_report(store, period)))
     floor_s, _ = median_of(
         repeats, lambda: timed(lambda: np.bincount(level * 3 + timeliness, minlength=9))
     )
@@ -412,14 +411,18 @@ def report(quick: bool, repeats: int) -> Figure:
     )  # fmt: skip
 
 
-_DUE_SQL = "SELECT id FROM dossiers WHERE status IN ('received','processing') AND due_at < ?"
+# The overdue predicate (onestop.timeliness.is_overdue) in the plainest SQL.
+_DUE_SQL = (
+    "SELECT id FROM dossiers WHERE status IN ('received','processing','supplement_requested',"
+    "'payment_requested','suspended') AND due_at < ? AND (paused_at IS NULL OR due_at < paused_at)"
+)
 
 
 def _sweep_point(n: int, due: int, now: datetime, repeats: int) -> dict[str, float]:
     defs, cal = _defs()
     path = Path(tempfile.mkdtemp()) / "sweep.db"
     store = fill(path, n, open_share=1.0, due_now=due, now=now)
-    sweeper = AlertSweeper(Engine(store, defs.catalog, cal, ManualClock(now)))
+    sweeper = AlertSweeper(store, ManualClock(now), cal)
 
     def run() -> float:
         with store.begin() as conn:

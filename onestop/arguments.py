@@ -6,7 +6,7 @@ and turns the first pydantic error into :class:`onestop.errors.ValidationError` 
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypedDict, TypeVar
 
 import pydantic
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
@@ -133,6 +133,28 @@ class Rating(_Args):
     """The applicant's satisfaction rating."""
 
     score: int = Field(ge=1, le=5)
+
+
+class Options(TypedDict, total=False):
+    """What every command on an existing dossier also takes.
+
+    Attributes:
+        actor: Who acts: a user id, or an :class:`~onestop.access.Actor` (required when the
+            engine has an access policy).
+        expected_version: The version the caller read; a mismatch raises StaleVersion.
+        idempotency_key: Makes a retried call return the first result and write nothing.
+    """
+
+    actor: str | Actor | None
+    expected_version: int | None
+    idempotency_key: str | None
+
+
+class NewOptions(TypedDict, total=False):
+    """What every command creating a dossier also takes (see :class:`Options`)."""
+
+    actor: str | Actor | None
+    idempotency_key: str | None
 
 
 A = TypeVar("A", bound=BaseModel)

@@ -21,52 +21,34 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypedDict, Unpack
+from typing import Any, Unpack
 
 import structlog
 
 from onestop import plans
 from onestop.access import Actor, Forbidden, Policy
-from onestop.arguments import Intake, Meta, Reason, actor_id, validated
+from onestop.arguments import Intake, Meta, NewOptions, Options, Reason, actor_id, validated
 from onestop.calendar import Calendar
 from onestop.catalog import Catalog, Procedure
 from onestop.clock import Clock, SystemClock, local_date
+from onestop.commands import DossierCommands
 from onestop.definitions import Definitions
 from onestop.dossier import Dossier, Event, Step
 from onestop.errors import StaleVersion, ValidationError
 from onestop.lifecycle import Facts, Lifecycle
 from onestop.rules import RuleBook, RuleSet
 from onestop.status import Status
-from onestop.store import EMPTY_ROW, Store, UnitOfWork, from_json, queries, to_json
+from onestop.store import EMPTY_ROW, Store, UnitOfWork, queries, to_json
 from onestop.store.event_log import event_row
 
 log = structlog.get_logger("onestop.engine")
 
 
-class Options(TypedDict, total=False):
-    """What every command on an existing dossier also takes.
-
-    Attributes:
-        actor: Who acts: a user id, or an :class:`~onestop.access.Actor` (required when the
-            engine has an access policy).
-        expected_version: The version the caller read; a mismatch raises StaleVersion.
-        idempotency_key: Makes a retried call return the first result and write nothing.
-    """
-
-    actor: str | Actor | None
-    expected_version: int | None
-    idempotency_key: str | None
-
-
-class NewOptions(TypedDict, total=False):
-    """What every command creating a dossier also takes (see :class:`Options`)."""
-
-    actor: str | Actor | None
-    idempotency_key: str | None
-
-
-class Engine:
+class Engine(DossierCommands):
     """Runs the one-stop lifecycle of dossiers over a store.
+
+    The commands on existing dossiers are listed in :class:`onestop.commands.DossierCommands`;
+    each is a row of the command table :data:`onestop.plans.COMMANDS` run by :meth:`execute`.
 
     Args:
         store: Where dossiers and events live.
@@ -176,21 +158,6 @@ class Engine:
             )
             raise
 
-    def _claim(self, uow: UnitOfWork, meta: Meta, command: str, now: datetime) -> Dossier | None:
-        """Reserve the idempotency key; if it was used before, the first result."""
-        key = meta.idempotency_key
-        if key is None or uow.claim_key(key, command, now):
-            return None
-        prior = uow.keyed_result(key)
-        if prior is None or prior["result"] is None:
-            raise StaleVersion(0, 0, None)  # pragma: no cover - claimed by an aborted writer
-        if prior["command"] != command:
-            raise ValidationError(
-                "idempotency_key",
-                f"already used for a {prior['command']!r} command, not {command!r}",
-            )
-        return Dossier.from_row(from_json(prior["result"]))
-
     def _record(
         self,
         uow: UnitOfWork,
@@ -232,9 +199,9 @@ class Engine:
         row.update(plan.set)
         changes = {k: v for k, v in row.items() if k not in ("id", "version", "event_hash")}
         with self.store.write() as uow:
-            prior = self._claim(uow, meta, trigger, now)
+            prior = uow.replay_or_claim(meta.idempotency_key, trigger, now)
             if prior is not None:
-                return prior
+                return Dossier.from_row(prior)
             if row["reference"] is not None and uow.reference_taken(row["reference"]):
                 raise ValidationError("reference", f"{row['reference']!r} is already used")
             row["id"] = uow.insert_dossier(changes)
@@ -279,9 +246,9 @@ class Engine:
         trigger = spec.trigger or command
         now = self._now()
         with self.store.write(savepoint=meta.idempotency_key is not None) as uow:
-            prior = self._claim(uow, meta, trigger, now)
+            prior = uow.replay_or_claim(meta.idempotency_key, trigger, now)
             if prior is not None:
-                return prior
+                return Dossier.from_row(prior)
             row = uow.load_dossier(dossier_id, lock=True)
             if meta.expected_version is not None and row["version"] != meta.expected_version:
                 raise StaleVersion(dossier_id, meta.expected_version, row["version"])
@@ -395,116 +362,6 @@ class Engine:
             channel=channel, applicant=applicant,
         )  # fmt: skip
         return self._create("refuse", meta, intake, why.model_dump())
-
-    # -- commands: existing dossiers (see :mod:`onestop.plans` for what each does) -------------
-
-    def receive_submitted(self, dossier_id: int, **options: Unpack[Options]) -> Dossier:
-        """Receive an online submission after checking it; sets the appointment date."""
-        return self.execute("receive_submitted", dossier_id, None, **options)
-
-    def refuse(self, dossier_id: int, reason: str, **options: Unpack[Options]) -> Dossier:
-        """Refuse an online submission (Form 03): not eligible or not competent."""
-        return self.execute("refuse", dossier_id, {"reason": reason}, **options)
-
-    def complete_step(
-        self, dossier_id: int, *, note: str | None = None, **options: Unpack[Options]
-    ) -> Dossier:
-        """Hand the dossier over to the next step's agency (a line of Form 05). A hand-over
-        from the desk after the cut-off starts the next step at the next working day's opening."""
-        return self.execute("complete_step", dossier_id, {"reason": note}, **options)
-
-    forward = complete_step
-
-    def request_supplement(
-        self,
-        dossier_id: int,
-        reason: str,
-        *,
-        extra_reason: str | None = None,
-        **options: Unpack[Options],
-    ) -> Dossier:
-        """Ask the applicant to supplement the dossier (Form 02), listing everything missing.
-
-        The first request (the rule set's limit) stops the clock; a further one needs
-        ``extra_reason``, which is recorded, and the clock runs on.
-        """
-        args = {"reason": reason, "extra_reason": extra_reason}
-        return self.execute("request_supplement", dossier_id, args, **options)
-
-    def supplement(self, dossier_id: int, **options: Unpack[Options]) -> Dossier:
-        """The applicant supplied what was missing; processing resumes. The due times move by
-        the waiting time, or restart in full after a lawful ``restart`` request."""
-        return self.execute("supplement", dossier_id, None, **options)
-
-    def request_payment(
-        self,
-        dossier_id: int,
-        amount_vnd: int,
-        *,
-        reason: str | None = None,
-        **options: Unpack[Options],
-    ) -> Dossier:
-        """Ask the applicant to pay fees or taxes; the clock stops (rule set permitting)."""
-        args = {"amount_vnd": amount_vnd, "reason": reason}
-        return self.execute("request_payment", dossier_id, args, **options)
-
-    def pay(self, dossier_id: int, *, online: bool = False, **options: Unpack[Options]) -> Dossier:
-        """The applicant paid (online or not); processing resumes."""
-        return self.execute("pay", dossier_id, {"online": online}, **options)
-
-    def suspend(self, dossier_id: int, reason: str, **options: Unpack[Options]) -> Dossier:
-        """Stop processing (dừng xử lý); the clock stops until :meth:`resume` or withdrawal."""
-        return self.execute("suspend", dossier_id, {"reason": reason}, **options)
-
-    def resume(self, dossier_id: int, **options: Unpack[Options]) -> Dossier:
-        """Resume a suspended dossier; the suspended time does not count."""
-        return self.execute("resume", dossier_id, None, **options)
-
-    def withdraw(
-        self, dossier_id: int, *, reason: str | None = None, **options: Unpack[Options]
-    ) -> Dossier:
-        """Withdraw at the applicant's request; ends the dossier without a result."""
-        return self.execute("withdraw", dossier_id, {"reason": reason}, **options)
-
-    def resolve(
-        self,
-        dossier_id: int,
-        *,
-        outcome: str = "approved",
-        note: str | None = None,
-        **options: Unpack[Options],
-    ) -> Dossier:
-        """The result is ready (approved or denied); timeliness is judged now."""
-        return self.execute("resolve", dossier_id, {"outcome": outcome, "note": note}, **options)
-
-    def apologise(
-        self, dossier_id: int, new_due: datetime, reason: str, **options: Unpack[Options]
-    ) -> Dossier:
-        """Issue an apology letter (Form 04) with a new appointment date.
-
-        The dossier still counts as late. The event records whether the letter was issued by
-        the rule set's notice day (a working day before the appointment, any time that day).
-
-        Raises:
-            ValidationError: If ``new_due`` is naive, in the past, or not after the current one.
-            InvalidTransition: If the rules allow no further reset, or the dossier is not open.
-        """
-        args = {"new_due": new_due, "reason": reason}
-        return self.execute("apologise", dossier_id, args, **options)
-
-    def dispatch_post(
-        self, dossier_id: int, *, tracking: str | None = None, **options: Unpack[Options]
-    ) -> Dossier:
-        """Hand the result to the public postal service (Decision 45/2016)."""
-        return self.execute("dispatch_post", dossier_id, {"tracking": tracking}, **options)
-
-    def return_result(self, dossier_id: int, **options: Unpack[Options]) -> Dossier:
-        """The applicant has the result (at the desk, online, or delivered by post)."""
-        return self.execute("return_result", dossier_id, None, **options)
-
-    def rate(self, dossier_id: int, score: int, **options: Unpack[Options]) -> Dossier:
-        """Record the applicant's satisfaction rating (1–5), once, on a returned dossier."""
-        return self.execute("rate", dossier_id, {"score": score}, **options)
 
     # -- queries -----------------------------------------------------------------------------
 

@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from onestop.errors import StaleVersion, UnknownDossier
+from onestop.errors import StaleVersion, UnknownDossier, ValidationError
+from onestop.store.codec import from_json
 from onestop.store.schema import dossier_steps, dossiers, events, idempotency_keys
 
 # Prebuilt statements: SQLAlchemy caches their compiled form per set of columns instead of
@@ -105,6 +106,27 @@ class UnitOfWork:
     def update_step(self, dossier_id: int, seq: int, values: Mapping[str, Any]) -> None:
         """Update one dossier step row."""
         self.conn.execute(_UPDATE_STEP, {**values, "b_id": dossier_id, "b_seq": seq})
+
+    def replay_or_claim(
+        self, key: str | None, command: str, now: datetime
+    ) -> dict[str, Any] | None:
+        """Idempotency: the stored result row of an earlier command run with ``key``, or
+        ``None`` after reserving ``key`` for this command (or when there is no key).
+
+        Raises:
+            ValidationError: If ``key`` was used for another command.
+        """
+        if key is None or self.claim_key(key, command, now):
+            return None
+        prior = self.keyed_result(key)
+        if prior is None or prior["result"] is None:
+            raise StaleVersion(0, 0, None)  # pragma: no cover - claimed by an aborted writer
+        if prior["command"] != command:
+            raise ValidationError(
+                "idempotency_key",
+                f"already used for a {prior['command']!r} command, not {command!r}",
+            )
+        return from_json(prior["result"])
 
     def claim_key(self, key: str, command: str, now: datetime) -> bool:
         """Reserve an idempotency key in the current transaction.
