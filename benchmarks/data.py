@@ -10,6 +10,9 @@ from pathlib import Path
 from onestop.clock import VN_TZ
 from onestop.store import Store
 
+# One value of a row handed to sqlite3.
+Cell = str | int | None
+
 LEVELS = ["city", "district", "commune"]
 TIMELINESS = ["early", "on_time", "late"]
 _COLUMNS = (
@@ -53,7 +56,9 @@ def fill(
     sql = f"INSERT INTO dossiers ({_COLUMNS}) VALUES ({marks})"
     start = date(year, 1, 1)
     n_open = int(n * open_share)
-    batch: list[tuple[object, ...]] = []
+    batch: list[tuple[Cell, ...]] = []
+    status: tuple[str, int, int, str, str]  # status, code, step index, received_at, received_on
+    tail: tuple[Cell, ...]  # due_at .. version, None in different places for open and resolved
     for i in range(n):
         level = LEVELS[rng.randrange(3)]
         if i < n_open:

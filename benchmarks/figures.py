@@ -124,9 +124,11 @@ def _floor_pg_durable(url: str, n: int) -> float:
         t0 = time.perf_counter()
         for _ in range(n):
             with con.transaction():
-                did = con.execute(
+                inserted = con.execute(
                     "INSERT INTO d (status, version, due) VALUES ('received', 1, 'x') RETURNING id"
-                ).fetchone()[0]  # type: ignore[index]
+                ).fetchone()
+                assert inserted is not None  # INSERT ... RETURNING gives one row
+                did = inserted[0]
                 con.execute(
                     "INSERT INTO e (dossier_id, seq, trig, data) VALUES (%s, 1, 'receive', '{}')",
                     (did,),
@@ -287,11 +289,11 @@ def dispatch(quick: bool, repeats: int) -> list[Figure]:
     )
 
     count = 10_000 if quick else 100_000
-    template = {f: None for f in Dossier.__slots__}  # type: ignore[attr-defined]
+    template: dict[str, Any] = {f: None for f in Dossier.__slots__}
     template.update(status="processing", timeliness=None, id=0)
 
     class Bare:
-        __slots__ = tuple(Dossier.__slots__)  # type: ignore[attr-defined]
+        __slots__ = tuple(Dossier.__slots__)
 
     def per_object(make: Callable[[int], Any]) -> float:
         tracemalloc.start()
@@ -308,9 +310,9 @@ def dispatch(quick: bool, repeats: int) -> list[Figure]:
 
     def make_bare(i: int) -> Bare:
         b = Bare()
+        row = {**template, "id": i}
         for f in Bare.__slots__:
-            setattr(b, f, template[f])
-        b.id = i  # type: ignore[attr-defined]
+            setattr(b, f, row[f])
         return b
 
     mem = per_object(make_dossier)

@@ -1,5 +1,30 @@
-"""Test helpers: the ones onestop ships to users (``onestop.testing``)."""
+"""Test helpers: the ones onestop ships to users (``onestop.testing``), a datetime maker, and
+typed reads of the dossier times that are only set once a dossier has been received."""
 
+from datetime import datetime
+
+from onestop import VN_TZ, Dossier
 from onestop.testing import assert_replays, fingerprint
 
-__all__ = ["assert_replays", "fingerprint"]
+__all__ = ["assert_replays", "dt", "due_at", "fingerprint", "received_at"]
+
+
+def dt(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> datetime:
+    """An aware datetime in Vietnam's time zone."""
+    return datetime(year, month, day, hour, minute, second, tzinfo=VN_TZ)
+
+
+def due_at(dossier: Dossier) -> datetime:
+    """The appointment of a received dossier; fails the test if the dossier has none."""
+    if dossier.due_at is None:
+        raise AssertionError(f"dossier {dossier.id} ({dossier.status.value}) has no due_at")
+    return dossier.due_at
+
+
+def received_at(dossier: Dossier) -> datetime:
+    """When a received dossier was received; fails the test if it has not been."""
+    if dossier.received_at is None:
+        raise AssertionError(f"dossier {dossier.id} ({dossier.status.value}) has no received_at")
+    return dossier.received_at

@@ -4,31 +4,32 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
-from datetime import datetime, timedelta
+from collections.abc import Iterable, Iterator
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from onestop import VN_TZ, Engine, ManualClock
-from onestop.alerts import AlertSweeper, CallbackNotifier, WebhookNotifier
+from onestop import Engine, ManualClock
+from onestop.alerts import Alert, AlertSweeper, CallbackNotifier, WebhookNotifier
 from onestop.store.schema import alerts
 
-
-def dt(*args: int) -> datetime:
-    return datetime(*args, tzinfo=VN_TZ)
+from .helpers import dt
 
 
-def keys(found) -> set[tuple[int, int, str]]:  # type: ignore[no-untyped-def]
+def keys(found: Iterable[Alert]) -> set[tuple[int, int, str]]:
     return {(a.dossier_id, a.step_seq, a.kind) for a in found}
 
 
 def test_due_soon_then_overdue_exactly_once(engine: Engine, clock: ManualClock) -> None:
     clock.set(dt(2025, 3, 3, 9, 0))  # Monday
     d = engine.receive("BIRTH", "W1")  # due Thu 6 Mar 09:00; desk step (half a day) Mon 15:00
-    received: list = []
-    sweeper = AlertSweeper(engine.store, engine.clock, engine.calendar, [CallbackNotifier(received.extend)])
+    received: list[Alert] = []
+    sweeper = AlertSweeper(
+        engine.store, engine.clock, engine.calendar, [CallbackNotifier(received.extend)]
+    )
     assert keys(sweeper.sweep()) == {(d.id, 0, "due_soon")}  # desk step: half a day left
     clock.set(dt(2025, 3, 3, 10, 0))
     assert sweeper.sweep() == []
@@ -63,7 +64,7 @@ def test_paused_and_closed_dossiers_do_not_fall_due(engine: Engine, clock: Manua
 
 class _Hook(BaseHTTPRequestHandler):
     fail_first = 0
-    bodies: list[dict] = []
+    bodies: list[dict[str, Any]] = []
 
     def do_POST(self) -> None:  # noqa: N802 - http.server API
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -79,8 +80,12 @@ class _Hook(BaseHTTPRequestHandler):
         pass
 
 
+# The webhook's URL and its handler class (whose class attributes the test sets and reads).
+Hook = tuple[str, type[_Hook]]
+
+
 @pytest.fixture
-def hook() -> Iterator[tuple[str, type[_Hook]]]:
+def hook() -> Iterator[Hook]:
     handler = type("Hook", (_Hook,), {"fail_first": 0, "bodies": []})
     server = HTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -89,7 +94,7 @@ def hook() -> Iterator[tuple[str, type[_Hook]]]:
     server.shutdown()
 
 
-def test_webhook_retries_with_backoff(engine: Engine, clock: ManualClock, hook) -> None:  # type: ignore[no-untyped-def]
+def test_webhook_retries_with_backoff(engine: Engine, clock: ManualClock, hook: Hook) -> None:
     url, handler = hook
     handler.fail_first = 2
     sleeps: list[float] = []
@@ -108,8 +113,8 @@ def test_webhook_retries_with_backoff(engine: Engine, clock: ManualClock, hook) 
 
 
 def test_webhook_failure_recorded_then_redelivered(
-    engine: Engine, clock: ManualClock, hook
-) -> None:  # type: ignore[no-untyped-def]
+    engine: Engine, clock: ManualClock, hook: Hook
+) -> None:
     url, handler = hook
     handler.fail_first = 10
     notifier = WebhookNotifier(url, retries=1, backoff=0.01, sleep=lambda s: None)

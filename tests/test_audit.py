@@ -9,7 +9,7 @@ from sqlalchemy import delete, insert, select, text, update
 from typer.testing import CliRunner
 
 from onestop import VN_TZ, Engine, ManualClock
-from onestop.audit import anchor_day, verify
+from onestop.audit import Finding, anchor_day, verify
 from onestop.cli import app
 from onestop.store.schema import dossiers, events
 
@@ -24,7 +24,7 @@ def busy(engine: Engine, clock: ManualClock) -> Engine:
     return engine
 
 
-def findings(engine: Engine) -> list:
+def findings(engine: Engine) -> list[Finding]:
     return verify(engine.store)
 
 

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Callable
 from datetime import timedelta
+from typing import TypeVar
 
 from onestop import Engine, ManualClock, StaleVersion
 
 from .helpers import assert_replays
 
 WORKERS = 8
+T = TypeVar("T")
 
 
-def run_threads(target, n: int = WORKERS) -> list:  # type: ignore[no-untyped-def]
+def run_threads(target: Callable[[int], T], n: int = WORKERS) -> list[T | Exception]:
+    """Run ``target(i)`` for i in 0..n-1 on n threads started together; what each returned or
+    raised, in order."""
     barrier = threading.Barrier(n)
-    results: list = [None] * n
+    results: dict[int, T | Exception] = {}
 
     def body(i: int) -> None:
         barrier.wait()
@@ -29,7 +34,15 @@ def run_threads(target, n: int = WORKERS) -> list:  # type: ignore[no-untyped-de
         t.start()
     for t in threads:
         t.join()
-    return results
+    return [results[i] for i in range(n)]
+
+
+def returned(results: list[T | Exception]) -> list[T]:
+    """What the threads returned; fails the test if any of them raised."""
+    for r in results:
+        if isinstance(r, Exception):
+            raise AssertionError(f"a thread raised {r!r}") from r
+    return [r for r in results if not isinstance(r, Exception)]
 
 
 def test_stale_version_under_contention(engine: Engine, clock: ManualClock) -> None:
@@ -63,7 +76,7 @@ def test_no_lost_update_with_retries(engine: Engine, clock: ManualClock) -> None
                 continue
         raise AssertionError("no progress")
 
-    applied = sum(run_threads(worker))
+    applied = sum(returned(run_threads(worker)))
     # Each dossier can only move from step 0 to 2: two applied commands per dossier, no more.
     assert applied == 2 * len(dossiers)
     for d in dossiers:
@@ -87,7 +100,7 @@ def test_idempotency_key_under_concurrency(engine: Engine, clock: ManualClock) -
     d = engine.receive("LAND", "D1")
     results = run_threads(lambda i: engine.complete_step(d.id, idempotency_key="same-key"))
     assert all(not isinstance(r, Exception) for r in results), results
-    assert len({r.version for r in results}) == 1
+    assert len({r.version for r in returned(results)}) == 1
     assert len(engine.history(d.id)) == 2  # exactly one effect
     created = run_threads(lambda i: engine.receive("COPY", "W2", idempotency_key="new-one"))
-    assert len({r.id for r in created}) == 1
+    assert len({r.id for r in returned(created)}) == 1

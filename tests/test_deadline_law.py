@@ -11,7 +11,7 @@ from datetime import datetime
 
 import pytest
 
-from onestop import VN_TZ, Calendar, Procedure, RuleSet
+from onestop import Calendar, Procedure, RuleSet
 from onestop.deadlines import (
     after_cutoff,
     apology_deadline,
@@ -23,11 +23,9 @@ from onestop.deadlines import (
     supplement_restarts,
 )
 
+from .helpers import dt
+
 RULES = RuleSet(name="test")
-
-
-def dt(*args: int) -> datetime:
-    return datetime(*args, tzinfo=VN_TZ)
 
 
 @pytest.fixture(scope="module")
@@ -108,9 +106,7 @@ def test_restart_only_within_the_intake_check_window(cal: Calendar) -> None:
     assert not supplement_restarts(cal, procedure(), received, dt(2025, 3, 4, 9, 0), due)
     wide = procedure(supplement_rule="restart", intake_check_days=5)
     # Inside a 5-day window but already past a 1-day appointment: no restart, it stays late.
-    assert not supplement_restarts(
-        cal, wide, received, dt(2025, 3, 5, 9, 0), dt(2025, 3, 4, 9, 0)
-    )
+    assert not supplement_restarts(cal, wide, received, dt(2025, 3, 5, 9, 0), dt(2025, 3, 4, 9, 0))
     assert supplement_restarts(cal, wide, received, dt(2025, 3, 4, 9, 0), dt(2025, 3, 4, 9, 0))
 
 

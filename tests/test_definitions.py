@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -13,6 +15,10 @@ from onestop.catalog import Procedure
 
 from .conftest import FIXTURES
 
+# A definition file as parsed YAML, and an edit made to it in place.
+YamlDoc = dict[str, Any]
+Change = Callable[[YamlDoc], object]
+
 
 def copy_fixtures(tmp_path: Path) -> Path:
     root = tmp_path / "workflows"
@@ -20,8 +26,8 @@ def copy_fixtures(tmp_path: Path) -> Path:
     return root
 
 
-def edit(path: Path, change) -> None:  # type: ignore[no-untyped-def]
-    data = yaml.safe_load(path.read_text())
+def edit(path: Path, change: Change) -> None:
+    data: YamlDoc = yaml.safe_load(path.read_text())
     change(data)
     path.write_text(yaml.safe_dump(data, allow_unicode=True))
 
@@ -44,7 +50,8 @@ def test_fixture_catalog_loads() -> None:
     }
     units = defs.units
     assert [u.code for u in units.children("D1")] == ["W1", "W2"]
-    assert units.ancestor_at("W3", "district").code == "D2"  # type: ignore[union-attr]
+    district = units.ancestor_at("W3", "district")
+    assert district is not None and district.code == "D2"
     proc = defs.catalog.get("BIRTH")
     agency = defs.catalog.step_agency(proc, proc.route.steps[3], "W2")
     assert agency.code == "D1-BHXH"
@@ -113,8 +120,8 @@ def test_fixture_catalog_loads() -> None:
 def test_bad_definitions_name_file_path_and_reason(
     tmp_path: Path,
     file: str,
-    change,
-    expected: str,  # type: ignore[no-untyped-def]
+    change: Change,
+    expected: str,
 ) -> None:
     root = copy_fixtures(tmp_path)
     edit(root / file, change)
@@ -156,7 +163,7 @@ def test_unrecognised_file_and_unknown_unit_set(tmp_path: Path) -> None:
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     root = copy_fixtures(tmp_path)
 
-    def break_two(d):  # type: ignore[no-untyped-def]
+    def break_two(d: YamlDoc) -> None:
         d["procedures"][0]["level"] = "galaxy"
         d["procedures"][1]["statutory_days"] = 7
 

@@ -6,16 +6,12 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from onestop import VN_TZ, Engine, InvalidTransition, ManualClock, Status, Timeliness
+from onestop import Engine, InvalidTransition, ManualClock, Status, Timeliness
 from onestop.errors import DefinitionError, ValidationError
 from onestop.lifecycle import _check_graph
 from onestop.status import FINAL_STATUSES
 
-from .helpers import assert_replays, fingerprint
-
-
-def dt(*args: int) -> datetime:
-    return datetime(*args, tzinfo=VN_TZ)
+from .helpers import assert_replays, dt, fingerprint
 
 
 def to_last_step(engine: Engine, clock: ManualClock, dossier_id: int) -> None:

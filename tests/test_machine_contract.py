@@ -5,10 +5,8 @@ If an upgrade of ``transitions`` changes any of this, these tests fail before an
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from transitions import Machine, MachineError
+from transitions import EventData, Machine, MachineError
 
 from onestop._machine import Guard, NotAllowed, SharedMachine, Transition
 
@@ -47,10 +45,15 @@ def test_a_trigger_from_another_state_raises_machine_error() -> None:
 
 
 def test_conditions_receive_event_data_with_the_model() -> None:
-    seen: list[Any] = []
+    seen: list[object] = []
+
+    def record(event: EventData) -> bool:
+        seen.append(event.model)
+        return True
+
     machine = Machine(model=None, states=["a", "b"], initial="a", auto_transitions=False,
                       send_event=True)  # fmt: skip
-    machine.add_transition("go", "a", "b", conditions=[lambda e: seen.append(e.model) or True])
+    machine.add_transition("go", "a", "b", conditions=[record])
     thing = Thing("a")
     machine.events["go"].trigger(thing)
     assert seen == [thing]

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from onestop import VN_TZ, Engine, ManualClock
+from onestop import Engine, ManualClock
 from onestop.alerts import AlertSweeper
 from onestop.periods import Period
 from onestop.reports import on_time_report
@@ -18,9 +18,7 @@ from onestop.store import EMPTY_ROW, clauses
 from onestop.store.schema import dossiers
 from onestop.timeliness import is_overdue
 
-
-def dt(*args: int) -> datetime:
-    return datetime(*args, tzinfo=VN_TZ)
+from .helpers import dt
 
 
 def test_paused_before_and_after_the_appointment(engine: Engine, clock: ManualClock) -> None:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from onestop import Dossier
+
 ROOT = Path(__file__).parent.parent
 
 
@@ -19,5 +21,6 @@ def test_readme_embedding_example_runs(tmp_path: Path, monkeypatch: pytest.Monke
     namespace: dict[str, object] = {}
     exec(compile(blocks[0], "README.md", "exec"), namespace)  # noqa: S102 - our own README
     d = namespace["d"]
-    assert d.status.value == "processing" and d.fee_paid_online is True  # type: ignore[attr-defined]
+    assert isinstance(d, Dossier)
+    assert d.status.value == "processing" and d.fee_paid_online is True
     assert (tmp_path / "onestop.db").exists()

@@ -10,15 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from onestop import VN_TZ, Engine, ManualClock
-from onestop.report_html import render_html
+from onestop import Engine, ManualClock
 from onestop.periods import Period
+from onestop.report_html import render_html
 from onestop.reports import on_time_report
 from onestop.rollups import rollup_report, snapshot_range
 
-
-def dt(*args: int) -> datetime:
-    return datetime(*args, tzinfo=VN_TZ)
+from .helpers import dt
 
 
 def finish(engine: Engine, clock: ManualClock, dossier_id: int, at: datetime) -> None:
@@ -89,7 +87,9 @@ def test_group_by_field_and_channel(known: Engine) -> None:
 
 
 def test_rollups_match_the_live_report(known: Engine, clock: ManualClock) -> None:
-    snapshot_range(known.store, datetime(2025, 3, 1).date(), datetime(2025, 3, 31).date(), clock.now())
+    snapshot_range(
+        known.store, datetime(2025, 3, 1).date(), datetime(2025, 3, 31).date(), clock.now()
+    )
     for by in (["level"], ["level", "unit"], ["procedure"], ["field"]):
         live = on_time_report(known.store, Period.parse("2025-03"), by)
         rolled = rollup_report(known.store, Period.parse("2025-03"), by)
@@ -104,13 +104,18 @@ def test_period_parsing() -> None:
     assert Period.parse("2024-01-05..2024-02-01").label_en == "2024-01-05 to 2024-02-01"
 
 
-CHROMIUM = os.environ.get("ONESTOP_CHROMIUM") or shutil.which("chromium")
+@pytest.fixture
+def chromium() -> str:
+    """The Chromium binary; skips the test when there is none."""
+    found = os.environ.get("ONESTOP_CHROMIUM") or shutil.which("chromium")
+    if not found:
+        pytest.skip("Chromium not installed (.ci/run installs Debian's chromium)")
+    return found
 
 
-@pytest.mark.skipif(
-    not CHROMIUM, reason="Chromium not installed (.ci/run installs Debian's chromium)"
-)
-def test_html_report_renders_in_headless_chromium(known: Engine, tmp_path: Path) -> None:
+def test_html_report_renders_in_headless_chromium(
+    chromium: str, known: Engine, tmp_path: Path
+) -> None:
     report = on_time_report(
         known.store, Period.parse("2025-03"), ["level"], as_of=dt(2025, 3, 24, 10, 0)
     )
@@ -129,13 +134,13 @@ def test_html_report_renders_in_headless_chromium(known: Engine, tmp_path: Path)
         "--window-size=1200,1000",
     ]
     dom = subprocess.run(
-        [CHROMIUM, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120
+        [chromium, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120
     ).stdout
     assert "Báo cáo tiến độ giải quyết hồ sơ" in dom and "On-time report" in dom
     assert "75.00 %" in dom and "50.00 %" in dom
     assert dom.count("<rect") >= 5  # bars for two levels plus the legend
     subprocess.run(
-        [CHROMIUM, *flags, f"--screenshot={shot}", page.as_uri()], capture_output=True, timeout=120
+        [chromium, *flags, f"--screenshot={shot}", page.as_uri()], capture_output=True, timeout=120
     )
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
@@ -144,7 +149,7 @@ def test_html_report_renders_in_headless_chromium(known: Engine, tmp_path: Path)
     blank.write_text("<html><body></body></html>")
     blank_shot = tmp_path / "blank.png"
     subprocess.run(
-        [CHROMIUM, *flags, f"--screenshot={blank_shot}", blank.as_uri()],
+        [chromium, *flags, f"--screenshot={blank_shot}", blank.as_uri()],
         capture_output=True,
         timeout=120,
     )
