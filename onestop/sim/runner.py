@@ -11,6 +11,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from onestop.log import configure
 from onestop.sim.model import RunResult, Simulation
 from onestop.sim.scenario import Scenario
 
@@ -65,6 +66,7 @@ def run_replications(
     scale: float | None = None,
     db: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    worker_log_level: str = "WARNING",
 ) -> dict[str, Any]:
     """Run a scenario ``replications`` times (seeds seed, seed+1, ...) and summarise.
 
@@ -78,6 +80,9 @@ def run_replications(
         db: SQLite file for the first replication's events (``onestop report`` can read it);
             default: every replication in memory.
         progress: Called as ``progress(done, total)`` after each replication.
+        worker_log_level: Log level of the worker processes started for ``jobs > 1`` (they are
+            onestop's own processes, so onestop configures their logging; the calling process's
+            logging is left as the host set it).
 
     Returns:
         The summary: per-level on-time rates with 95 % intervals, KPIs, agency queues.
@@ -91,7 +96,9 @@ def run_replications(
     results: list[RunResult] = []
     if jobs > 1 and replications > 1:
         ctx = multiprocessing.get_context("spawn")
-        with ctx.Pool(min(jobs, replications)) as pool:
+        with ctx.Pool(
+            min(jobs, replications), initializer=configure, initargs=(None, worker_log_level)
+        ) as pool:
             for result in pool.imap(_replicate, tasks):
                 results.append(result)
                 if progress:
