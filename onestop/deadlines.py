@@ -68,6 +68,14 @@ def clock_start(
     At the next opening of the office; for same-day procedures and short ones (statutory time
     up to the rule set's ``next_day_threshold_days``) received after the cut-off, at the next
     working day's opening.
+
+    Example:
+        >>> cal, rules = Calendar.vietnam(years=[2025]), RuleSet(name="example")
+        >>> ten = Procedure.model_validate({"code": "P", "name_vi": "P", "name_en": "P",
+        ...     "field": "f", "level": "commune", "statutory_days": 1,
+        ...     "route": {"steps": [{"code": "s", "role": "desk", "budget": 1}]}})
+        >>> clock_start(cal, rules, ten, datetime(2025, 3, 4, 16, tzinfo=VN_TZ)).isoformat()
+        '2025-03-05T07:00:00+07:00'
     """
     short = proc.time_unit == "same_day" or proc.statutory_days <= rules.next_day_threshold_days
     if short and after_cutoff(calendar, rules, received_at):
@@ -122,7 +130,18 @@ def step_due(
     calendar: Calendar, proc: Procedure, step: RouteStep, start: datetime, due_at: datetime
 ) -> datetime:
     """When a step started at ``start`` is due: its budget in working days, and never after the
-    appointment of a same-day procedure (the whole dossier is due that day)."""
+    appointment of a same-day procedure (the whole dossier is due that day).
+
+    Example:
+        >>> cal = Calendar.vietnam(years=[2025])
+        >>> copy = Procedure.model_validate({"code": "C", "name_vi": "C", "name_en": "C",
+        ...     "field": "f", "level": "commune", "statutory_days": 0.5, "time_unit": "same_day",
+        ...     "route": {"steps": [{"code": "s", "role": "desk", "budget": 0.5}]}})
+        >>> start = datetime(2025, 3, 4, 14, tzinfo=VN_TZ)
+        >>> due = datetime(2025, 3, 4, 17, tzinfo=VN_TZ)
+        >>> step_due(cal, copy, copy.route.steps[0], start, due).isoformat()
+        '2025-03-04T17:00:00+07:00'
+    """
     due = calendar.add_working_days(start, step.budget)
     if proc.time_unit == "same_day":
         return min(due, due_at)
@@ -133,7 +152,14 @@ def handover_start(
     calendar: Calendar, rules: RuleSet, from_step: RouteStep, at: datetime
 ) -> datetime:
     """When the next step starts after ``from_step`` hands over at ``at``: at once, except that
-    the desk transfers dossiers received after the cut-off at the next working day's opening."""
+    the desk transfers dossiers received after the cut-off at the next working day's opening.
+
+    Example:
+        >>> cal, rules = Calendar.vietnam(years=[2025]), RuleSet(name="example")
+        >>> desk = RouteStep(code="receive", role="desk", budget=0.5)
+        >>> handover_start(cal, rules, desk, datetime(2025, 3, 4, 15, 30, tzinfo=VN_TZ)).isoformat()
+        '2025-03-05T07:00:00+07:00'
+    """
     if from_step.role == "desk" and after_cutoff(calendar, rules, at):
         return _next_working_day_opening(calendar, at)
     return at
@@ -143,7 +169,16 @@ def shifted(
     calendar: Calendar, due: datetime, stopped_at: datetime, resumed_at: datetime
 ) -> datetime:
     """``due`` moved later by the working time between ``stopped_at`` and ``resumed_at`` (the
-    time the clock stood still)."""
+    time the clock stood still).
+
+    Example:
+        >>> cal = Calendar.vietnam(years=[2025])
+        >>> due = datetime(2025, 3, 6, 9, tzinfo=VN_TZ)
+        >>> stop = datetime(2025, 3, 3, 10, tzinfo=VN_TZ)
+        >>> go = datetime(2025, 3, 5, 10, tzinfo=VN_TZ)
+        >>> shifted(cal, due, stop, go).isoformat()
+        '2025-03-10T09:00:00+07:00'
+    """
     paused = calendar.working_days_between(stopped_at, resumed_at)
     return calendar.add_working_days(due, paused) if paused > 0 else due
 
@@ -159,6 +194,12 @@ def pause_effect(trigger: str, rules: RuleSet, supplements_requested: int) -> Cl
         trigger: ``request_supplement``, ``request_payment`` or ``suspend``.
         rules: The dossier's rule set.
         supplements_requested: Supplement requests already made on the dossier.
+
+
+    Example:
+        >>> rules = RuleSet(name="example")
+        >>> [pause_effect("request_supplement", rules, asked) for asked in (0, 1)]
+        ['stop', 'run']
     """
     if trigger == "request_supplement":
         return "stop" if supplements_requested < rules.max_supplement_requests else "run"
@@ -169,7 +210,20 @@ def pause_effect(trigger: str, rules: RuleSet, supplements_requested: int) -> Cl
 
 def restart_window_end(calendar: Calendar, proc: Procedure, received_at: datetime) -> datetime:
     """The end of the procedure's intake-check window: the last moment at which an
-    incompleteness notice may restart the clock from zero."""
+    incompleteness notice may restart the clock from zero.
+
+    Example:
+        >>> cal = Calendar.vietnam(years=[2025])
+        >>> land = Procedure.model_validate({"code": "L", "name_vi": "L", "name_en": "L",
+        ...     "field": "land", "level": "district", "statutory_days": 10,
+        ...     "supplement_rule": "restart",
+        ...     "route": {"steps": [{"code": "s", "role": "land", "budget": 10}]}})
+        >>> restart_window_end(cal, land, datetime(2025, 3, 3, 9, tzinfo=VN_TZ)).isoformat()
+        '2025-03-06T09:00:00+07:00'
+        >>> supplement_restarts(cal, land, datetime(2025, 3, 3, 9, tzinfo=VN_TZ),
+        ...     datetime(2025, 3, 7, 9, tzinfo=VN_TZ), datetime(2025, 3, 17, 9, tzinfo=VN_TZ))
+        False
+    """
     return calendar.add_working_days(received_at, proc.intake_check_days)
 
 
@@ -212,5 +266,12 @@ def apology_deadline(calendar: Calendar, rules: RuleSet, due_at: datetime) -> da
 def apology_in_time(
     calendar: Calendar, rules: RuleSet, issued_at: datetime, due_at: datetime
 ) -> bool:
-    """Whether an apology letter issued at ``issued_at`` met :func:`apology_deadline`."""
+    """Whether an apology letter issued at ``issued_at`` met :func:`apology_deadline`.
+
+    Example:
+        >>> cal, rules = Calendar.vietnam(years=[2025]), RuleSet(name="example")
+        >>> apology_in_time(cal, rules, datetime(2025, 3, 7, 16, tzinfo=VN_TZ),
+        ...     datetime(2025, 3, 10, 9, tzinfo=VN_TZ))
+        True
+    """
     return issued_at.astimezone(VN_TZ).date() <= apology_deadline(calendar, rules, due_at)
