@@ -16,7 +16,7 @@ from onestop.reports import on_time_report
 from onestop.status import Status
 from onestop.store import EMPTY_ROW, clauses
 from onestop.store.schema import dossiers
-from onestop.timeliness import is_overdue
+from onestop.timeliness import is_due_soon, is_overdue
 
 from .helpers import dt
 
@@ -80,6 +80,7 @@ def _at(minutes: int) -> datetime:
 @example(rows=[("suspended", 100, 101)], at=200)
 @example(rows=[("supplement_requested", 100, 300)], at=200)  # stop after the judgement instant
 @example(rows=[("processing", None, None)], at=200)
+@example(rows=[("processing", 200 + 8 * 60, None)], at=200)  # due at the due-soon horizon
 @example(rows=[("resolved", 1, None)], at=200)
 def test_sql_clause_matches_the_predicate(
     engine: Engine, rows: list[tuple[str, int | None, int | None]], at: int
@@ -101,14 +102,21 @@ def test_sql_clause_matches_the_predicate(
             }  # fmt: skip
             del values["id"], values["version"]
             ids.append(uow.insert_dossier(values))
-    moment = _at(at)
-    expected = {
-        i
-        for i, (status, due, paused) in zip(ids, rows, strict=True)
-        if is_overdue(status, None if due is None else _at(due),
-                      None if paused is None else _at(paused), moment)
-    }  # fmt: skip
+    moment, horizon = _at(at), _at(at + 8 * 60)
+
+    def parsed(
+        row: tuple[str, int | None, int | None],
+    ) -> tuple[str, datetime | None, datetime | None]:
+        status, due, paused = row
+        return status, None if due is None else _at(due), None if paused is None else _at(paused)
+
+    overdue = {i for i, row in zip(ids, rows, strict=True) if is_overdue(*parsed(row), moment)}
+    soon = {
+        i for i, row in zip(ids, rows, strict=True) if is_due_soon(*parsed(row), moment, horizon)
+    }
     with engine.store.read() as uow:
         for column in (dossiers.c.due_at, dossiers.c.step_due_at):
             query = select(dossiers.c.id).where(clauses.overdue(column, moment))
-            assert {r[0] for r in uow.conn.execute(query)} == expected
+            assert {r[0] for r in uow.conn.execute(query)} == overdue
+            query = select(dossiers.c.id).where(clauses.due_soon(column, moment, horizon))
+            assert {r[0] for r in uow.conn.execute(query)} == soon
