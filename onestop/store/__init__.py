@@ -42,6 +42,8 @@ __all__ = [
 ]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
+#: Execution option marking a connection as a reader (SQLite: deferred BEGIN).
+_READ_ONLY = "onestop_read_only"
 
 
 class Store:
@@ -97,7 +99,10 @@ class Store:
 
             @event.listens_for(self.engine, "begin")
             def _sqlite_begin(conn: Connection) -> None:
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                # Writers take the lock up front; readers (Store.read) begin deferred, so in
+                # WAL mode they read the last committed state and never wait for a writer.
+                reading = conn.get_execution_options().get(_READ_ONLY, False)
+                conn.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
         else:
             self.engine = create_engine(parsed, echo=echo, pool_pre_ping=True, pool_size=10)
@@ -171,11 +176,14 @@ class Store:
 
     @contextmanager
     def read(self) -> Iterator[UnitOfWork]:
-        """A unit of work for reading (inside a batch it sees the batch's writes)."""
+        """A unit of work for reading (inside a batch it sees the batch's writes).
+
+        On SQLite it never takes the write lock: a long report does not stall the desks.
+        """
         conn = getattr(self._local, "conn", None)
         if conn is None:
             with self.engine.connect() as fresh:
-                yield UnitOfWork(fresh)
+                yield UnitOfWork(fresh.execution_options(**{_READ_ONLY: True}))
         else:
             yield UnitOfWork(conn)
 
