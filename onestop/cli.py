@@ -297,9 +297,13 @@ def report(
             "procedure, channel, intake_mode."
         ),
     ] = "level",
-    period: Annotated[str, typer.Option(help="2024, 2024-Q1, 2024-03, 2024-03-05 or a..b.")] = str(
-        date.today().year
-    ),
+    period: Annotated[
+        str | None,
+        typer.Option(
+            help="2024, 2024-Q1, 2024-03, 2024-03-05 or a..b (default: the year of the latest "
+            "event in the database)."
+        ),
+    ] = None,
     format: Annotated[
         str, typer.Option("--format", "-f", help="table, csv, json, text or html.")
     ] = "table",
@@ -318,10 +322,11 @@ def report(
     """
     from sqlalchemy import inspect
 
+    from onestop.clock import local_date
     from onestop.periods import Period
     from onestop.reports import full_report
     from onestop.rollups import rollup_report
-    from onestop.store import Store
+    from onestop.store import Store, queries
 
     formats = ("table", "csv", "json", "text", "html")
     if source not in ("live", "rollups"):
@@ -334,11 +339,19 @@ def report(
     if "://" not in db and not Path(db).exists():
         raise fail(f"--db: {db} does not exist")
     try:
-        parsed = Period.parse(period)
         store = Store(url)
         with store.engine.connect() as conn:
             if not inspect(conn).has_table("dossiers"):
                 raise fail(f"--db: {db} has no onestop tables (run onestop demo or Engine.open)")
+        if period is None:
+            with store.read() as uow:
+                latest = queries.latest_event_at(uow)
+            year = local_date(latest).year if latest else date.today().year
+            parsed = Period.parse(str(year))
+            note = "dữ liệu mới nhất / latest data" if latest else "chưa có dữ liệu / no data yet"
+            err.print(f"{parsed.label_vi} ({note}); --period to choose another", highlight=False)
+        else:
+            parsed = Period.parse(period)
         dims = [b.strip() for b in by.split(",") if b.strip()]
         if source == "rollups":
             result = rollup_report(store, parsed, dims)

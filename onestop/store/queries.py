@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from onestop.store import clauses
 from onestop.store.schema import dossier_steps, dossiers, events
@@ -60,3 +60,9 @@ def open_dossiers(
         query = query.where(clauses.overdue(dossiers.c.due_at, overdue_at))
     query = query.order_by(dossiers.c.due_at, dossiers.c.id).limit(limit)
     return [dict(r) for r in uow.conn.execute(query).mappings()]
+
+
+def latest_event_at(uow: UnitOfWork) -> datetime | None:
+    """When the most recent event happened (``None`` in an empty database)."""
+    value: datetime | None = uow.conn.execute(select(func.max(events.c.at))).scalar()
+    return value
