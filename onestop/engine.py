@@ -166,7 +166,7 @@ class Engine(DossierCommands):
         meta: Meta,
     ) -> Dossier:
         """Append the event, store the idempotent result, log; ``after`` is the new row."""
-        uow.append_event(event)
+        uow.append_event(event, after)
         if meta.idempotency_key is not None:
             uow.finish_key(meta.idempotency_key, after["id"], to_json(after))
         log.debug(

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, case, func, select
+from sqlalchemy import Connection, case, exists, func, select
 
 from onestop.errors import ValidationError
 from onestop.periods import Period
 from onestop.store import Store, clauses
-from onestop.store.schema import dossier_steps, dossiers
+from onestop.store.schema import dossier_states, dossier_steps, dossiers
 from onestop.timeliness import on_time_rate
 
 #: Grouping dimensions and the dossier column each reads.
@@ -206,7 +206,10 @@ def on_time_report(
         store: The database.
         period: Dossiers resolved in this period are judged early/on time/late.
         by: Grouping dimensions, from :data:`DIMENSIONS`.
-        as_of: When open dossiers are judged in time or overdue (default: end of the period).
+        as_of: The instant the report describes (default: the end of the period): open
+            dossiers are counted from their status, holder and deadline at that instant (their
+            state history), and resolutions after it are not counted, so the report for a
+            given period and instant is the same whenever it is run.
 
     Raises:
         ValidationError: If a dimension is unknown.
@@ -230,19 +233,34 @@ def on_time_report(
             count_if(t == "late"),
             count_if(dossiers.c.apologies > 0),
         )
-        .where(dossiers.c.resolved_on.between(period.start, period.end))
+        .where(
+            dossiers.c.resolved_on.between(period.start, period.end),
+            dossiers.c.resolved_at <= clauses.instant(as_of),
+        )
         .group_by(*cols)
     )
-    overdue = clauses.overdue(dossiers.c.due_at, as_of)
+    # Open dossiers are judged by their state as of ``as_of`` (the latest state row at or
+    # before it), not by today's row: a closed period's report never changes.
+    st = dossier_states.c
+    later = dossier_states.alias("later")
+    as_of_cols = [
+        (st.agency if d == "agency" else dossiers.c[DIMENSIONS[d]]).label(d) for d in dims
+    ]
+    overdue = clauses.overdue(st.due_at, as_of, status=st.status, paused=st.paused_at)
     open_q = (
-        select(
-            *cols,
-            count_if(~overdue),
-            count_if(overdue),
-            count_if(dossiers.c.apologies > 0),
+        select(*as_of_cols, count_if(~overdue), count_if(overdue), count_if(st.apologies > 0))
+        .select_from(dossiers.join(dossier_states, st.dossier_id == dossiers.c.id))
+        .where(
+            st.at <= clauses.instant(as_of),
+            ~exists().where(
+                later.c.dossier_id == st.dossier_id,
+                later.c.seq > st.seq,
+                later.c.at <= clauses.instant(as_of),
+            ),
+            clauses.is_open(st.status),
+            dossiers.c.received_on <= period.end,
         )
-        .where(clauses.is_open(), dossiers.c.received_on <= period.end)
-        .group_by(*cols)
+        .group_by(*as_of_cols)
     )
     rows: dict[tuple[Any, ...], Row] = {}
     n = len(dims)

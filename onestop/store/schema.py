@@ -191,6 +191,21 @@ dossier_steps = Table(
     Index("ix_dossier_steps_agency_timeliness", "agency", "timeliness"),
 )
 
+# The status and deadline of a dossier after each of its events: a projection of the event log
+# (rebuilt from it by the migration), so that reports can judge any past instant.
+dossier_states = Table(
+    "dossier_states",
+    metadata,
+    Column("dossier_id", BigId, ForeignKey("dossiers.id"), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("at", AwareDateTime, nullable=False),
+    Column("status", String(30), nullable=False),
+    Column("agency", String(60)),
+    Column("due_at", AwareDateTime),
+    Column("paused_at", AwareDateTime),
+    Column("apologies", Integer, nullable=False),
+)
+
 events = Table(
     "events",
     metadata,

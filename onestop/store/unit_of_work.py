@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from onestop.errors import StaleVersion, UnknownDossier, ValidationError
 from onestop.store.codec import from_json
-from onestop.store.schema import dossier_steps, dossiers, events, idempotency_keys
+from onestop.store.schema import dossier_states, dossier_steps, dossiers, events, idempotency_keys
 
 # Prebuilt statements: SQLAlchemy caches their compiled form per set of columns instead of
 # re-keying literal values on every call.
@@ -27,6 +27,7 @@ _UPDATE_DOSSIER = update(dossiers).where(
     dossiers.c.id == bindparam("b_id"), dossiers.c.version == bindparam("b_version")
 )
 _INSERT_EVENT = insert(events)
+_INSERT_STATE = insert(dossier_states)
 _SET_HEAD = update(dossiers).where(dossiers.c.id == bindparam("b_id"))
 _INSERT_STEP = insert(dossier_steps)
 _UPDATE_STEP = update(dossier_steps).where(
@@ -91,9 +92,23 @@ class UnitOfWork:
             ).scalar()
             raise StaleVersion(dossier_id, version, actual)
 
-    def append_event(self, values: Mapping[str, Any]) -> None:
-        """Append one event row."""
-        self.conn.execute(_INSERT_EVENT, dict(values))
+    def append_event(self, event: Mapping[str, Any], after: Mapping[str, Any]) -> None:
+        """Append one event row, and the dossier's state after it (for reports as of any
+        instant): status, agency holding it, appointment in force, clock stop, apologies."""
+        self.conn.execute(_INSERT_EVENT, dict(event))
+        self.conn.execute(
+            _INSERT_STATE,
+            {
+                "dossier_id": event["dossier_id"],
+                "seq": event["seq"],
+                "at": event["at"],
+                "status": after["status"],
+                "agency": after["current_agency"],
+                "due_at": after["due_at"],
+                "paused_at": after["paused_at"],
+                "apologies": after["apologies"],
+            },
+        )
 
     def set_event_hash(self, dossier_id: int, value: str) -> None:
         """Move a new dossier's chain head (its first event needs the id the insert gave)."""
