@@ -13,10 +13,10 @@ import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, case, exists, func, select
+from sqlalchemy import Connection, Select, case, exists, func, select
 
 from onestop.errors import ValidationError
 from onestop.periods import Period
@@ -239,29 +239,11 @@ def on_time_report(
         )
         .group_by(*cols)
     )
-    # Open dossiers are judged by their state as of ``as_of`` (the latest state row at or
-    # before it), not by today's row: a closed period's report never changes.
     st = dossier_states.c
-    later = dossier_states.alias("later")
     as_of_cols = [
         (st.agency if d == "agency" else dossiers.c[DIMENSIONS[d]]).label(d) for d in dims
     ]
-    overdue = clauses.overdue(st.due_at, as_of, status=st.status, paused=st.paused_at)
-    open_q = (
-        select(*as_of_cols, count_if(~overdue), count_if(overdue), count_if(st.apologies > 0))
-        .select_from(dossiers.join(dossier_states, st.dossier_id == dossiers.c.id))
-        .where(
-            st.at <= clauses.instant(as_of),
-            ~exists().where(
-                later.c.dossier_id == st.dossier_id,
-                later.c.seq > st.seq,
-                later.c.at <= clauses.instant(as_of),
-            ),
-            clauses.is_open(st.status),
-            dossiers.c.received_on <= period.end,
-        )
-        .group_by(*as_of_cols)
-    )
+    open_q = open_as_of(as_of_cols, as_of, period.end)
     rows: dict[tuple[Any, ...], Row] = {}
     n = len(dims)
     with store.read() as uow:
@@ -279,6 +261,37 @@ def on_time_report(
         row.apologies += int(rec[n + 2])
 
     return Report(period, dims, as_of, order_rows(dims, rows))
+
+
+def open_as_of(keys: Sequence[Any], as_of: datetime, received_by: date) -> Select[Any]:
+    """SQL: dossiers open at ``as_of``, by ``keys``: in time, overdue, with an apology.
+
+    Each dossier is judged by its state at that instant (its latest ``dossier_states`` row at
+    or before it: status, holder, deadline, clock stop), not by today's row, so a report about
+    a past instant never changes. ``keys`` may use ``dossiers`` and ``dossier_states`` columns.
+
+    Args:
+        keys: Grouping columns.
+        as_of: The instant.
+        received_by: Only dossiers received on or before this local date.
+    """
+    st = dossier_states.c
+    later = dossier_states.alias("later")
+    at = clauses.instant(as_of)
+    overdue = clauses.overdue(st.due_at, as_of, status=st.status, paused=st.paused_at)
+    return (
+        select(*keys, count_if(~overdue), count_if(overdue), count_if(st.apologies > 0))
+        .select_from(dossiers.join(dossier_states, st.dossier_id == dossiers.c.id))
+        .where(
+            st.at <= at,
+            ~exists().where(
+                later.c.dossier_id == st.dossier_id, later.c.seq > st.seq, later.c.at <= at
+            ),
+            clauses.is_open(st.status),
+            dossiers.c.received_on <= received_by,
+        )
+        .group_by(*keys)
+    )
 
 
 def order_rows(dims: Sequence[str], rows: dict[tuple[Any, ...], Row]) -> list[Row]:

@@ -1,20 +1,23 @@
 """Daily rollups: one row per day × level × unit × procedure, so reports stay fast at any size.
 
-The nightly job recomputes a day's rows from the dossiers (idempotent: delete, then insert), and
-:func:`rollup_report` sums them for a period with the same grouping and shape as the live report.
+The nightly job recomputes a day's rows from the dossiers (idempotent: delete, then insert):
+receipts and resolutions of the day, and the open backlog at its end judged by each dossier's
+state then (:func:`onestop.reports.open_as_of`). :func:`rollup_report` sums them for a period,
+with the backlog of its last day, in the same grouping and shape as the live report.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, literal, select
+from sqlalchemy import Connection, case, delete, func, insert, literal, select
 
+from onestop.clock import VN_TZ
 from onestop.errors import ValidationError
 from onestop.periods import Period
-from onestop.reports import Report, Row, count_if, order_rows
+from onestop.reports import Report, Row, count_if, open_as_of, order_rows
 from onestop.store import Store
 from onestop.store.schema import daily_rollups, dossiers
 
@@ -66,9 +69,18 @@ def _snapshot(conn: Connection, start: date, end: date, now: datetime) -> int:
             rows[key] = {
                 "day": key[0], "level": key[1], "unit": key[2], "procedure_code": key[3],
                 "field": key[4], "received": 0, "resolved": 0, "early": 0, "on_time": 0,
-                "late": 0, "apologies": 0, "online": 0, "computed_at": now,
+                "late": 0, "apologies": 0, "online": 0, "open_in_time": 0, "open_overdue": 0,
+                "open_apologies": 0, "computed_at": now,
             }  # fmt: skip
         return rows[key]
+
+    day = start
+    while day <= end:
+        midnight = datetime.combine(day + timedelta(days=1), time(), VN_TZ)
+        for rec in conn.execute(open_as_of(keys, midnight, day)):
+            r = row((day, *rec[:4]))
+            r["open_in_time"], r["open_overdue"], r["open_apologies"] = (int(x) for x in rec[4:7])
+        day += timedelta(days=1)
 
     for rec in received:
         r = row(tuple(rec[:5]))
@@ -83,7 +95,8 @@ def _snapshot(conn: Connection, start: date, end: date, now: datetime) -> int:
 
 
 def rollup_report(store: Store, period: Period, by: Sequence[str] = ("level",)) -> Report:
-    """The resolved part of the on-time report, summed from rollups (open counts are live-only).
+    """The on-time report summed from rollups: resolutions over the period, and the open
+    backlog at its end (the snapshot of its last day; zero when that day is not rolled up yet).
 
     Raises:
         ValidationError: If a dimension is not kept by rollups.
@@ -97,23 +110,36 @@ def rollup_report(store: Store, period: Period, by: Sequence[str] = ("level",)) 
     cols: list[Any] = [daily_rollups.c[ROLLUP_DIMENSIONS[d]].label(d) for d in dims]
     cols = cols or [literal("all")]
     r = daily_rollups.c
+    last_day = r.day == period.end
+
+    def on_last_day(column: Any) -> Any:
+        return func.coalesce(func.sum(case((last_day, column), else_=0)), 0)
+
     query = (
         select(
-            *cols, func.sum(r.early), func.sum(r.on_time), func.sum(r.late), func.sum(r.apologies)
+            *cols,
+            func.sum(r.early),
+            func.sum(r.on_time),
+            func.sum(r.late),
+            func.sum(r.apologies),
+            on_last_day(r.open_in_time),
+            on_last_day(r.open_overdue),
+            on_last_day(r.open_apologies),
         )
         .where(r.day.between(period.start, period.end))
         .group_by(*cols)
     )
-    rows: dict[tuple[Any, ...], Row] = {}
-    n = len(dims)
     with store.read() as uow:
         records = uow.conn.execute(query).all()
+    rows: dict[tuple[Any, ...], Row] = {}
+    n = len(dims)
     for rec in records:
         key = tuple(rec[:n])
         row = Row(dict(zip(dims, key, strict=True)))
         row.early, row.on_time, row.late = (int(x or 0) for x in rec[n : n + 3])
         row.resolved = row.early + row.on_time + row.late
-        row.apologies = int(rec[n + 3] or 0)
-        if row.resolved:
+        row.open_in_time, row.open_overdue = int(rec[n + 4]), int(rec[n + 5])
+        row.apologies = int(rec[n + 3] or 0) + int(rec[n + 6])
+        if row.resolved or row.open_in_time or row.open_overdue:
             rows[key] = row
     return Report(period, dims, period.bounds[1], order_rows(dims, rows))

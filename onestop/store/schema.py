@@ -293,6 +293,10 @@ daily_rollups = Table(
     Column("late", Integer, nullable=False),
     Column("apologies", Integer, nullable=False),
     Column("online", Integer, nullable=False),
+    # The open backlog at the end of the day (as of the next midnight), by its state then.
+    Column("open_in_time", Integer, nullable=False, server_default="0"),
+    Column("open_overdue", Integer, nullable=False, server_default="0"),
+    Column("open_apologies", Integer, nullable=False, server_default="0"),
     Column("computed_at", AwareDateTime, nullable=False),
 )
 
