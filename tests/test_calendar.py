@@ -6,7 +6,7 @@ from datetime import date, datetime, time, timedelta
 
 import holidays
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from onestop import VN_TZ, Calendar, CalendarOverrides, OfficeHours
@@ -21,8 +21,8 @@ SWAPS = {
 HOURS = [(time(7), time(11)), (time(13), time(17))]
 
 
-def dt(*args: int) -> datetime:
-    return datetime(*args, tzinfo=VN_TZ)
+def dt(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=VN_TZ)
 
 
 def test_issue_example_across_tet_2025(calendar: Calendar) -> None:
@@ -173,7 +173,30 @@ moments = st.datetimes(min_value=datetime(2015, 1, 1), max_value=datetime(2040, 
 )
 day_counts = st.integers(min_value=1, max_value=8 * 120).map(lambda n: n / 8)
 
+# Known edges, tried on every run before the generated cases: the calendar's first covered
+# moment (New Year 2015, a holiday), the latest start the strategy allows (and 120 days after
+# it, in November 2040), the last covered day (31 December 2040), the working Friday before
+# Tết 2025, Tết itself, the swap Saturday 26 April 2025 (worked for Friday 2 May), and 15:00,
+# the receipt cut-off, which leaves exactly a quarter day of office time.
+FIRST = dt(2015, 1, 1, 0, 0)
+LATEST_START = dt(2040, 5, 31, 23, 59)
+LAST_DAY = dt(2040, 12, 31, 23, 59)
+BEFORE_TET = dt(2025, 1, 24, 15, 0)
+IN_TET = dt(2025, 1, 29, 10, 0)
+SWAP_SATURDAY = dt(2025, 4, 26, 9, 0)
+CUT_OFF = dt(2025, 3, 3, 15, 0)
 
+
+@example(FIRST, 0.125)
+@example(FIRST, 120.0)
+@example(LATEST_START, 120.0)
+@example(BEFORE_TET, 0.25)  # ends at 17:00 that Friday, not after Tết
+@example(BEFORE_TET, 0.375)  # its last hour falls after Tết: Monday 3 Feb 2025, 08:00
+@example(IN_TET, 1.0)
+@example(SWAP_SATURDAY, 0.5)
+@example(dt(2025, 4, 25, 15, 0), 0.5)  # Friday 15:00 + half a day runs into the swap Saturday
+@example(CUT_OFF, 0.25)
+@example(CUT_OFF, 0.125)
 @given(moments, day_counts)
 def test_add_working_days_matches_reference(
     calendar: Calendar, start: datetime, days: float
@@ -181,6 +204,15 @@ def test_add_working_days_matches_reference(
     assert calendar.add_working_days(start, days) == ref_add(start, days)
 
 
+@example(FIRST, dt(2015, 1, 5, 9, 0))
+@example(dt(2040, 12, 28, 9, 0), LAST_DAY)
+@example(dt(2040, 11, 1, 0, 0), LAST_DAY)
+@example(BEFORE_TET, dt(2025, 2, 5, 9, 0))
+@example(IN_TET, dt(2025, 2, 1, 23, 0))
+@example(dt(2025, 4, 25, 13, 0), dt(2025, 4, 28, 11, 0))
+@example(SWAP_SATURDAY, dt(2025, 5, 2, 17, 0))
+@example(CUT_OFF, dt(2025, 3, 4, 15, 0))
+@example(CUT_OFF, CUT_OFF)
 @given(moments, moments)
 def test_working_days_between_matches_reference(
     calendar: Calendar, a: datetime, b: datetime
@@ -191,11 +223,25 @@ def test_working_days_between_matches_reference(
     assert calendar.working_days_between(a, b) == pytest.approx(ref_between(a, b), abs=1e-9)
 
 
+@example(date(2015, 1, 1))
+@example(date(2015, 1, 2))
+@example(date(2040, 12, 31))
+@example(date(2025, 1, 24))
+@example(date(2025, 1, 27))
+@example(date(2025, 2, 1))
+@example(date(2025, 2, 3))
+@example(date(2025, 4, 26))
+@example(date(2025, 5, 2))
 @given(st.dates(min_value=date(2015, 1, 1), max_value=date(2040, 12, 31)))
 def test_is_working_day_matches_reference(calendar: Calendar, day: date) -> None:
     assert calendar.is_working_day(day) == ref_is_working(day)
 
 
+@example(FIRST, 0.125, 120.0)
+@example(LATEST_START, 120.0, 0.125)
+@example(BEFORE_TET, 0.25, 0.375)
+@example(SWAP_SATURDAY, 0.5, 1.0)
+@example(CUT_OFF, 0.25, 0.25)
 @given(moments, day_counts, day_counts)
 def test_add_is_monotonic_and_invertible(
     calendar: Calendar, start: datetime, d1: float, d2: float

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from onestop import Engine
 from onestop.cli import app
+from onestop.scheduler import Lease
 
 runner = CliRunner()
+WORKFLOWS = Path(__file__).parent.parent / "workflows"  # what the demo database was built with
 
 
 @pytest.fixture(scope="module")
@@ -166,15 +171,31 @@ def test_scheduler_run_stops_cleanly_on_sigterm(demo_db: Path, tmp_path: Path) -
                 has = conn.execute(
                     text("select count(*) from sqlite_master where name='job_runs'")
                 ).scalar()
-                runs = conn.execute(text("select count(*) from job_runs")).scalar() if has else 0
+                runs = (
+                    conn.execute(text("select count(*) from job_runs")).scalar_one() if has else 0
+                )
         assert runs > 0
         proc.send_signal(signal.SIGTERM)
         output, _ = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
+    stopped = datetime.now(UTC)
     assert proc.returncode == 0, output
     assert "scheduler stopped" in output
+    holder_id = re.search(r"scheduler (\S+) waiting for the lease", output)
+    assert holder_id, output
     with engine.connect() as conn:
-        holder = conn.execute(text("select expires_at from scheduler_leases")).scalar()
-    assert holder is not None  # released: expiry set in the past
+        leases = conn.execute(text("select name, holder, expires_at from scheduler_leases")).all()
+    engine.dispose()
+    # Released: the one lease row is still the stopped instance's, but expired already (while
+    # it ran, every renewal pushed the expiry 60 s past the renewal), so nobody holds it.
+    assert [(name, holder) for name, holder, _ in leases] == [("scheduler", holder_id[1])]
+    expires = datetime.fromisoformat(leases[0][2]).replace(tzinfo=UTC)  # SQLite keeps UTC
+    assert expires < stopped, (expires, stopped)
+    # And so a successor takes it over at once, not after the 60 s TTL.
+    successor = Engine.open(f"sqlite:///{db}", WORKFLOWS, migrate=False)
+    try:
+        assert Lease(successor.store, successor.clock, holder="successor", ttl=60).acquire()
+    finally:
+        successor.store.dispose()

@@ -4,26 +4,40 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
-from onestop import VN_TZ, Engine, ManualClock
+from onestop import VN_TZ, Calendar, Engine, ManualClock
+from onestop.clock import Clock
 from onestop.scheduler import Lease, Schedule, SchedulerService, previous_period
 from onestop.store.schema import alerts, job_runs
 
-
-def dt(*args: int) -> datetime:
-    return datetime(*args, tzinfo=VN_TZ)
+from .conftest import FIXTURES
 
 
-def runs(engine: Engine) -> list[dict]:
+def dt(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=VN_TZ)
+
+
+def runs(engine: Engine) -> list[dict[str, Any]]:
     with engine.store.engine.connect() as conn:
         return [dict(r) for r in conn.execute(select(job_runs).order_by(job_runs.c.id)).mappings()]
 
 
-def wait_for(predicate, timeout: float = 20.0) -> bool:  # type: ignore[no-untyped-def]
+def make_scheduler(
+    engine: Engine, reports: Path, clock: Clock | None = None, **kwargs: Any
+) -> SchedulerService:
+    """A scheduler on the engine's database and calendar, on its clock unless given another."""
+    return SchedulerService(
+        engine.store, clock or engine.clock, engine.calendar, [], reports, **kwargs
+    )
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 20.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -33,8 +47,8 @@ def wait_for(predicate, timeout: float = 20.0) -> bool:  # type: ignore[no-untyp
 
 
 def test_lease_is_exclusive_and_expires(engine: Engine, clock: ManualClock) -> None:
-    a = Lease(engine, holder="a", ttl=60)
-    b = Lease(engine, holder="b", ttl=60)
+    a = Lease(engine.store, clock, holder="a", ttl=60)
+    b = Lease(engine.store, clock, holder="b", ttl=60)
     assert a.acquire() and not b.acquire()
     assert a.acquire()  # renewal
     assert b.current_holder() == "a"
@@ -44,62 +58,166 @@ def test_lease_is_exclusive_and_expires(engine: Engine, clock: ManualClock) -> N
     assert a.acquire()
 
 
+class TickingClock:
+    """Real elapsed time from a fixed instant, so job_runs get true, distinct start/end times
+    (a frozen ManualClock gives every run the same instant and no order to check)."""
+
+    def __init__(self, start: datetime) -> None:
+        self.start, self.t0 = start, time.monotonic()
+
+    def now(self) -> datetime:
+        return self.start + timedelta(seconds=time.monotonic() - self.t0)
+
+
+class Overlap:
+    """Counts how many of the wrapped activities are in progress at once, and the peak."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.running = 0
+        self.peak = 0
+
+    def enter(self) -> None:
+        with self.lock:
+            self.running += 1
+            self.peak = max(self.peak, self.running)
+
+    def leave(self) -> None:
+        with self.lock:
+            self.running -= 1
+
+
+def instrument(service: SchedulerService, jobs: Overlap, active: Overlap) -> None:
+    """Count running sweeps (held open 50 ms, so an overlap would be seen) and running
+    schedulers (from the moment one decides to start until its shutdown has finished)."""
+    sweep, start, stop = service.jobs["sweep"], service._start_scheduler, service._stop_scheduler
+
+    def counted_sweep(now: datetime) -> Any:
+        jobs.enter()
+        try:
+            time.sleep(0.05)
+            return sweep(now)
+        finally:
+            jobs.leave()
+
+    def counted_start() -> None:
+        active.enter()
+        start()
+
+    def counted_stop() -> None:
+        was_running = service._scheduler is not None
+        stop()
+        if was_running:
+            active.leave()
+
+    service.jobs["sweep"] = counted_sweep
+    service._start_scheduler = counted_start  # type: ignore[method-assign]
+    service._stop_scheduler = counted_stop  # type: ignore[method-assign]
+
+
 def test_two_schedulers_never_both_run_a_job(
-    engine: Engine, clock: ManualClock, tmp_path: Path
-) -> None:
-    clock.set(dt(2025, 3, 3, 9, 0))  # office hours
-    engine.receive("COPY", "W1")
-    schedule = Schedule(sweep_seconds=0.2, reports=False)
-    first = SchedulerService(engine, [], tmp_path, schedule, lease_ttl=30, holder="first")
-    second = SchedulerService(engine, [], tmp_path, schedule, lease_ttl=30, holder="second")
-    threads = [
-        threading.Thread(target=s.run_forever, kwargs={"poll": 0.1}) for s in (first, second)
-    ]
-    for t in threads:
-        t.start()
-    try:
-        assert wait_for(lambda: sum(r["job"] == "sweep" for r in runs(engine)) >= 3)
-        assert {r["holder"] for r in runs(engine)} == {"first"}
-        first.stop()
-        threads[0].join(timeout=20)
-        handover = len(runs(engine))
-        assert wait_for(lambda: any(r["holder"] == "second" for r in runs(engine)))
-    finally:
-        first.stop()
-        second.stop()
-        for t in threads:
-            t.join(timeout=20)
-    history = runs(engine)
-    assert {r["holder"] for r in history[:handover]} == {"first"}
-    assert {r["holder"] for r in history[handover:]} == {"second"}
-    # Runs never overlap: each starts after the previous one finished.
-    for before, after in zip(history, history[1:], strict=False):
-        assert before["finished_at"] is not None
-        assert after["started_at"] >= before["started_at"]
-    assert all(r["error"] is None for r in history)
-
-
-def test_alerts_once_across_scheduler_restart(
     engine: Engine, clock: ManualClock, tmp_path: Path
 ) -> None:
     clock.set(dt(2025, 3, 3, 9, 0))
     engine.receive("COPY", "W1")
-    clock.set(dt(2025, 3, 4, 9, 0))  # overdue now
-    for holder in ("one", "two"):
-        service = SchedulerService(engine, [], tmp_path, holder=holder)
-        assert (
-            service.run_job("sweep") == {"new_alerts": 2} if holder == "one" else {"new_alerts": 0}
-        )
+    ticking = TickingClock(dt(2025, 3, 3, 9, 0))  # office hours, and time really passes
+    schedule = Schedule(sweep_seconds=0.2, reports=False)
+    services = [
+        make_scheduler(engine, tmp_path, ticking, schedule=schedule, lease_ttl=30, holder=holder)
+        for holder in ("first", "second")
+    ]
+    jobs, active = Overlap(), Overlap()
+    for s in services:
+        instrument(s, jobs, active)
+    threads = {s.id: threading.Thread(target=s.run_forever, kwargs={"poll": 0.1}) for s in services}
+    for t in threads.values():
+        t.start()
+    try:
+        assert wait_for(lambda: sum(r["job"] == "sweep" for r in runs(engine)) >= 3)
+        assert (active.peak, jobs.peak) == (1, 1), "two schedulers or jobs at once"
+        # Whichever instance won the lease (not asserted: it is a race) is stopped; the other
+        # must take over and run jobs of its own.
+        winner = next(s for s in services if s.id == runs(engine)[0]["holder"])
+        other = next(s for s in services if s is not winner)
+        stop_asked = ticking.now()
+        winner.stop()
+        threads[winner.id].join(timeout=20)
+        assert not threads[winner.id].is_alive()
+        assert wait_for(lambda: sum(r["holder"] == other.id for r in runs(engine)) >= 3)
+    finally:
+        for s in services:
+            s.stop()
+        for t in threads.values():
+            t.join(timeout=20)
+    history = runs(engine)
+    # At no moment were two schedulers active, nor two jobs running.
+    assert active.peak == 1, f"{active.peak} schedulers active at once"
+    assert jobs.peak == 1, f"{jobs.peak} jobs running at once"
+    # The recorded runs agree: each starts after the previous one finished.
+    ordered = sorted(history, key=lambda r: r["started_at"])
+    for before, after in zip(ordered, ordered[1:], strict=False):
+        assert before["finished_at"] > before["started_at"]  # the 50 ms sweep
+        assert after["started_at"] >= before["finished_at"], (before, after)
+    # One holder at a time: the winner's runs, then (only after it was stopped) the other's.
+    holders = [r["holder"] for r in ordered]
+    switch = holders.index(other.id)
+    assert holders == [winner.id] * switch + [other.id] * (len(holders) - switch)
+    assert ordered[switch]["started_at"] > stop_asked
+    assert all(r["error"] is None for r in history)
+
+
+def run_until(scheduler: SchedulerService, done: Callable[[], bool]) -> None:
+    """Run ``scheduler`` as ``onestop scheduler run`` does until ``done()``, then stop it."""
+    thread = threading.Thread(target=scheduler.run_forever, kwargs={"poll": 0.05})
+    thread.start()
+    try:
+        assert wait_for(done), f"{scheduler.id} never got there"
+    finally:
+        scheduler.stop()
+        thread.join(timeout=20)
+    assert not thread.is_alive()
+
+
+def test_alerts_once_across_scheduler_restart(
+    engine: Engine, clock: ManualClock, tmp_path: Path, db_url: str, calendar: Calendar
+) -> None:
+    clock.set(dt(2025, 3, 3, 9, 0))
+    d = engine.receive("COPY", "W1")
+    clock.set(dt(2025, 3, 4, 9, 0))  # overdue now: the dossier and its only step
+    schedule = Schedule(sweep_seconds=0.1, reports=False)
+    first = make_scheduler(engine, tmp_path, schedule=schedule, holder="one")
+    run_until(first, lambda: any(r["holder"] == "one" for r in runs(engine)))
+    # The restart: a new process opens its own engine on the same database, 30 s later (inside
+    # the first's 60 s lease, so taking over relies on the first releasing it when it stopped).
+    clock.advance(timedelta(seconds=30))
+    restarted = Engine.open(db_url, FIXTURES, clock=clock, calendar=calendar)
+    second = make_scheduler(restarted, tmp_path, schedule=schedule, holder="two")
+    run_until(second, lambda: sum(r["holder"] == "two" for r in runs(engine)) >= 2)
+    restarted.store.dispose()
+
+    history = [(r["holder"], r["job"], r["result"], r["error"]) for r in runs(engine)]
+    by_one = [h for h in history if h[0] == "one"]
+    by_two = [h for h in history if h[0] == "two"]
+    assert history == by_one + by_two  # the second ran only once the first had stopped
+    # The first sweep raised both alerts; every later sweep, before or after the restart,
+    # raised none.
+    assert by_one == [("one", "sweep", {"new_alerts": 2}, None)] + [
+        ("one", "sweep", {"new_alerts": 0}, None)
+    ] * (len(by_one) - 1)
+    assert len(by_two) >= 2
+    assert by_two == [("two", "sweep", {"new_alerts": 0}, None)] * len(by_two)
     with engine.store.engine.connect() as conn:
-        assert len(conn.execute(select(alerts)).all()) == 2
+        rows = conn.execute(
+            select(alerts.c.dossier_id, alerts.c.step_seq, alerts.c.kind).order_by(alerts.c.id)
+        ).all()
+    assert sorted(rows) == [(d.id, -1, "overdue"), (d.id, 0, "overdue")]
 
 
 def test_sweep_skipped_when_office_closed(
     engine: Engine, clock: ManualClock, tmp_path: Path
 ) -> None:
     clock.set(dt(2025, 3, 8, 10, 0))  # Saturday
-    service = SchedulerService(engine, [], tmp_path)
-    assert service.run_job("sweep") == {"skipped": "office closed"}
+    assert make_scheduler(engine, tmp_path).run_job("sweep") == {"skipped": "office closed"}
 
 
 def test_nightly_rollup_and_report_files(
@@ -108,10 +226,10 @@ def test_nightly_rollup_and_report_files(
     clock.set(dt(2025, 3, 3, 9, 0))
     d = engine.receive("COPY", "W1")
     engine.resolve(d.id)
-    service = SchedulerService(engine, [], tmp_path / "reports")
-    assert service.run_job("nightly") == {"day": "2025-03-03", "rows": 1, "anchored": "2025-03-02"}
+    nightly = make_scheduler(engine, tmp_path / "reports")
+    assert nightly.run_job("nightly") == {"day": "2025-03-03", "rows": 1, "anchored": "2025-03-02"}
     clock.set(dt(2025, 4, 1, 6, 0))
-    result = service.run_job("report-month")
+    result = nightly.run_job("report-month")
     assert result["period"] == "2025-03"
     html = (tmp_path / "reports" / "on-time-2025-03.html").read_text()
     assert "Tháng 3/2025" in html and "<svg" in html

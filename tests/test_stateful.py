@@ -155,9 +155,8 @@ class EngineMachine(RuleBasedStateMachine):
 
 
 EngineMachine.TestCase.settings = settings(
-    max_examples=int(
-        os.environ.get("ONESTOP_STATEFUL_EXAMPLES", "100" if os.environ.get("CI") else "25")
-    ),
+    # The loaded profile's examples (tests/conftest.py: ci gives 100 × 100 = 10,000 steps).
+    max_examples=int(os.environ.get("ONESTOP_STATEFUL_EXAMPLES", settings().max_examples)),
     stateful_step_count=100,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
