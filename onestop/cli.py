@@ -138,6 +138,7 @@ def catalog_check(
 
 
 def _level_table(report: object, title: str) -> Table:
+    from onestop.presentation import count, percent
     from onestop.reports import Report
 
     assert isinstance(report, Report)
@@ -156,23 +157,19 @@ def _level_table(report: object, title: str) -> Table:
     ):
         table.add_column(col, justify="right")
     for row in report.rows:
-        rate = row.on_time_rate
         table.add_row(
             *[str(row.key[d]) for d in report.by],
-            f"{row.resolved:,}",
-            f"{row.early:,}",
-            f"{row.on_time:,}",
-            f"{row.late:,}",
-            f"{rate * 100:.2f} %" if rate is not None else "–",
-            f"{row.open_in_time:,}",
-            f"{row.open_overdue:,}",
-            f"{row.apologies:,}",
+            *[count(n, "en") for n in (row.resolved, row.early, row.on_time, row.late)],
+            percent(row.on_time_rate, "en"),
+            *[count(n, "en") for n in (row.open_in_time, row.open_overdue, row.apologies)],
         )
     return table
 
 
 def _extra_tables(report: Any) -> list[Table]:
     """KPI and late-steps tables of a full report (none for a rollup report)."""
+    from onestop.presentation import count, percent
+
     tables = []
     k = report.kpis
     if k is not None:
@@ -180,15 +177,15 @@ def _extra_tables(report: Any) -> list[Table]:
         kt.add_column("indicator")
         kt.add_column("value", justify="right")
 
-        def pct(v: float | None) -> str:
-            return f"{v * 100:.2f} %" if v is not None else "–"
-
-        kt.add_row("received", f"{k.received:,}")
-        kt.add_row("received online", pct(k.online_share))
-        kt.add_row("paid online", pct(k.paid_online_share))
-        kt.add_row("returned by post", pct(k.post_return_share))
-        kt.add_row(f"satisfaction (≥ 4 of {k.ratings:,} ratings)", pct(k.satisfaction))
-        kt.add_row("location-independent intake", f"{k.location_independent:,}")
+        kt.add_row("received", count(k.received, "en"))
+        kt.add_row("received online", percent(k.online_share, "en"))
+        kt.add_row("paid online", percent(k.paid_online_share, "en"))
+        kt.add_row("returned by post", percent(k.post_return_share, "en"))
+        kt.add_row(
+            f"satisfaction (≥ 4 of {count(k.ratings, 'en')} ratings)",
+            percent(k.satisfaction, "en"),
+        )
+        kt.add_row("location-independent intake", count(k.location_independent, "en"))
         tables.append(kt)
     late = [s for s in report.late_steps or [] if s.late]
     if late:
@@ -196,7 +193,9 @@ def _extra_tables(report: Any) -> list[Table]:
         for col in ("agency", "steps done", "late", "share"):
             lt.add_column(col, justify="left" if col == "agency" else "right")
         for s in late[:15]:
-            lt.add_row(s.agency, f"{s.completed:,}", f"{s.late:,}", f"{s.late_share * 100:.2f} %")
+            lt.add_row(
+                s.agency, count(s.completed, "en"), count(s.late, "en"), percent(s.late_share, "en")
+            )
         tables.append(lt)
     return tables
 

@@ -5,9 +5,9 @@ No script, no font, no network: the page renders the same offline, in a browser 
 
 from __future__ import annotations
 
-import math
 from html import escape
 
+from onestop.presentation import count, percent
 from onestop.reports import Report, Row
 
 _COLUMNS = [
@@ -41,32 +41,37 @@ def _rate_chart(report: Report) -> str:
     rows = [r for r in report.rows if r.on_time_rate is not None]
     if not rows:
         return "<p>Chưa có hồ sơ được giải quyết / No dossier resolved yet.</p>"
-    low = min(r.on_time_rate or 0.0 for r in rows)
-    # Rates sit near 100 %: start the axis a little below the lowest so differences show.
-    floor = max(0.0, math.floor((low - 0.005) * 100) / 100)
+    # The axis starts at zero: a shortened axis would exaggerate differences of a tenth of a point.
     width, bar_h, left = 640, 26, 200
-    height = 30 + bar_h * len(rows)
+    height = 40 + bar_h * len(rows)
     parts = [
         f'<svg class="chart rate" role="img" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">',
-        f"<title>Tỷ lệ đúng hạn / On-time rate (trục từ {floor * 100:.0f} %)</title>",
+        "<title>Tỷ lệ đúng hạn / On-time rate (trục từ 0 %)</title>",
     ]
     span = width - left - 80
     for i, row in enumerate(rows):
         rate = row.on_time_rate or 0.0
-        w = max(1.0, (rate - floor) / (1 - floor) * span) if floor < 1 else span
+        w = max(1.0, rate * span)
         y = 20 + i * bar_h
         parts.append(
             f'<text x="{left - 8}" y="{y + 15}" text-anchor="end">'
             f"{escape(_label(row, report.by))}</text>"
             f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{bar_h - 6}" fill="#1565c0"/>'
-            f'<text x="{left + w + 6:.1f}" y="{y + 15}">{rate * 100:.2f} %</text>'
+            f'<text x="{left + w + 6:.1f}" y="{y + 15}">{percent(rate, "vi")}</text>'
         )
-    parts.append(
-        f'<text x="{left}" y="12" class="axis">{floor * 100:.0f} %</text>'
-        f'<text x="{left + span}" y="12" class="axis" text-anchor="end">100 %</text></svg>'
-    )
+    parts.append(_axis(left, span, height - 14, "0 %", "100 %"))
+    parts.append("</svg>")
     return "".join(parts)
+
+
+def _axis(left: int, span: int, y: int, low: str, high: str) -> str:
+    """A horizontal axis line from ``left`` over ``span`` pixels, labelled at both ends."""
+    return (
+        f'<line x1="{left}" y1="{y - 12}" x2="{left + span}" y2="{y - 12}" stroke="#757575"/>'
+        f'<text x="{left}" y="{y}" class="axis">{low}</text>'
+        f'<text x="{left + span}" y="{y}" class="axis" text-anchor="end">{high}</text>'
+    )
 
 
 def _count_chart(report: Report) -> str:
@@ -76,7 +81,7 @@ def _count_chart(report: Report) -> str:
     top = max(r.resolved for r in rows)
     width, bar_h, left = 640, 26, 200
     span = width - left - 20
-    height = 40 + bar_h * len(rows)
+    height = 64 + bar_h * len(rows)
     parts = [
         f'<svg class="chart counts" role="img" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">',
@@ -95,9 +100,11 @@ def _count_chart(report: Report) -> str:
             if w > 0:
                 parts.append(
                     f'<rect x="{x:.1f}" y="{y}" width="{max(w, 1):.1f}" height="{bar_h - 6}" '
-                    f'fill="{_COLOURS[key]}"><title>{key}: {value:,}</title></rect>'
+                    f'fill="{_COLOURS[key]}"><title>{key}: {count(value, "vi")}</title></rect>'
                 )
             x += w
+        parts.append(f'<text x="{x + 6:.1f}" y="{y + 15}">{count(row.resolved, "vi")}</text>')
+    parts.append(_axis(left, span, 24 + bar_h * len(rows), "0", count(top, "vi")))
     legend_y = height - 12
     for j, (key, vi, en) in enumerate(
         [
@@ -115,24 +122,20 @@ def _count_chart(report: Report) -> str:
     return "".join(parts)
 
 
-def _pct(value: float | None) -> str:
-    return f"{value * 100:.2f} %" if value is not None else "–"
-
-
 def _kpi_block(report: Report) -> str:
     k = report.kpis
     if k is None:
         return ""
     items = [
-        ("Hồ sơ tiếp nhận", "Dossiers received", f"{k.received:,}"),
-        ("Tỷ lệ nộp trực tuyến", "Received online", _pct(k.online_share)),
-        ("Tỷ lệ thanh toán trực tuyến", "Paid online", _pct(k.paid_online_share)),
-        ("Trả kết quả qua bưu chính", "Returned by post", _pct(k.post_return_share)),
-        ("Mức độ hài lòng (≥ 4/5)", "Satisfaction (≥ 4/5)", _pct(k.satisfaction)),
+        ("Hồ sơ tiếp nhận", "Dossiers received", count(k.received, "vi")),
+        ("Tỷ lệ nộp trực tuyến", "Received online", percent(k.online_share, "vi")),
+        ("Tỷ lệ thanh toán trực tuyến", "Paid online", percent(k.paid_online_share, "vi")),
+        ("Trả kết quả qua bưu chính", "Returned by post", percent(k.post_return_share, "vi")),
+        ("Mức độ hài lòng (≥ 4/5)", "Satisfaction (≥ 4/5)", percent(k.satisfaction, "vi")),
         (
             "Tiếp nhận không phụ thuộc địa giới",
             "Location-independent",
-            f"{k.location_independent:,}",
+            count(k.location_independent, "vi"),
         ),
     ]
     rows = "".join(
@@ -147,8 +150,9 @@ def _late_steps_block(report: Report) -> str:
     if not steps:
         return ""
     rows = "".join(
-        f'<tr><td>{escape(s.agency)}</td><td class="num">{s.completed:,}</td>'
-        f'<td class="num">{s.late:,}</td><td class="num">{s.late_share * 100:.2f} %</td></tr>'
+        f'<tr><td>{escape(s.agency)}</td><td class="num">{count(s.completed, "vi")}</td>'
+        f'<td class="num">{count(s.late, "vi")}</td>'
+        f'<td class="num">{percent(s.late_share, "vi")}</td></tr>'
         for s in steps[:20]
     )
     return (
@@ -173,10 +177,7 @@ def render_html(report: Report) -> str:
         cells = "".join(f"<td>{escape(str(row.key[d]))}</td>" for d in report.by)
         for key, _, _ in _COLUMNS:
             value = data[key]
-            if key == "on_time_rate":
-                text = f"{value * 100:.2f} %" if value is not None else "–"
-            else:
-                text = f"{value:,}"
+            text = percent(value, "vi") if key == "on_time_rate" else count(value, "vi")
             cells += f'<td class="num">{text}</td>'
         body_rows.append(f"<tr>{cells}</tr>")
     sentences = ""

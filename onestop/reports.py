@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Select, case, exists, func, select
 
 from onestop.errors import ValidationError
 from onestop.periods import Period
+from onestop.presentation import percent
 from onestop.store import Store, clauses
 from onestop.store.schema import dossier_states, dossier_steps, dossiers
 from onestop.timeliness import on_time_rate
@@ -174,24 +175,23 @@ class Report:
             rate = row.on_time_rate
             if rate is None:
                 continue
-            pct = f"{rate * 100:.2f}"
             if lang == "vi":
-                parts.append((LEVEL_VI.get(level, f"cấp {level}"), pct.replace(".", ",")))
+                parts.append((LEVEL_VI.get(level, f"cấp {level}"), percent(rate, "vi")))
             else:
-                parts.append((LEVEL_EN.get(level, f"{level} level"), pct))
+                parts.append((LEVEL_EN.get(level, f"{level} level"), percent(rate, "en")))
         if lang == "vi":
             if not parts:
                 return f"{self.period.label_vi}: chưa có hồ sơ được giải quyết."
             head, *rest = parts
             text = (
-                f"{self.period.label_vi}: tỷ lệ hồ sơ giải quyết đúng hẹn {head[0]} đạt {head[1]} %"
+                f"{self.period.label_vi}: tỷ lệ hồ sơ giải quyết đúng hẹn {head[0]} đạt {head[1]}"
             )
-            return text + "".join(f"; {name} {pct} %" for name, pct in rest) + "."
+            return text + "".join(f"; {name} {pct}" for name, pct in rest) + "."
         if not parts:
             return f"{self.period.label_en}: no dossier resolved yet."
         head, *rest = parts
-        text = f"{self.period.label_en}: dossiers resolved on time reached {head[1]} % at {head[0]}"
-        return text + "".join(f"; {pct} % at {name}" for name, pct in rest) + "."
+        text = f"{self.period.label_en}: dossiers resolved on time reached {head[1]} at {head[0]}"
+        return text + "".join(f"; {pct} at {name}" for name, pct in rest) + "."
 
 
 def on_time_report(

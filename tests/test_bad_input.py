@@ -7,7 +7,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy.exc import DataError
 
 from onestop import (
     VN_TZ,
@@ -160,14 +159,6 @@ ID_EDGES.append(
         UnknownDossier,
         "no dossier 9223372036854775808",
         id="dossier id 2**63",
-        # Bug in onestop (reported, not fixed here): the id reaches the driver, which raises
-        # OverflowError (SQLite) or DataError "bigint out of range" (PostgreSQL). Strict: this
-        # case fails once the engine gives the typed error.
-        marks=pytest.mark.xfail(
-            raises=(OverflowError, DataError),
-            strict=True,
-            reason="onestop bug: an id beyond BIGINT raises a driver error, not a typed one",
-        ),
     )
 )
 

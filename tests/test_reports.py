@@ -138,7 +138,10 @@ def test_html_report_renders_in_headless_chromium(
         [chromium, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120
     ).stdout
     assert "Báo cáo tiến độ giải quyết hồ sơ" in dom and "On-time report" in dom
-    assert "75.00 %" in dom and "50.00 %" in dom
+    # One number format on the page (Vietnamese) outside the English sentence.
+    assert '<td class="num">75,00 %</td>' in dom and '<td class="num">50,00 %</td>' in dom
+    assert '<td class="num">75.00 %</td>' not in dom
+    assert "trục từ 0 %" in dom  # the on-time axis starts at zero
     assert dom.count("<rect") >= 5  # bars for two levels plus the legend
     subprocess.run(
         [chromium, *flags, f"--screenshot={shot}", page.as_uri()], capture_output=True, timeout=120
@@ -188,3 +191,13 @@ def test_kpis_and_late_steps(engine: Engine, clock: ManualClock) -> None:
     data = report.as_dict()
     assert data["kpis"]["online_share"] == 0.25
     assert data["late_steps_by_agency"][0] == {"agency": "C-DESK", "completed": 1, "late": 1}
+
+
+def test_figures_are_written_the_way_each_language_writes_them() -> None:
+    from onestop.presentation import count, percent
+
+    assert percent(0.99956, "vi") == "99,96 %" and percent(0.99956, "en") == "99.96 %"
+    assert percent(1.0, "vi") == "100,00 %" and percent(None, "en") == "–"
+    assert count(1337, "vi") == "1.337" and count(1337, "en") == "1,337"
+    assert count(1234567, "vi") == "1.234.567"
+    assert percent(12.3456, "vi") == "1.234,56 %"  # a thousands separator too (shares > 1)

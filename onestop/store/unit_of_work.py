@@ -61,7 +61,13 @@ class UnitOfWork:
         Raises:
             UnknownDossier: If there is none.
         """
-        row = self.conn.execute(_LOCK if lock else _LOAD, {"b_id": dossier_id}).mappings().first()
+        # Ids are 64-bit keys: one outside that range names no dossier (and must not reach the
+        # driver, which raises its own untyped overflow error).
+        row = None
+        if 0 < dossier_id < 2**63:
+            row = (
+                self.conn.execute(_LOCK if lock else _LOAD, {"b_id": dossier_id}).mappings().first()
+            )
         if row is None:
             raise UnknownDossier(f"no dossier {dossier_id}")
         return dict(row)
