@@ -28,7 +28,7 @@ from sqlalchemy import insert, select, update
 from onestop.alerts import AlertSweeper, Notifier
 from onestop.audit import anchor_day
 from onestop.calendar import Calendar
-from onestop.clock import VN_TZ, Clock
+from onestop.clock import VN_TZ, Clock, local_date
 from onestop.periods import Period
 from onestop.reports import on_time_report
 from onestop.rollups import snapshot_range
@@ -209,10 +209,14 @@ class SchedulerService:
         return {"new_alerts": len(self.sweeper.sweep(now))}
 
     def _nightly(self, now: datetime) -> dict[str, Any]:
-        """Roll up the day's dossiers and anchor yesterday's events (a complete day)."""
-        rows = snapshot_range(self.store, now.date(), now.date(), now)
-        anchor = anchor_day(self.store, now.date() - timedelta(days=1), now)
-        return {"day": now.date().isoformat(), "rows": rows, "anchored": anchor["day"]}
+        """Roll up yesterday (now complete: what happened after last night's run is included)
+        and today so far, and anchor yesterday's events."""
+        today = local_date(now)
+        yesterday = today - timedelta(days=1)
+        rows = snapshot_range(self.store, yesterday, today, now)
+        anchor = anchor_day(self.store, yesterday, now)
+        days = [yesterday.isoformat(), today.isoformat()]
+        return {"days": days, "rows": rows, "anchored": anchor["day"]}
 
     def _report(self, now: datetime, span: str) -> dict[str, Any]:
         period = previous_period(now.date(), span)

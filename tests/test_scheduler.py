@@ -227,7 +227,11 @@ def test_nightly_rollup_and_report_files(
     d = engine.receive("COPY", "W1")
     engine.resolve(d.id)
     nightly = make_scheduler(engine, tmp_path / "reports")
-    assert nightly.run_job("nightly") == {"day": "2025-03-03", "rows": 1, "anchored": "2025-03-02"}
+    assert nightly.run_job("nightly") == {
+        "days": ["2025-03-02", "2025-03-03"],
+        "rows": 1,
+        "anchored": "2025-03-02",
+    }
     clock.set(dt(2025, 4, 1, 6, 0))
     result = nightly.run_job("report-month")
     assert result["period"] == "2025-03"
@@ -241,3 +245,20 @@ def test_previous_period() -> None:
     assert previous_period(date(2025, 1, 1), "quarter").label == "2024-Q4"
     assert previous_period(date(2025, 7, 1), "quarter").label == "2025-Q2"
     assert previous_period(date(2025, 1, 1), "year").label == "2024"
+
+
+def test_the_nightly_rollup_covers_the_whole_previous_day(
+    engine: Engine, clock: ManualClock, tmp_path: Path
+) -> None:
+    from onestop.periods import Period
+    from onestop.rollups import rollup_report
+
+    nightly = make_scheduler(engine, tmp_path / "reports")
+    clock.set(dt(2025, 3, 3, 23, 30))
+    nightly.run_job("nightly")
+    clock.set(dt(2025, 3, 3, 23, 45))  # after the night's run, before midnight
+    engine.resolve(engine.receive("COPY", "W1").id)
+    clock.set(dt(2025, 3, 4, 23, 30))
+    nightly.run_job("nightly")
+    rows = rollup_report(engine.store, Period.parse("2025-03-03"), ["level"]).rows
+    assert [(r.key["level"], r.resolved) for r in rows] == [("commune", 1)]
