@@ -158,7 +158,7 @@ def _level_table(report: object, title: str) -> Table:
         table.add_column(col, justify="right")
     for row in report.rows:
         table.add_row(
-            *[str(row.key[d]) for d in report.by],
+            *[report.label(d, row.key[d], "en") for d in report.by],
             *[count(n, "en") for n in (row.resolved, row.early, row.on_time, row.late)],
             percent(row.on_time_rate, "en"),
             *[count(n, "en") for n in (row.open_in_time, row.open_overdue, row.apologies)],
@@ -194,7 +194,10 @@ def _extra_tables(report: Any) -> list[Table]:
             lt.add_column(col, justify="left" if col == "agency" else "right")
         for s in late[:15]:
             lt.add_row(
-                s.agency, count(s.completed, "en"), count(s.late, "en"), percent(s.late_share, "en")
+                report.label("agency", s.agency, "en"),
+                count(s.completed, "en"),
+                count(s.late, "en"),
+                percent(s.late_share, "en"),
             )
         tables.append(lt)
     return tables

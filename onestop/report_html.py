@@ -33,8 +33,8 @@ _DIM_LABELS = {
 _COLOURS = {"early": "#2e7d32", "on_time": "#81c784", "late": "#c62828"}
 
 
-def _label(row: Row, dims: list[str]) -> str:
-    return " · ".join(str(row.key[d]) for d in dims) or "—"
+def _label(report: Report, row: Row) -> str:
+    return " · ".join(report.label(d, row.key[d], "vi") for d in report.by) or "—"
 
 
 def _rate_chart(report: Report) -> str:
@@ -56,13 +56,21 @@ def _rate_chart(report: Report) -> str:
         y = 20 + i * bar_h
         parts.append(
             f'<text x="{left - 8}" y="{y + 15}" text-anchor="end">'
-            f"{escape(_label(row, report.by))}</text>"
+            f"{escape(_label(report, row))}</text>"
             f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{bar_h - 6}" fill="#1565c0"/>'
             f'<text x="{left + w + 6:.1f}" y="{y + 15}">{percent(rate, "vi")}</text>'
         )
     parts.append(_axis(left, span, height - 14, "0 %", "100 %"))
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _name_cell(report: Report, dim: str, code: object) -> str:
+    """A table cell with the Vietnamese name, and the English name or the code beneath it."""
+    vi, en = report.label(dim, code, "vi"), report.label(dim, code, "en")
+    under = en if en != vi else (str(code) if vi != str(code) else "")
+    small = f"<br><small>{escape(under)}</small>" if under else ""
+    return f"<td>{escape(vi)}{small}</td>"
 
 
 def _axis(left: int, span: int, y: int, low: str, high: str) -> str:
@@ -92,7 +100,7 @@ def _count_chart(report: Report) -> str:
         x = float(left)
         parts.append(
             f'<text x="{left - 8}" y="{y + 15}" text-anchor="end">'
-            f"{escape(_label(row, report.by))}</text>"
+            f"{escape(_label(report, row))}</text>"
         )
         for key in ("early", "on_time", "late"):
             value = getattr(row, key)
@@ -150,7 +158,8 @@ def _late_steps_block(report: Report) -> str:
     if not steps:
         return ""
     rows = "".join(
-        f'<tr><td>{escape(s.agency)}</td><td class="num">{count(s.completed, "vi")}</td>'
+        f"<tr>{_name_cell(report, 'agency', s.agency)}"
+        f'<td class="num">{count(s.completed, "vi")}</td>'
         f'<td class="num">{count(s.late, "vi")}</td>'
         f'<td class="num">{percent(s.late_share, "vi")}</td></tr>'
         for s in steps[:20]
@@ -174,7 +183,7 @@ def render_html(report: Report) -> str:
     body_rows = []
     for row in report.rows:
         data = row.as_dict()
-        cells = "".join(f"<td>{escape(str(row.key[d]))}</td>" for d in report.by)
+        cells = "".join(_name_cell(report, d, row.key[d]) for d in report.by)
         for key, _, _ in _COLUMNS:
             value = data[key]
             text = percent(value, "vi") if key == "on_time_rate" else count(value, "vi")

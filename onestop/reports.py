@@ -20,8 +20,8 @@ from sqlalchemy import Connection, Select, case, exists, func, select
 
 from onestop.errors import ValidationError
 from onestop.periods import Period
-from onestop.presentation import percent
-from onestop.store import Store, clauses
+from onestop.presentation import Lang, percent
+from onestop.store import Store, clauses, queries
 from onestop.store.schema import dossier_states, dossier_steps, dossiers
 from onestop.timeliness import on_time_rate
 
@@ -36,8 +36,6 @@ DIMENSIONS: dict[str, str] = {
     "channel": "channel",
     "intake_mode": "intake_mode",
 }
-LEVEL_VI = {"city": "cấp thành phố", "district": "cấp huyện", "commune": "cấp xã"}
-LEVEL_EN = {"city": "city level", "district": "district level", "commune": "commune level"}
 _LEVEL_ORDER = {"city": 0, "province": 0, "district": 1, "commune": 2}
 
 
@@ -122,6 +120,13 @@ class Report:
     rows: list[Row] = field(default_factory=list)
     kpis: Kpis | None = None
     late_steps: list[StepLateness] | None = None
+    #: Names of the grouped codes from the stored definitions: dimension → code → (vi, en).
+    names: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)
+
+    def label(self, dim: str, code: object, lang: Lang) -> str:
+        """The name of ``code`` in dimension ``dim`` (the code itself when it has none)."""
+        pair = self.names.get(dim, {}).get(str(code))
+        return str(code) if pair is None else pair[0 if lang == "vi" else 1]
 
     def as_dict(self) -> dict[str, Any]:
         """``{"period": ..., "by": [...], "as_of": ..., "rows": [...], "kpis": ...}``."""
@@ -176,9 +181,9 @@ class Report:
             if rate is None:
                 continue
             if lang == "vi":
-                parts.append((LEVEL_VI.get(level, f"cấp {level}"), percent(rate, "vi")))
+                parts.append((self.label("level", level, "vi"), percent(rate, "vi")))
             else:
-                parts.append((LEVEL_EN.get(level, f"{level} level"), percent(rate, "en")))
+                parts.append((f"{self.label('level', level, 'en')} level", percent(rate, "en")))
         if lang == "vi":
             if not parts:
                 return f"{self.period.label_vi}: chưa có hồ sơ được giải quyết."
@@ -248,6 +253,7 @@ def on_time_report(
     n = len(dims)
     with store.read() as uow:
         resolved, still_open = uow.conn.execute(resolved_q).all(), uow.conn.execute(open_q).all()
+        names = queries.names(uow)
     for rec in resolved:
         key = tuple(rec[:n])
         row = rows.setdefault(key, Row(dict(zip(dims, key, strict=True))))
@@ -259,8 +265,7 @@ def on_time_report(
         row = rows.setdefault(key, Row(dict(zip(dims, key, strict=True))))
         row.open_in_time, row.open_overdue = int(rec[n]), int(rec[n + 1])
         row.apologies += int(rec[n + 2])
-
-    return Report(period, dims, as_of, order_rows(dims, rows))
+    return Report(period, dims, as_of, order_rows(dims, rows), names=names)
 
 
 def open_as_of(keys: Sequence[Any], as_of: datetime, received_by: date) -> Select[Any]:

@@ -18,7 +18,7 @@ from onestop.clock import VN_TZ
 from onestop.errors import ValidationError
 from onestop.periods import Period
 from onestop.reports import Report, Row, count_if, open_as_of, order_rows
-from onestop.store import Store
+from onestop.store import Store, queries
 from onestop.store.schema import daily_rollups, dossiers
 
 #: Dimensions a rollup keeps (the others need the live report).
@@ -131,6 +131,7 @@ def rollup_report(store: Store, period: Period, by: Sequence[str] = ("level",)) 
     )
     with store.read() as uow:
         records = uow.conn.execute(query).all()
+        names = queries.names(uow)
     rows: dict[tuple[Any, ...], Row] = {}
     n = len(dims)
     for rec in records:
@@ -142,4 +143,4 @@ def rollup_report(store: Store, period: Period, by: Sequence[str] = ("level",)) 
         row.apologies = int(rec[n + 3] or 0) + int(rec[n + 6])
         if row.resolved or row.open_in_time or row.open_overdue:
             rows[key] = row
-    return Report(period, dims, period.bounds[1], order_rows(dims, rows))
+    return Report(period, dims, period.bounds[1], order_rows(dims, rows), names=names)

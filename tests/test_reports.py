@@ -142,6 +142,8 @@ def test_html_report_renders_in_headless_chromium(
     assert '<td class="num">75,00 %</td>' in dom and '<td class="num">50,00 %</td>' in dom
     assert '<td class="num">75.00 %</td>' not in dom
     assert "trục từ 0 %" in dom  # the on-time axis starts at zero
+    # Levels named from the definitions (tiny.yaml), the code's English name beneath.
+    assert "<td>cấp xã<br><small>commune</small></td>" in dom
     assert dom.count("<rect") >= 5  # bars for two levels plus the legend
     subprocess.run(
         [chromium, *flags, f"--screenshot={shot}", page.as_uri()], capture_output=True, timeout=120

@@ -198,8 +198,18 @@ class Store:
         units = catalog.units
         name = units.name
         with self.begin() as conn:
-            for table in (schema.units, schema.agencies, schema.procedures):
+            for table in (schema.levels, schema.units, schema.agencies, schema.procedures):
                 conn.execute(delete(table).where(table.c.unit_set == name))
+            conn.execute(
+                insert(schema.levels),
+                [
+                    {
+                        "unit_set": name,
+                        **lv.model_dump(include={"code", "name_vi", "name_en", "rank"}),
+                    }
+                    for lv in units.levels.values()
+                ],
+            )
             conn.execute(
                 insert(schema.units),
                 [

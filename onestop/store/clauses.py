@@ -52,10 +52,7 @@ def overdue(
     ``(status, due)`` index bound the scan.
     """
     return (
-        is_open(status)
-        & due.is_not(None)
-        & (due < instant(at))
-        & (due < clock_reading(at, paused))
+        is_open(status) & due.is_not(None) & (due < instant(at)) & (due < clock_reading(at, paused))
     )
 
 

@@ -9,7 +9,15 @@ from typing import Any
 from sqlalchemy import func, select
 
 from onestop.store import clauses
-from onestop.store.schema import dossier_steps, dossiers, events
+from onestop.store.schema import (
+    agencies,
+    dossier_steps,
+    dossiers,
+    events,
+    levels,
+    procedures,
+    units,
+)
 from onestop.store.unit_of_work import UnitOfWork
 
 
@@ -66,3 +74,19 @@ def latest_event_at(uow: UnitOfWork) -> datetime | None:
     """When the most recent event happened (``None`` in an empty database)."""
     value: datetime | None = uow.conn.execute(select(func.max(events.c.at))).scalar()
     return value
+
+
+def names(uow: UnitOfWork) -> dict[str, dict[str, tuple[str, str]]]:
+    """Vietnamese and English names of the codes reports group by, from the stored definitions:
+    ``{"level": {"city": ("cấp thành phố", "city")}, "unit": {...}, "agency": ..., ...}``."""
+    out: dict[str, dict[str, tuple[str, str]]] = {}
+    conn = uow.conn
+    out["level"] = {r.code: (r.name_vi, r.name_en) for r in conn.execute(select(levels))}
+    out["unit"] = {r.code: (r.name, r.name) for r in conn.execute(select(units))}
+    out["intake_unit"] = out["unit"]
+    out["agency"] = {r.code: (r.name, r.name) for r in conn.execute(select(agencies))}
+    query = select(procedures.c.code, procedures.c.name_vi, procedures.c.name_en).order_by(
+        procedures.c.version
+    )
+    out["procedure"] = {r.code: (r.name_vi, r.name_en) for r in conn.execute(query)}
+    return out

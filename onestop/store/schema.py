@@ -90,6 +90,16 @@ units = Table(
     Column("parent", String(40)),
 )
 
+levels = Table(
+    "levels",
+    metadata,
+    Column("unit_set", String(60), primary_key=True),
+    Column("code", String(40), primary_key=True),
+    Column("name_vi", String(200), nullable=False),
+    Column("name_en", String(200), nullable=False),
+    Column("rank", Integer, nullable=False),
+)
+
 agencies = Table(
     "agencies",
     metadata,
