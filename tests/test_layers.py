@@ -1,0 +1,52 @@
+"""Dependencies point one way: the pure core imports no SQLAlchemy and nothing above it; the
+engine holds no SQL."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).parent.parent / "onestop"
+CORE = [
+    "_machine", "_yaml", "access", "arguments", "calendar", "catalog", "clock", "deadlines",
+    "definitions", "dossier", "errors", "intake", "lifecycle", "periods", "plans",
+    "presentation", "rules", "status", "timeliness", "units",
+]  # fmt: skip
+ABOVE_CORE = ("onestop.store", "onestop.engine", "onestop.commands", "onestop.alerts",
+              "onestop.scheduler", "onestop.audit", "onestop.reports", "onestop.rollups",
+              "onestop.report_html", "onestop.sim", "onestop.cli", "onestop.testing")  # fmt: skip
+
+
+def imports(module: str) -> set[str]:
+    tree = ast.parse((PACKAGE / f"{module}.py").read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return found
+
+
+@pytest.mark.parametrize("module", CORE)
+def test_the_core_is_pure(module: str) -> None:
+    names = imports(module)
+    assert not {n for n in names if n.split(".")[0] == "sqlalchemy"}
+    assert not {n for n in names if n.startswith(ABOVE_CORE)}
+
+
+@pytest.mark.parametrize("module", ["engine", "commands"])
+def test_the_engine_holds_no_sql(module: str) -> None:
+    names = imports(module)
+    assert not {n for n in names if n.split(".")[0] == "sqlalchemy"}
+    assert not {n for n in names if n.startswith("onestop.store.schema")}
+
+
+def test_every_module_is_placed_in_a_layer() -> None:
+    placed = set(CORE) | {m.removeprefix("onestop.") for m in ABOVE_CORE} | {
+        "__init__", "__main__", "log",
+    }  # fmt: skip
+    assert {p.stem for p in PACKAGE.glob("*.py")} <= placed
