@@ -56,7 +56,14 @@ class Meta(_Args):
 
 
 class Intake(_Args):
-    """Arguments of a new dossier (online submission, receipt, refusal at intake)."""
+    """Arguments of a new dossier (online submission, receipt, refusal at intake).
+
+    Attributes:
+        digitised: Whether the dossier's components were digitised at intake (``None``: not
+            recorded).
+        reused_data: Whether digitised data already held was reused instead of asking the
+            applicant again (``None``: not recorded).
+    """
 
     procedure: str = Field(min_length=1, max_length=60)
     competent_unit: str = Field(min_length=1, max_length=40)
@@ -65,6 +72,8 @@ class Intake(_Args):
     return_method: ReturnMethod = "counter"
     applicant: Applicant | None = None
     reference: str | None = Field(default=None, min_length=1, max_length=100)
+    digitised: bool | None = None
+    reused_data: bool | None = None
 
 
 class Reason(_Args):
@@ -110,10 +119,20 @@ class Paid(_Args):
 
 
 class Resolution(_Args):
-    """The result of processing."""
+    """The result of processing.
+
+    Attributes:
+        outcome: ``approved`` or ``denied``.
+        note: Free text.
+        electronic: Whether the result was issued electronically (``None``: not recorded).
+        digitised: Whether the result was digitised into the data store (``None``: not
+            recorded).
+    """
 
     outcome: Outcome = "approved"
     note: str | None = Field(default=None, min_length=1, max_length=2000)
+    electronic: bool | None = None
+    digitised: bool | None = None
 
 
 class Apology(_Args):

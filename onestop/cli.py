@@ -186,6 +186,10 @@ def _extra_tables(report: Any) -> list[Table]:
             percent(k.satisfaction, "en"),
         )
         kt.add_row("location-independent intake", count(k.location_independent, "en"))
+        kt.add_row("dossiers digitised", percent(k.digitised_share, "en"))
+        kt.add_row("digitised data reused", percent(k.reuse_share, "en"))
+        kt.add_row("results digitised", percent(k.results_digitised_share, "en"))
+        kt.add_row("electronic results", percent(k.results_electronic_share, "en"))
         tables.append(kt)
     late = [s for s in report.late_steps or [] if s.late]
     if late:

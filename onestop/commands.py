@@ -104,10 +104,14 @@ class DossierCommands:
         *,
         outcome: str = "approved",
         note: str | None = None,
+        electronic: bool | None = None,
+        digitised: bool | None = None,
         **options: Unpack[Options],
     ) -> Dossier:
-        """The result is ready (approved or denied); timeliness is judged now."""
-        return self.execute("resolve", dossier_id, {"outcome": outcome, "note": note}, **options)
+        """The result is ready (approved or denied); timeliness is judged now. ``electronic``
+        and ``digitised`` record whether the result was issued electronically and digitised."""
+        args = {"outcome": outcome, "note": note, "electronic": electronic, "digitised": digitised}
+        return self.execute("resolve", dossier_id, args, **options)
 
     def apologise(
         self, dossier_id: int, new_due: datetime, reason: str, **options: Unpack[Options]

@@ -50,6 +50,10 @@ class Dossier:
     outcome: str | None
     timeliness: Timeliness | None
     fee_paid_online: bool | None
+    digitised_intake: bool | None
+    reused_data: bool | None
+    result_electronic: bool | None
+    result_digitised: bool | None
     dispatched_at: datetime | None
     returned_at: datetime | None
     rating: int | None

@@ -292,9 +292,12 @@ class Engine(DossierCommands):
         return_method: str = "online",
         applicant: dict[str, Any] | None = None,
         reference: str | None = None,
+        digitised: bool | None = None,
+        reused_data: bool | None = None,
         **options: Unpack[NewOptions],
     ) -> Dossier:
         """Record an online submission (mới đăng ký), to be checked and received by the desk.
+        Arguments as for :meth:`receive`.
 
         Raises:
             UnknownProcedure, UnknownUnit, NotAllowedHere, ValidationError.
@@ -302,6 +305,7 @@ class Engine(DossierCommands):
         intake = validated(
             Intake, procedure=procedure, competent_unit=competent_unit, channel="online",
             return_method=return_method, applicant=applicant, reference=reference,
+            digitised=digitised, reused_data=reused_data,
         )  # fmt: skip
         return self._create("submit_online", validated(Meta, **options), intake, {})
 
@@ -315,6 +319,8 @@ class Engine(DossierCommands):
         return_method: str = "counter",
         applicant: dict[str, Any] | None = None,
         reference: str | None = None,
+        digitised: bool | None = None,
+        reused_data: bool | None = None,
         **options: Unpack[NewOptions],
     ) -> Dossier:
         """Receive a complete dossier (Form 01) and set its appointment date.
@@ -328,6 +334,9 @@ class Engine(DossierCommands):
             return_method: ``counter``, ``online`` or ``post``.
             applicant: ``name``, ``id_number``, ``phone`` (personal data, never logged).
             reference: The caller's own unique reference (e.g. the portal's dossier code).
+            digitised: Whether its components were digitised at intake (``None``: not recorded).
+            reused_data: Whether digitised data already held was reused instead of asking the
+                applicant again.
             **options: ``actor``, ``idempotency_key``.
 
         Raises:
@@ -336,6 +345,7 @@ class Engine(DossierCommands):
         intake = validated(
             Intake, procedure=procedure, competent_unit=competent_unit, intake_unit=intake_unit,
             channel=channel, return_method=return_method, applicant=applicant, reference=reference,
+            digitised=digitised, reused_data=reused_data,
         )  # fmt: skip
         return self._create("receive", validated(Meta, **options), intake, {})
 

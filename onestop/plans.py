@@ -232,6 +232,8 @@ def resolve(c: Context, args: Any) -> Plan:
         resolved_on=local_date(c.now),
         outcome=args.outcome,
         timeliness=judged.value,
+        result_electronic=args.electronic,
+        result_digitised=args.digitised,
         step_due_at=None,
     )
     return plan
@@ -331,6 +333,8 @@ def intake_values(
         "applicant_name": applicant.name if applicant else None,
         "applicant_id_number": applicant.id_number if applicant else None,
         "applicant_phone": applicant.phone if applicant else None,
+        "digitised_intake": args.digitised,
+        "reused_data": args.reused_data,
         "step_index": 0,
         "step_count": len(proc.route.steps),
         "current_agency": None,

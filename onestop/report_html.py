@@ -145,6 +145,10 @@ def _kpi_block(report: Report) -> str:
             "Location-independent",
             count(k.location_independent, "vi"),
         ),
+        ("Hồ sơ được số hóa", "Dossiers digitised", percent(k.digitised_share, "vi")),
+        ("Tái sử dụng dữ liệu số", "Digitised data reused", percent(k.reuse_share, "vi")),
+        ("Kết quả được số hóa", "Results digitised", percent(k.results_digitised_share, "vi")),
+        ("Kết quả điện tử", "Electronic results", percent(k.results_electronic_share, "vi")),
     ]
     rows = "".join(
         f'<tr><th>{vi}<br><small>{en}</small></th><td class="num">{v}</td></tr>'

@@ -81,7 +81,8 @@ class Row:
 @dataclass(frozen=True)
 class Kpis:
     """The seed report's other indicators for dossiers received in a period (shares as
-    fractions, ``None`` when there is nothing to divide by)."""
+    fractions, ``None`` when there is nothing to divide by). Digitisation shares count only
+    the dossiers for which it was recorded."""
 
     received: int
     online_share: float | None
@@ -90,6 +91,10 @@ class Kpis:
     satisfaction: float | None
     ratings: int
     location_independent: int
+    digitised_share: float | None = None
+    reuse_share: float | None = None
+    results_digitised_share: float | None = None
+    results_electronic_share: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready, shares rounded to 4 decimals."""
@@ -319,7 +324,7 @@ def _kpis(conn: Connection, period: Period) -> Kpis:
     """Online, paid-online, postal-return, satisfaction and location-independent figures for
     dossiers received in ``period``."""
     d = dossiers.c
-
+    digitisation = [d.digitised_intake, d.reused_data, d.result_digitised, d.result_electronic]
     row = conn.execute(
         select(
             func.count(),
@@ -330,9 +335,14 @@ def _kpis(conn: Connection, period: Period) -> Kpis:
             count_if(d.rating.is_not(None)),
             count_if(d.rating >= 4),
             count_if(d.intake_mode == "location_independent"),
+            *[count_if(c.is_not(None)) for c in digitisation],
+            *[count_if(c.is_(True)) for c in digitisation],
         ).where(d.received_on.between(period.start, period.end))
     ).one()
-    received, online, paid, paid_online, post, ratings, good, li = (int(x or 0) for x in row)
+    values = [int(x or 0) for x in row]
+    received, online, paid, paid_online, post, ratings, good, li = values[:8]
+    recorded, done = values[8:12], values[12:16]
+    shares = [_share(yes, of) for yes, of in zip(done, recorded, strict=True)]
     return Kpis(
         received=received,
         online_share=_share(online, received),
@@ -341,6 +351,10 @@ def _kpis(conn: Connection, period: Period) -> Kpis:
         satisfaction=_share(good, ratings),
         ratings=ratings,
         location_independent=li,
+        digitised_share=shares[0],
+        reuse_share=shares[1],
+        results_digitised_share=shares[2],
+        results_electronic_share=shares[3],
     )
 
 

@@ -13,7 +13,7 @@ import pytest
 from onestop import Engine, ManualClock
 from onestop.periods import Period
 from onestop.report_html import render_html
-from onestop.reports import on_time_report
+from onestop.reports import full_report, on_time_report
 from onestop.rollups import rollup_report, snapshot_range
 
 from .helpers import dt
@@ -163,7 +163,6 @@ def test_html_report_renders_in_headless_chromium(
 
 
 def test_kpis_and_late_steps(engine: Engine, clock: ManualClock) -> None:
-    from onestop.reports import full_report
 
     clock.set(dt(2025, 3, 3, 8, 0))
     a = engine.receive("LAND", "D1", channel="online", return_method="post")
@@ -203,3 +202,20 @@ def test_figures_are_written_the_way_each_language_writes_them() -> None:
     assert count(1337, "vi") == "1.337" and count(1337, "en") == "1,337"
     assert count(1234567, "vi") == "1.234.567"
     assert percent(12.3456, "vi") == "1.234,56 %"  # a thousands separator too (shares > 1)
+
+
+def test_digitisation_kpis(engine: Engine, clock: ManualClock) -> None:
+    clock.set(dt(2025, 3, 3, 9, 0))
+    a = engine.receive("COPY", "W1", digitised=True, reused_data=True)
+    b = engine.receive("COPY", "W1", digitised=True, reused_data=False)
+    engine.receive("COPY", "W1", digitised=False)
+    engine.receive("COPY", "W1")  # not recorded: left out of the shares
+    engine.resolve(a.id, electronic=True, digitised=True)
+    engine.resolve(b.id, electronic=False, digitised=True)
+    kpis = full_report(engine.store, Period.parse("2025-03")).as_dict()["kpis"]
+    assert kpis["received"] == 4
+    assert kpis["digitised_share"] == 0.6667  # 2 of the 3 recorded
+    assert kpis["reuse_share"] == 0.5  # 1 of 2
+    assert kpis["results_digitised_share"] == 1.0  # 2 of 2
+    assert kpis["results_electronic_share"] == 0.5  # 1 of 2
+    assert engine.get(a.id).result_electronic is True

@@ -170,6 +170,11 @@ dossiers = Table(
     Column("outcome", String(20)),
     Column("timeliness", String(20)),
     Column("fee_paid_online", Boolean),
+    # Digitisation (Resolution 76/NQ-CP targets), NULL where not recorded.
+    Column("digitised_intake", Boolean),
+    Column("reused_data", Boolean),
+    Column("result_electronic", Boolean),
+    Column("result_digitised", Boolean),
     Column("dispatched_at", AwareDateTime),
     Column("returned_at", AwareDateTime),
     Column("rating", Integer),
