@@ -61,8 +61,9 @@ class EngineMachine(RuleBasedStateMachine):
         self.engine.store.dispose()
 
     def snapshot(self, dossier_id: int) -> tuple:
-        with self.engine.store.engine.connect() as conn:
-            row = self.engine.store.load_dossier(conn, dossier_id)
+        with self.engine.store.read() as uow:
+            conn = uow.conn
+            row = uow.load_dossier(dossier_id)
             n_events = conn.execute(
                 select(func.count()).select_from(events).where(events.c.dossier_id == dossier_id)
             ).scalar()
