@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import os
 from datetime import datetime, timedelta
+from typing import Any
 
 import hypothesis.strategies as st
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
-from sqlalchemy import func, select
-
 from onestop import VN_TZ, Calendar, Engine, ManualClock, OnestopError
 from onestop.status import PORTAL_CODES, Status
 from onestop.store.schema import dossier_steps, events
+from sqlalchemy import func, select
 
 from .conftest import FIXTURES
 from .helpers import assert_replays
@@ -36,7 +36,7 @@ TRIGGERS = ["complete_step", "request_supplement", "supplement", "request_paymen
 STEPS_CHECKED = [0]
 
 
-def expected_timeliness(row: dict) -> str | None:
+def expected_timeliness(row: dict[str, Any]) -> str | None:
     """Independent of onestop.timeliness: judged at resolution against the date in force."""
     if row["resolved_at"] is None:
         return None
@@ -60,7 +60,7 @@ class EngineMachine(RuleBasedStateMachine):
     def teardown(self) -> None:
         self.engine.store.dispose()
 
-    def snapshot(self, dossier_id: int) -> tuple:
+    def snapshot(self, dossier_id: int) -> tuple[Any, ...]:
         with self.engine.store.read() as uow:
             conn = uow.conn
             row = uow.load_dossier(dossier_id)
