@@ -107,12 +107,11 @@ def test_report_as_of_an_instant_never_changes(
         engine.store.dispose()
 
 
-def test_the_migration_rebuilds_the_states_from_the_event_log(
-    engine: Engine, clock: ManualClock
-) -> None:
+def test_the_event_log_rebuilds_the_states(engine: Engine, clock: ManualClock) -> None:
     from sqlalchemy import select
 
-    from onestop.store.schema import dossier_states
+    from onestop.store import event_log
+    from onestop.store.schema import dossier_states, events
 
     ids: list[int] = []
     script = [("receive", 0, 1), ("receive", 2, 1), ("wait", 0, 3), ("ask", 1, 1),
@@ -130,6 +129,8 @@ def test_the_migration_rebuilds_the_states_from_the_event_log(
     # One state per accepted event: two receipts, ask, answer, step, apology (6); the resolve
     # is refused (BIRTH is at its second of four steps).
     assert len(live) == 6
-    engine.store.migrate("0004")  # drops the table
-    engine.store.migrate()  # recreates it from the events
-    assert states() == live
+    # The fold the migration backfills with gives the same rows as the engine wrote.
+    query = select(events).order_by(events.c.dossier_id, events.c.seq)
+    with engine.store.read() as uow:
+        rebuilt = [tuple(r.values()) for r in event_log.states(uow.conn.execute(query).mappings())]
+    assert rebuilt == live

@@ -109,22 +109,16 @@ class Store:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def migrate(self, revision: str = "head") -> None:
-        """Bring the schema to an Alembic revision (default the latest; creates the schema on an
-        empty database; an earlier revision than the database's downgrades it)."""
+    def migrate(self) -> None:
+        """Bring the schema to the latest Alembic revision (creates it on an empty database)."""
         from alembic import command
         from alembic.config import Config
-        from alembic.runtime.migration import MigrationContext
 
         cfg = Config()
         cfg.set_main_option("script_location", str(_MIGRATIONS))
         with self.engine.begin() as conn:
             cfg.attributes["connection"] = conn
-            current = MigrationContext.configure(conn).get_current_revision()
-            if revision != "head" and current is not None and current > revision:
-                command.downgrade(cfg, revision)
-            else:
-                command.upgrade(cfg, revision)
+            command.upgrade(cfg, "head")
 
     def dispose(self) -> None:
         """Close every pooled connection."""

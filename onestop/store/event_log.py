@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -106,3 +106,23 @@ def replay(history: Sequence[Any]) -> dict[str, Any]:
     return replay_rows(
         [{"dossier_id": e.dossier_id, "data": e.data, "hash": e.hash} for e in history]
     )
+
+
+def states(history: Iterable[Mapping[Any, Any]]) -> Iterator[dict[str, Any]]:
+    """The ``dossier_states`` rows of ``events`` rows (ordered by dossier, then sequence): each
+    dossier's status, holder, appointment, clock stop and apologies after each event."""
+    current: Any = None
+    state: dict[str, Any] = {}
+    for ev in history:
+        if ev["dossier_id"] != current:
+            current, state = ev["dossier_id"], {"due_at": None, "paused_at": None, "apologies": 0}
+        changed = from_json(ev["data"]["set"])
+        state.update({k: changed[k] for k in ("due_at", "paused_at", "apologies") if k in changed})
+        yield {
+            "dossier_id": current,
+            "seq": ev["seq"],
+            "at": ev["at"],
+            "status": ev["to_status"],
+            "agency": ev["agency"],
+            **state,
+        }

@@ -7,7 +7,6 @@ Create Date: 2026-11-24 00:10:00
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,6 +20,7 @@ depends_on = None
 
 def upgrade() -> None:
     # The backfill reads and writes through the schema's tables (timestamps in UTC, aware).
+    from onestop.store.event_log import states
     from onestop.store.schema import dossier_states, events
 
     op.create_table(
@@ -38,23 +38,12 @@ def upgrade() -> None:
                                 name=op.f("fk_dossier_states_dossier_id_dossiers")),
         sa.PrimaryKeyConstraint("dossier_id", "seq", name=op.f("pk_dossier_states")),
     )  # fmt: skip
-    # Backfill from the event log: each event's data["set"] holds the columns it changed.
+    # Backfill from the event log (each event's data["set"] holds the columns it changed).
     conn = op.get_bind()
     rows = conn.execute(sa.select(events).order_by(events.c.dossier_id, events.c.seq)).mappings()
-    state: dict[str, Any] = {}
     batch: list[dict[str, Any]] = []
-    current = None
-    for ev in rows:
-        if ev["dossier_id"] != current:
-            current, state = ev["dossier_id"], {"due_at": None, "paused_at": None, "apologies": 0}
-        changed = ev["data"]["set"]
-        for key in ("due_at", "paused_at"):
-            if key in changed:
-                value = changed[key]
-                state[key] = datetime.fromisoformat(value) if value else None
-        state["apologies"] = changed.get("apologies", state["apologies"])
-        batch.append({"dossier_id": current, "seq": ev["seq"], "at": ev["at"],
-                      "status": ev["to_status"], "agency": ev["agency"], **state})  # fmt: skip
+    for state in states(rows):
+        batch.append(state)
         if len(batch) >= 5000:
             conn.execute(sa.insert(dossier_states), batch)
             batch = []
