@@ -15,10 +15,11 @@ from typing import Any
 import hypothesis.strategies as st
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
+from sqlalchemy import func, select
+
 from onestop import VN_TZ, Calendar, Engine, ManualClock, OnestopError
 from onestop.status import PORTAL_CODES, Status
 from onestop.store.schema import dossier_steps, events
-from sqlalchemy import func, select
 
 from .conftest import FIXTURES
 from .helpers import assert_replays
