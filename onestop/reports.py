@@ -22,7 +22,7 @@ from onestop.errors import ValidationError
 from onestop.periods import Period
 from onestop.presentation import Lang, percent
 from onestop.store import Store, clauses, queries
-from onestop.store.schema import dossier_states, dossier_steps, dossiers
+from onestop.store.schema import dossier_steps, dossiers, events
 from onestop.timeliness import on_time_rate
 
 #: Grouping dimensions and the dossier column each reads.
@@ -249,7 +249,7 @@ def on_time_report(
         )
         .group_by(*cols)
     )
-    st = dossier_states.c
+    st = events.c
     as_of_cols = [
         (st.agency if d == "agency" else dossiers.c[DIMENSIONS[d]]).label(d) for d in dims
     ]
@@ -276,28 +276,28 @@ def on_time_report(
 def open_as_of(keys: Sequence[Any], as_of: datetime, received_by: date) -> Select[Any]:
     """SQL: dossiers open at ``as_of``, by ``keys``: in time, overdue, with an apology.
 
-    Each dossier is judged by its state at that instant (its latest ``dossier_states`` row at
-    or before it: status, holder, deadline, clock stop), not by today's row, so a report about
-    a past instant never changes. ``keys`` may use ``dossiers`` and ``dossier_states`` columns.
+    Each dossier is judged by its state at that instant (its latest event at or before it
+    carries its status, holder, deadline and clock stop), not by today's row, so a report about
+    a past instant never changes. ``keys`` may use ``dossiers`` and ``events`` columns.
 
     Args:
         keys: Grouping columns.
         as_of: The instant.
         received_by: Only dossiers received on or before this local date.
     """
-    st = dossier_states.c
-    later = dossier_states.alias("later")
+    st = events.c
+    later = events.alias("later")
     at = clauses.instant(as_of)
-    overdue = clauses.overdue(st.due_at, as_of, status=st.status, paused=st.paused_at)
+    overdue = clauses.overdue(st.due_at, as_of, status=st.to_status, paused=st.paused_at)
     return (
         select(*keys, count_if(~overdue), count_if(overdue), count_if(st.apologies > 0))
-        .select_from(dossiers.join(dossier_states, st.dossier_id == dossiers.c.id))
+        .select_from(dossiers.join(events, st.dossier_id == dossiers.c.id))
         .where(
             st.at <= at,
             ~exists().where(
                 later.c.dossier_id == st.dossier_id, later.c.seq > st.seq, later.c.at <= at
             ),
-            clauses.is_open(st.status),
+            clauses.is_open(st.to_status),
             dossiers.c.received_on <= received_by,
         )
         .group_by(*keys)

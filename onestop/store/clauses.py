@@ -4,7 +4,7 @@ Reports, alerts and worklists filter with these and nothing else, so a dossier i
 SQL exactly when :func:`onestop.timeliness.is_overdue` says so; ``tests/test_overdue.py`` checks
 both on random rows on SQLite and PostgreSQL. Each takes the columns it reads, the ``dossiers``
 table's by default, so the same predicate judges a dossier's state as of a past instant
-(``dossier_states``).
+(the ``events`` row in force then).
 """
 
 from __future__ import annotations

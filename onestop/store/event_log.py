@@ -109,8 +109,9 @@ def replay(history: Sequence[Any]) -> dict[str, Any]:
 
 
 def states(history: Iterable[Mapping[Any, Any]]) -> Iterator[dict[str, Any]]:
-    """The ``dossier_states`` rows of ``events`` rows (ordered by dossier, then sequence): each
-    dossier's status, holder, appointment, clock stop and apologies after each event."""
+    """Each dossier's state after each of its ``events`` rows (ordered by dossier, then
+    sequence): status, holder, appointment, clock stop and apologies, folded from the columns
+    each event set."""
     current: Any = None
     state: dict[str, Any] = {}
     for ev in history:
@@ -119,6 +120,7 @@ def states(history: Iterable[Mapping[Any, Any]]) -> Iterator[dict[str, Any]]:
         changed = from_json(ev["data"]["set"])
         state.update({k: changed[k] for k in ("due_at", "paused_at", "apologies") if k in changed})
         yield {
+            "id": ev["id"],
             "dossier_id": current,
             "seq": ev["seq"],
             "at": ev["at"],

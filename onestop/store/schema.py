@@ -206,21 +206,6 @@ dossier_steps = Table(
     Index("ix_dossier_steps_agency_timeliness", "agency", "timeliness"),
 )
 
-# The status and deadline of a dossier after each of its events: a projection of the event log
-# (rebuilt from it by the migration), so that reports can judge any past instant.
-dossier_states = Table(
-    "dossier_states",
-    metadata,
-    Column("dossier_id", BigId, ForeignKey("dossiers.id"), primary_key=True),
-    Column("seq", Integer, primary_key=True),
-    Column("at", AwareDateTime, nullable=False),
-    Column("status", String(30), nullable=False),
-    Column("agency", String(60)),
-    Column("due_at", AwareDateTime),
-    Column("paused_at", AwareDateTime),
-    Column("apologies", Integer, nullable=False),
-)
-
 events = Table(
     "events",
     metadata,
@@ -236,6 +221,11 @@ events = Table(
     Column("unit", String(40)),
     Column("actor", String(100)),
     Column("data", JSON, nullable=False),
+    # The dossier's deadline after the event (with to_status and agency, its state then), so
+    # reports can judge any past instant. Derived from ``data``, hence outside the hash.
+    Column("due_at", AwareDateTime),
+    Column("paused_at", AwareDateTime),
+    Column("apologies", Integer),
     # sha256(previous event's hash + this event's canonical content).
     Column("hash", String(64), nullable=False, server_default=""),
     UniqueConstraint("dossier_id", "seq"),

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from onestop.errors import StaleVersion, UnknownDossier, ValidationError
 from onestop.store.codec import from_json
-from onestop.store.schema import dossier_states, dossier_steps, dossiers, events, idempotency_keys
+from onestop.store.schema import dossier_steps, dossiers, events, idempotency_keys
 
 # Prebuilt statements: SQLAlchemy caches their compiled form per set of columns instead of
 # re-keying literal values on every call.
@@ -27,7 +27,6 @@ _UPDATE_DOSSIER = update(dossiers).where(
     dossiers.c.id == bindparam("b_id"), dossiers.c.version == bindparam("b_version")
 )
 _INSERT_EVENT = insert(events)
-_INSERT_STATE = insert(dossier_states)
 _SET_HEAD = update(dossiers).where(dossiers.c.id == bindparam("b_id"))
 _INSERT_STEP = insert(dossier_steps)
 _UPDATE_STEP = update(dossier_steps).where(
@@ -99,17 +98,12 @@ class UnitOfWork:
             raise StaleVersion(dossier_id, version, actual)
 
     def append_event(self, event: Mapping[str, Any], after: Mapping[str, Any]) -> None:
-        """Append one event row, and the dossier's state after it (for reports as of any
-        instant): status, agency holding it, appointment in force, clock stop, apologies."""
-        self.conn.execute(_INSERT_EVENT, dict(event))
+        """Append one event row, with the dossier's deadline after it (for reports as of any
+        instant: with the event's status and agency, the dossier's state then)."""
         self.conn.execute(
-            _INSERT_STATE,
+            _INSERT_EVENT,
             {
-                "dossier_id": event["dossier_id"],
-                "seq": event["seq"],
-                "at": event["at"],
-                "status": after["status"],
-                "agency": after["current_agency"],
+                **event,
                 "due_at": after["due_at"],
                 "paused_at": after["paused_at"],
                 "apologies": after["apologies"],
