@@ -317,6 +317,26 @@ def transition_allowed(m: Model, name: str) -> bool:
     raise AssertionError(name)
 
 
+def near_misses(m: Model) -> list[str]:
+    """Commands refused in this state by a condition rather than by the status alone: the one
+    step too many, the second apology or rating, the wrong answer to a pause, returning a
+    postal result at the desk."""
+    s = m.status
+    misses = []
+    if s in ACTIVE:
+        misses.append("complete_step" if m.step + 1 == m.proc.steps else "resolve")
+    if s in OPEN and m.apologies >= MAX_APOLOGIES:
+        misses.append("apologise")
+    misses += [answer for answer, paused in ANSWERED_BY.items() if s in OPEN and paused != s]
+    if s == "resolved":
+        misses.append("return_result" if m.return_method == "post" else "dispatch_post")
+    if s == "dispatched":
+        misses.append("dispatch_post")
+    if s == "returned" and m.rating is not None:
+        misses.append("rate")
+    return misses
+
+
 def predict(m: Model, cmd: Cmd, now: datetime) -> Model | Refused:
     """The dossier after ``cmd`` at ``now``, or the refusal."""
     errors: list[type[OnestopError]] = []
@@ -537,8 +557,28 @@ class EngineMachine(RuleBasedStateMachine):
             except OnestopError as exc:
                 raise AssertionError(f"{what}: refused ({exc!r}), the law accepts it") from exc
             self.models[dossier_id] = outcome
+            self.probe_near_miss(dossier_id)
         self.touched.add(dossier_id)
         self.check(dossier_id, what)
+
+    def lawful_args(self, dossier_id: int, name: str, k: int) -> Cmd:
+        """``name`` with arguments the law accepts (so only the state can refuse it)."""
+        m, now = self.models[dossier_id], self.clock.now()
+        later = max(now, m.due or now) + timedelta(days=1 + k % 3)
+        return Cmd(name, n=1 + k % 5, flag=True, new_due=later)
+
+    def probe_near_miss(self, dossier_id: int) -> None:
+        """After a change of state, one command the new state refuses by a condition (see
+        :func:`near_misses`): it must be refused with InvalidTransition and change nothing."""
+        m = self.models[dossier_id]
+        misses = near_misses(m)
+        if misses:
+            cmd = self.lawful_args(dossier_id, misses[m.events % len(misses)], m.events)
+            now = self.clock.now()
+            outcome = predict(m, cmd, now)
+            assert outcome == Refused((InvalidTransition,)), (cmd, m)
+            what = f"{cmd} on dossier {dossier_id} ({m}) at {now.isoformat()}"
+            self.expect_refusal(outcome, engine_call(self.engine, dossier_id, cmd, now), what)
 
     def make_cmd(self, dossier_id: int, name: str, n: int, flag: bool, from_due: bool) -> Cmd:
         new_due = None
@@ -642,6 +682,27 @@ class EngineMachine(RuleBasedStateMachine):
         intakes = LAWFUL_INTAKES[proc]
         return self.new(intakes[k % len(intakes)])
 
+    @precondition(few_dossiers)
+    @rule(target=dossiers, k=st.integers(0, 10**6), seconds=st.sampled_from([-1, 0, 1]),
+          minutes=st.integers(0, 60 * 24 * 8))  # fmt: skip
+    def supplement_at_window_end(self, k: int, seconds: int, minutes: int) -> MultipleResults[int]:
+        """A dossier of a ``restart`` procedure received now, a supplement request a second
+        before, at or after the end of its intake-check window, and the supplement."""
+        restart = sorted(code for code, proc in PROCEDURES.items() if proc.restart)
+        intakes = [i for i in LAWFUL_INTAKES[restart[k % len(restart)]] if not i.online_first]
+        created = self.new(intakes[k % len(intakes)])
+        (dossier,) = created.values
+        m = self.models[dossier]
+        assert m.received_at is not None
+        end = add_office_time(m.received_at, m.proc.check_days * WORKING_DAY)
+        target = end + timedelta(seconds=seconds)
+        if target < LIMIT:
+            self.clock.set(target)
+            self.run(dossier, Cmd("request_supplement"))
+            self.time_passes(minutes, 0, None)
+            self.run(dossier, Cmd("supplement"))
+        return created
+
     @rule(dossier=dossiers, name=st.sampled_from(TRIGGERS), n=st.integers(-3, 8),
           flag=st.booleans(), from_due=st.booleans())  # fmt: skip
     def command(self, dossier: int, name: str, n: int, flag: bool, from_due: bool) -> None:
@@ -664,12 +725,15 @@ class EngineMachine(RuleBasedStateMachine):
         """A command the dossier's state allows, now."""
         self.lawful(dossier, k, n, flag, from_due)
 
-    @rule(dossier=dossiers, k=st.integers(0, 99), n=st.integers(-3, 8), flag=st.booleans(),
-          from_due=st.booleans())  # fmt: skip
-    def unlawful_command(self, dossier: int, k: int, n: int, flag: bool, from_due: bool) -> None:
-        """A command the dossier's state does not allow: every state is probed with them."""
-        refused = [t for t in TRIGGERS if not transition_allowed(self.models[dossier], t)]
-        self.run(dossier, self.make_cmd(dossier, refused[k % len(refused)], n, flag, from_due))
+    @rule(dossier=dossiers, k=st.integers(0, 99))
+    def unlawful_command(self, dossier: int, k: int) -> None:
+        """A command the dossier's state does not allow, with arguments the law accepts (so
+        the refusal must be InvalidTransition); mostly a near miss."""
+        m = self.models[dossier]
+        refused = [t for t in TRIGGERS if not transition_allowed(m, t)]
+        misses = near_misses(m)
+        choice = misses if misses and k < 70 else refused
+        self.run(dossier, self.lawful_args(dossier, choice[k % len(choice)], k))
 
     @rule(dossier=dossiers, edge=st.sampled_from(["window", "due", "due_day"]),
           seconds=st.sampled_from([-60, -1, 0, 1, 60]), k=st.integers(0, 99),
