@@ -3,8 +3,8 @@ RuleBasedStateMachine).
 
 Random valid and invalid commands on random dossiers, with clock jumps across weekends and
 holidays and onto the law's edges (opening, lunch, the 15:00 cut-off, closing; a dossier's
-restart window and due time). Every command is first run on a model written here from the law,
-not from onestop's code:
+intake-check window and due time). Every command is first run on a model written here from the
+law, not from onestop's code:
 
 * an oracle of working time: office time is counted day by day over the working days, 07:00-11:00
   and 13:00-17:00 (8 h a day). The only calendar fact taken from onestop is
@@ -12,14 +12,22 @@ not from onestop's code:
   ``onestop.plans``, ``onestop.lifecycle`` or the calendar's arithmetic. It gives the appointment
   date, the shift after a pause, the restart after a lawful supplement, and the timeliness class
   at resolution (rule set "decree-61-2018" defaults; "decree-118-2025" has the same ones);
-* a model of which commands each state accepts (status, step, return method, apologies, rating,
-  supplement count, arguments).
+* a model of which commands each state accepts (status, step, return method, paused-from status,
+  apologies, rating, supplement count, arguments), and of which new dossiers are accepted (unit,
+  level, location-independent intake, channel, return method).
 
 The engine must accept exactly what the model accepts: a refused command raises one of the typed
-errors the model names and changes nothing in the database. After every step each touched
-dossier agrees with the model on status, portal code, step, due time, clock stop, apologies,
-supplement count, rating, timeliness and number of events, and its row equals the replay of its
-events. The CI profile runs 100 x 100 = 10,000 steps.
+errors the model names and changes nothing in the database (``onestop.testing.fingerprint``).
+After every command the dossier agrees with the model on status, portal code, step, due time,
+clock stop, paused-from status, apologies, supplement count, rating, timeliness and number of
+events, and every touched dossier's row equals the replay of its events.
+
+Besides fully random commands, rules aim at what random ones rarely reach: commands the state
+allows (so dossiers get to resolution, return and rating), commands it refuses with lawful
+arguments (mostly near misses: a step too many, a second apology or rating, a postal result
+returned at the desk), receipts at 15:00 +/- 1 s, supplement requests at the end of the
+intake-check window +/- 1 s, resolutions around the due time; and after each accepted command one
+near miss of the new state is probed. The CI profile runs 100 x 100 = 10,000 steps.
 """
 
 from __future__ import annotations
@@ -499,6 +507,10 @@ EDGE_TIMES = [time(0), time(6, 59, 59), time(7), time(10, 59, 59), time(11), tim
               time(17, 0, 1), time(23, 59, 59)]  # fmt: skip
 
 CUTOFF_TIMES = [time(14, 59, 59), time(15), time(15, 0, 1)]
+#: Procedures whose appointment depends on the 15:00 cut-off (same-day, or at most one day).
+CUTOFF_SENSITIVE = sorted(
+    code for code, proc in PROCEDURES.items() if proc.time_unit == "same_day" or proc.days <= 1
+)
 #: Dossiers per example: enough to interleave, few enough for each to go a long way.
 MAX_DOSSIERS = 8
 #: Commands that move a dossier on, that pause or reset it, that end it without a result.
@@ -683,6 +695,21 @@ class EngineMachine(RuleBasedStateMachine):
         return self.new(intakes[k % len(intakes)])
 
     @precondition(few_dossiers)
+    @rule(target=dossiers, proc=st.sampled_from([*CUTOFF_SENSITIVE, *sorted(PROCEDURES)]),
+          k=st.integers(0, 10**6), seconds=st.sampled_from([-1, 0, 1]))  # fmt: skip
+    def new_dossier_at_cutoff(self, proc: str, k: int, seconds: int) -> MultipleResults[int]:
+        """A new dossier the law accepts, a second before, at or after 15:00 on the next
+        working day whose 15:00 is still to come."""
+        day = self.clock.now().date()
+        while not is_working(day) or at(day, CUTOFF) <= self.clock.now():
+            day += ONE_DAY
+        target = at(day, CUTOFF) + timedelta(seconds=seconds)
+        if self.clock.now() < target < LIMIT:
+            self.clock.set(target)
+        intakes = LAWFUL_INTAKES[proc]
+        return self.new(intakes[k % len(intakes)])
+
+    @precondition(few_dossiers)
     @rule(target=dossiers, k=st.integers(0, 10**6), seconds=st.sampled_from([-1, 0, 1]),
           minutes=st.integers(0, 60 * 24 * 8))  # fmt: skip
     def supplement_at_window_end(self, k: int, seconds: int, minutes: int) -> MultipleResults[int]:
@@ -780,13 +807,19 @@ class EngineMachine(RuleBasedStateMachine):
         answer = {paused: name for name, paused in ANSWERED_BY.items()}[PAUSED_BY[request]]
         self.run(dossier, Cmd(answer, flag=flag))
 
-    @rule(dossier=dossiers, day_start=st.booleans(),
-          seconds=st.sampled_from([-86_400, -60, -1, 0, 1, 60]), flag=st.booleans())  # fmt: skip
-    def resolve_around_due(self, dossier: int, day_start: bool, seconds: int, flag: bool) -> None:
-        """Hand an active dossier over to its last step, then resolve it around its due time
-        (or the start of its due day): early, on time and late at their boundaries."""
-        if self.models[dossier].status not in ACTIVE:
+    @rule(k=st.integers(0, 10**6), day_start=st.booleans(),
+          seconds=st.just(0) | st.sampled_from([-86_400, -60, -1, 1, 60]),
+          flag=st.booleans())  # fmt: skip
+    def resolve_around_due(self, k: int, day_start: bool, seconds: int, flag: bool) -> None:
+        """Take an active dossier that is not yet due to its last step, then resolve it around
+        its due time (or the start of its due day): early, on time and late at their
+        boundaries."""
+        now = self.clock.now()
+        candidates = [d for d, m in sorted(self.models.items())
+                      if m.status in ACTIVE and m.due is not None and now < m.due]  # fmt: skip
+        if not candidates:
             return
+        dossier = candidates[k % len(candidates)]
         while transition_allowed(self.models[dossier], "complete_step"):
             self.run(dossier, Cmd("complete_step"))
         due = self.models[dossier].due
