@@ -17,7 +17,8 @@ from sqlalchemy import Connection, case, delete, func, insert, literal, select
 from onestop.clock import VN_TZ
 from onestop.errors import ValidationError
 from onestop.periods import Period
-from onestop.reports import Report, Row, count_if, open_as_of, order_rows
+from onestop.report_sections import count_if
+from onestop.reports import Report, Row, open_as_of, order_rows
 from onestop.store import Store, queries
 from onestop.store.schema import daily_rollups, dossiers
 
