@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, case, func, select
+from sqlalchemy import case, func, select
 
 from onestop.periods import Period
 from onestop.store import clauses
 from onestop.store.schema import dossier_steps, dossiers
+from onestop.store.unit_of_work import UnitOfWork
 from onestop.timeliness import on_time_rate
 
 
@@ -102,12 +103,12 @@ class MonthPoint:
         return on_time_rate(self.early, self.on_time, self.late)
 
 
-def kpis(conn: Connection, period: Period) -> Kpis:
+def kpis(uow: UnitOfWork, period: Period) -> Kpis:
     """Online, paid-online, postal-return, satisfaction, location-independent and digitisation
     figures for dossiers received in ``period``."""
     d = dossiers.c
     digitisation = [d.digitised_intake, d.reused_data, d.result_digitised, d.result_electronic]
-    row = conn.execute(
+    row = uow.conn.execute(
         select(
             func.count(),
             count_if(d.channel == "online"),
@@ -140,12 +141,12 @@ def kpis(conn: Connection, period: Period) -> Kpis:
     )
 
 
-def late_steps_by_agency(conn: Connection, period: Period) -> list[StepLateness]:
+def late_steps_by_agency(uow: UnitOfWork, period: Period) -> list[StepLateness]:
     """Steps completed in ``period`` by agency, most late first: who holds dossiers up."""
     s = dossier_steps
     start, end = period.bounds
     late = count_if(s.c.timeliness == "late")
-    rows = conn.execute(
+    rows = uow.conn.execute(
         select(s.c.agency, func.count(), late)
         .where(s.c.completed_at >= start, s.c.completed_at < end)
         .group_by(s.c.agency)
@@ -161,10 +162,10 @@ def _resolved_in(period: Period, as_of: datetime) -> Any:
     )
 
 
-def late_procedures(conn: Connection, period: Period, as_of: datetime) -> list[ProcedureLateness]:
+def late_procedures(uow: UnitOfWork, period: Period, as_of: datetime) -> list[ProcedureLateness]:
     """Procedures with late resolutions in ``period`` (as of ``as_of``), most late first."""
     d = dossiers.c
-    rows = conn.execute(
+    rows = uow.conn.execute(
         select(d.procedure_code, func.count(), count_if(d.timeliness == "late"))
         .where(_resolved_in(period, as_of))
         .group_by(d.procedure_code)
@@ -173,12 +174,12 @@ def late_procedures(conn: Connection, period: Period, as_of: datetime) -> list[P
     return sorted(out, key=lambda x: (-x.late, -x.late_share, x.procedure))
 
 
-def monthly_trend(conn: Connection, period: Period, as_of: datetime) -> list[MonthPoint]:
+def monthly_trend(uow: UnitOfWork, period: Period, as_of: datetime) -> list[MonthPoint]:
     """Resolutions per level and calendar month of ``period`` (as of ``as_of``), by month then
     level code. Grouped by day in SQL (portable across backends), summed to months here."""
     d = dossiers.c
     t = d.timeliness
-    rows = conn.execute(
+    rows = uow.conn.execute(
         select(
             d.level,
             d.resolved_on,

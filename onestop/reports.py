@@ -330,8 +330,8 @@ def full_report(
         else on_time_report(store, period, ["level", "unit"], at).rows
     )  # fmt: skip
     with store.read() as uow:
-        report.kpis = kpis(uow.conn, period)
-        report.late_steps = late_steps_by_agency(uow.conn, period)
-        report.late_procedures = late_procedures(uow.conn, period, at)
-        report.trend = monthly_trend(uow.conn, period, at)
+        report.kpis = kpis(uow, period)
+        report.late_steps = late_steps_by_agency(uow, period)
+        report.late_procedures = late_procedures(uow, period, at)
+        report.trend = monthly_trend(uow, period, at)
     return report

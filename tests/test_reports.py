@@ -281,3 +281,12 @@ def test_trend_axis_breaks_only_above_zero_and_says_so() -> None:
     low = trend_chart(["1/2024", "2/2024"], [("cấp xã", [0.30, None])])
     assert "trục bị ngắt" not in low and "axis-break" not in low
     assert ">0,0 %</text>" in low  # the axis foot is zero
+
+
+def test_fields_are_named_from_the_definitions(known: Engine) -> None:
+    report = full_report(known.store, Period.parse("2025-03"), ["field"])
+    assert report.label("field", "land", "vi") == "Đất đai"  # tests/fixtures/workflows/fields.yaml
+    assert report.label("field", "civil_status", "en") == "Civil status"
+    html = render_html(report)
+    assert "<td>Đất đai<br><small>Land</small></td>" in html
+    assert "<td>Hộ tịch<br><small>Civil status</small></td>" in html

@@ -192,7 +192,14 @@ class Store:
         units = catalog.units
         name = units.name
         with self.begin() as conn:
-            for table in (schema.levels, schema.units, schema.agencies, schema.procedures):
+            tables = (
+                schema.levels,
+                schema.fields,
+                schema.units,
+                schema.agencies,
+                schema.procedures,
+            )
+            for table in tables:
                 conn.execute(delete(table).where(table.c.unit_set == name))
             conn.execute(
                 insert(schema.levels),
@@ -214,6 +221,11 @@ class Store:
                     for u in units.all_units
                 ],
             )
+            if catalog.fields:
+                conn.execute(
+                    insert(schema.fields),
+                    [{"unit_set": name, **f.model_dump()} for f in catalog.fields.values()],
+                )
             if units.all_agencies:
                 conn.execute(
                     insert(schema.agencies),

@@ -100,6 +100,15 @@ levels = Table(
     Column("rank", Integer, nullable=False),
 )
 
+fields = Table(
+    "fields",
+    metadata,
+    Column("unit_set", String(60), primary_key=True),
+    Column("code", String(60), primary_key=True),
+    Column("name_vi", String(200), nullable=False),
+    Column("name_en", String(200), nullable=False),
+)
+
 agencies = Table(
     "agencies",
     metadata,
