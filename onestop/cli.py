@@ -5,19 +5,29 @@ Every command prints one clear line and exits non-zero on bad input; ``--help`` 
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections import Counter
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from onestop.errors import DefinitionError, OnestopError
+from onestop.errors import (
+    AnchorError,
+    AuditKeyError,
+    DefinitionError,
+    OnestopError,
+    ValidationError,
+)
+
+if TYPE_CHECKING:
+    from onestop.audit_key import AuditKey
 
 app = typer.Typer(
     help="onestop: one-stop-shop dossier workflow engine (Vietnam).",
@@ -455,9 +465,14 @@ def scheduler_run(
     sweep_minutes: Annotated[float, typer.Option(min=0.01, help="Minutes between sweeps.")] = 15,
     reports_dir: Annotated[Path, typer.Option(help="Where report files go.")] = Path("reports"),
     webhook: Annotated[str | None, typer.Option(help="POST alerts to this URL.")] = None,
+    anchor_file: Annotated[
+        Path | None, typer.Option(help="Append the nightly anchors to this file too.")
+    ] = None,
+    dev: Annotated[bool, typer.Option(help="Allow unsealed anchors without an audit key.")] = False,
 ) -> None:
     """Run the scheduler in the foreground until SIGINT/SIGTERM. One instance is active per
-    database; a second one waits and takes over when the first stops.
+    database; a second one waits and takes over when the first stops. The nightly anchors are
+    sealed with the audit key (ONESTOP_AUDIT_KEY or ONESTOP_AUDIT_KEY_FILE).
 
     Example: onestop scheduler run --db postgresql+psycopg://onestop@127.0.0.1/onestop
     """
@@ -467,6 +482,7 @@ def scheduler_run(
     from onestop.log import configure
     from onestop.scheduler import Schedule, SchedulerService
 
+    key = _audit_key(dev)
     configure()
     engine = _open_engine(db, workflows)
     notifiers: list[Notifier] = [LogNotifier()]
@@ -482,6 +498,8 @@ def scheduler_run(
         notifiers,
         reports_dir,
         Schedule(sweep_seconds=sweep_minutes * 60),
+        audit_key=key,
+        anchor_file=anchor_file,
     )
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: service.stop())
@@ -568,39 +586,117 @@ def simulate(
     )
 
 
+def _audit_key(dev: bool) -> AuditKey | None:
+    """The audit key from the environment; ``None`` only when ``dev`` allows unsealed anchors.
+
+    Raises:
+        typer.Exit: If there is no key (and not ``dev``) or it is malformed.
+    """
+    from onestop.audit_key import load_audit_key, require_audit_key
+
+    try:
+        return load_audit_key() if dev else require_audit_key()
+    except AuditKeyError as exc:
+        raise fail(f"{exc} (or pass --dev for unsealed development anchors)") from None
+
+
 @app.command()
 def verify(
     db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = "onestop.db",
-    anchor: Annotated[
-        str | None, typer.Option(help="Also anchor this day's events (YYYY-MM-DD) first.")
+    anchors: Annotated[
+        Path | None, typer.Option(help="The external anchor file to check the database against.")
     ] = None,
 ) -> None:
-    """Check the tamper-evident event log: every dossier's hash chain, every row against the
-    replay of its events, every daily anchor. Exits 1 and names the first bad event.
+    """Check the tamper-evident event log and everything derived from it: every dossier's hash
+    chain and event order, every row against the replay of its events, idempotency results,
+    completed days' rollups, and the daily anchors (their chain, no day missing, their seals
+    with the audit key from ONESTOP_AUDIT_KEY / ONESTOP_AUDIT_KEY_FILE, and every line of the
+    external anchor file). Never writes. Exits 1 and names what it found.
 
-    Example: onestop verify --db onestop-demo.db
+    Example: onestop verify --db onestop-demo.db --anchors anchors.jsonl
     """
-    from onestop.audit import anchor_day
-    from onestop.audit import verify as check
-    from onestop.clock import SystemClock
+    from onestop.audit import audit
+    from onestop.audit_key import load_audit_key
     from onestop.store import Store
 
     if "://" not in db and not Path(db).exists():
         raise fail(f"--db: {db} does not exist")
-    store = Store(db_url(db))
-    if anchor is not None:
-        try:
-            day = date.fromisoformat(anchor)
-        except ValueError:
-            raise fail(f"--anchor: {anchor!r} is not a date") from None
-        anchor_day(store, day, SystemClock().now())
-    findings = check(store)
-    if findings:
-        for finding in findings:
+    try:
+        key = load_audit_key()
+        report = audit(Store(db_url(db)), key, anchors)
+    except (AuditKeyError, ValidationError) as exc:
+        raise fail(str(exc)) from None
+    for note in report.notes:
+        err.print(f"note: {note}", highlight=False)
+    if report.findings:
+        for finding in report.findings:
             err.print(f"[red]{finding}[/]", highlight=False)
-        err.print(f"[bold red]{len(findings)} problem(s) found[/]")
+        err.print(f"[bold red]{len(report.findings)} problem(s) found[/]")
         raise typer.Exit(1)
-    out.print("[green]event log intact[/]: every chain, row and anchor checks out")
+    out.print("[green]event log intact[/]: every chain, row, result, rollup and anchor checks out")
+
+
+@app.command()
+def anchor(
+    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = "onestop.db",
+    through: Annotated[
+        str | None, typer.Option(help="Last day to anchor, YYYY-MM-DD (default: yesterday).")
+    ] = None,
+    file: Annotated[
+        Path | None, typer.Option(help="Also append the anchors to this file (copy it away).")
+    ] = None,
+    dev: Annotated[bool, typer.Option(help="Allow unsealed anchors without an audit key.")] = False,
+) -> None:
+    """Anchor every past day not anchored yet, sealed with the audit key (ONESTOP_AUDIT_KEY or
+    ONESTOP_AUDIT_KEY_FILE), in the database and in the external anchor file. An anchored
+    day is never rewritten: naming one again is an error.
+
+    Example: onestop anchor --db onestop.db --file /mnt/offsite/anchors.jsonl
+    """
+    from onestop.anchors import anchor_through
+    from onestop.clock import SystemClock, local_date
+    from onestop.store import Store
+
+    if "://" not in db and not Path(db).exists():
+        raise fail(f"--db: {db} does not exist")
+    now = SystemClock().now()
+    try:
+        day = date.fromisoformat(through) if through else local_date(now) - timedelta(days=1)
+    except ValueError:
+        raise fail(f"--through: {through!r} is not a date (YYYY-MM-DD)") from None
+    key = _audit_key(dev)
+    try:
+        new = anchor_through(Store(db_url(db)), day, now, key, file=file)
+    except (AnchorError, ValidationError) as exc:
+        raise fail(str(exc)) from None
+    if not new:
+        out.print("nothing to anchor: the database has no events")
+        return
+    sealed = "unsealed (development)" if key is None else f"sealed with key {key.key_id}"
+    out.print(f"anchored {new[0].day} to {new[-1].day} ({len(new)} day(s)), {sealed}")
+
+
+@app.command()
+def keygen(
+    out_file: Annotated[Path, typer.Option("--out", help="Where to write the new key.")],
+) -> None:
+    """Create an audit key file (64 hex digits, readable by its owner only). Keep it away from
+    the database and its backups; point ONESTOP_AUDIT_KEY_FILE at it.
+
+    Example: onestop keygen --out /etc/onestop/audit.key
+    """
+    from onestop.audit_key import AuditKey
+
+    key = AuditKey.generate()
+    try:
+        fd = os.open(out_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise fail(f"--out: {out_file} exists; a key is never overwritten") from None
+    except OSError as exc:
+        raise fail(f"--out: {out_file}: {exc.strerror}") from None
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key.to_text() + "\n")
+    out.print(f"wrote audit key {key.key_id} to {out_file}")
 
 
 def configure_quiet() -> None:

@@ -113,3 +113,11 @@ class StaleVersion(OnestopError):
         super().__init__(
             f"dossier {dossier_id} is at version {actual}, the command expected {expected}"
         )
+
+
+class AuditKeyError(OnestopError):
+    """No usable audit key (missing, unreadable or malformed), with how to make one."""
+
+
+class AnchorError(OnestopError):
+    """An anchor was refused: its day is already anchored or not over yet."""
