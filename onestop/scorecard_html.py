@@ -38,9 +38,9 @@ def _value(code: str, score: Score | None) -> str:
 
 def _bars(card: Scorecard) -> str:
     """Total points per row as bars from zero, out of the points that could be scored."""
-    width, bar_h, left = 640, 24, 220
+    width, bar_h, left = 720, 24, 220
     height = 20 + bar_h * len(card.rows)
-    span = width - left - 90
+    span = width - left - 120
     parts = [
         f'<svg role="img" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
         'xmlns="http://www.w3.org/2000/svg">',
