@@ -709,3 +709,132 @@ def configure_quiet() -> None:
 def main() -> None:
     """Entry point of the ``onestop`` console script."""
     app()
+
+
+@app.command()
+def scorecard(
+    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = "onestop.db",
+    by: Annotated[str, typer.Option(help="unit (competent unit) or level.")] = "unit",
+    period: Annotated[
+        str | None,
+        typer.Option(
+            help="2024, 2024-Q1, 2024-03, 2024-03-05 or a..b (default: the year of the latest "
+            "event in the database)."
+        ),
+    ] = None,
+    format: Annotated[str, typer.Option("--format", "-f", help="table, json or html.")] = "table",
+    output: Annotated[Path | None, typer.Option("--out", help="Write to this file.")] = None,
+    workflows: Annotated[
+        Path | None, typer.Option(help="Definitions directory (for calendar overrides).")
+    ] = None,
+) -> None:
+    """Decision 766/QĐ-TTg scorecard per unit or level: points by indicator group, each
+    indicator's value and formula, and the indicators onestop's data cannot support.
+
+    Examples:
+      onestop scorecard --db onestop-demo.db --period 2024 --by unit
+      onestop scorecard --db onestop-demo.db --by level -f html --out scorecard.html
+    """
+    from sqlalchemy import inspect
+
+    from onestop.calendar import Calendar
+    from onestop.clock import local_date
+    from onestop.definitions import Definitions
+    from onestop.periods import Period
+    from onestop.scorecard import BY
+    from onestop.scorecard import scorecard as compute
+    from onestop.store import Store, queries
+
+    if format not in ("table", "json", "html"):
+        raise fail(f"--format: {format!r} is not one of table, json, html")
+    if by not in BY:
+        raise fail(f"--by: {by!r} is not one of {', '.join(BY)}")
+    if "://" not in db and not Path(db).exists():
+        raise fail(f"--db: {db} does not exist")
+    try:
+        calendar = Calendar.vietnam(
+            overrides=Definitions.load(workflows or default_workflows()).overrides
+        )
+        store = Store(db_url(db))
+        with store.engine.connect() as conn:
+            if not inspect(conn).has_table("dossiers"):
+                raise fail(f"--db: {db} has no onestop tables (run onestop demo or Engine.open)")
+        if period is None:
+            with store.read() as uow:
+                latest = queries.latest_event_at(uow)
+            parsed = Period.parse(str(local_date(latest).year if latest else date.today().year))
+            note = "dữ liệu mới nhất / latest data" if latest else "chưa có dữ liệu / no data yet"
+            err.print(f"{parsed.label_vi} ({note}); --period to choose another", highlight=False)
+        else:
+            parsed = Period.parse(period)
+        card = compute(store, parsed, by, calendar)
+    except DefinitionError as exc:
+        raise _definition_failure(exc) from None
+    except OnestopError as exc:
+        raise fail(str(exc)) from None
+    if format == "table":
+        tables = _scorecard_tables(card)
+        if output:
+            with output.open("w", encoding="utf-8") as fh:
+                Console(file=fh, width=200).print(*tables)
+        else:
+            out.print(*tables)
+        return
+    if format == "json":
+        text = card.to_json()
+    else:
+        from onestop.scorecard_html import render_scorecard_html
+
+        text = render_scorecard_html(card)
+    if output:
+        output.write_text(text + "\n", encoding="utf-8")
+        err.print(f"wrote {output}")
+    else:
+        sys.stdout.write(text + "\n")
+
+
+def _scorecard_tables(card: Any) -> list[Table]:
+    """Points by group per row, indicator values, and the formulas and points of the index."""
+    from onestop.presentation import decimal, percent
+    from onestop.scorecard import GROUPS, INDICATORS
+
+    def pts(x: float | None) -> str:
+        return "–" if x is None else decimal(x, "en")
+
+    groups = Table(title=f"Decision 766/QĐ-TTg scorecard, {card.period.label_en}: points by group")
+    groups.add_column(card.by)
+    for g in GROUPS:
+        groups.add_column(f"{g.code}. {g.name_en} (max {pts(g.points)})", justify="right")
+    groups.add_column("total (of scorable)", justify="right")
+    values = Table(title="Indicator values (points); codes as in the table below")
+    values.add_column(card.by)
+    computable = [i for i in INDICATORS.values() if i.computable]
+    for ind in computable:
+        values.add_column(ind.code, justify="right")
+    for row in card.rows:
+        name = card.label(row.key, "en")
+        cells = []
+        for g in GROUPS:
+            earned, possible = row.group_points(g)
+            cells.append(f"{pts(earned)} / {pts(possible)}" if possible else "–")
+        earned, possible = row.total
+        groups.add_row(name, *cells, f"{pts(earned)} / {pts(possible)}")
+        shown = []
+        for ind in computable:
+            s = row.scores[ind.code]
+            value = (
+                "–"
+                if s.value is None
+                else (f"{decimal(s.value, 'en')}×" if ind.code == "2.2" else percent(s.value, "en"))
+            )
+            shown.append(f"{value} ({pts(s.points)})")
+        values.add_row(name, *shown)
+    legend = Table(title="Indicators: formula and points (Decision 766/QĐ-TTg)")
+    for col in ("code", "indicator", "formula", "points", "basis"):
+        legend.add_column(col, justify="right" if col == "points" else "left")
+    for ind in INDICATORS.values():
+        formula = ind.formula
+        if ind.reason is not None:
+            formula += f" — not computable from onestop data: {ind.reason}"
+        legend.add_row(ind.code, ind.name_en, formula, pts(ind.points), ind.basis)
+    return [groups, values, legend]
