@@ -62,7 +62,7 @@ from onestop.calendar import Calendar
 from onestop.errors import ValidationError
 from onestop.periods import Period
 from onestop.presentation import Lang
-from onestop.reports import count_if
+from onestop.report_sections import count_if
 from onestop.store import Store, queries
 from onestop.store.schema import dossiers, events, procedures, units
 from onestop.timeliness import Timeliness

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -160,6 +161,7 @@ def test_scheduler_run_stops_cleanly_on_sigterm(demo_db: Path, tmp_path: Path) -
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        env={**os.environ, "ONESTOP_AUDIT_KEY": "5a" * 32},
     )
     engine = create_engine(f"sqlite:///{db}")
     try:
