@@ -23,11 +23,13 @@ from onestop.errors import (
     AuditKeyError,
     DefinitionError,
     OnestopError,
+    SchemaOutOfDate,
     ValidationError,
 )
 
 if TYPE_CHECKING:
     from onestop.audit_key import AuditKey
+    from onestop.store import Store
 
 app = typer.Typer(
     help="onestop: one-stop-shop dossier workflow engine (Vietnam).",
@@ -75,6 +77,24 @@ def _definition_failure(exc: DefinitionError) -> typer.Exit:
 def db_url(db: str) -> str:
     """Accept a SQLAlchemy URL or a plain path to a SQLite file."""
     return db if "://" in db else f"sqlite:///{db}"
+
+
+def existing_store(db: str) -> Store:
+    """The store of an existing onestop database at this version's schema.
+
+    Raises:
+        typer.Exit: If the file is missing, or the schema is missing, older or newer.
+    """
+    from onestop.store import Store
+
+    if "://" not in db and not Path(db).exists():
+        raise fail(f"--db: {db} does not exist")
+    store = Store(db_url(db))
+    try:
+        store.require_current_schema()
+    except SchemaOutOfDate as exc:
+        raise fail(f"--db: {db}: {exc}") from None
+    return store
 
 
 @catalog_app.command("check")
@@ -336,13 +356,12 @@ def report(
       onestop report --db onestop-demo.db --by level --period 2024
       onestop report --db onestop-demo.db --by level,field --period 2024-Q1 -f csv --out q1.csv
     """
-    from sqlalchemy import inspect
 
     from onestop.clock import local_date
     from onestop.periods import Period
     from onestop.reports import full_report
     from onestop.rollups import rollup_report
-    from onestop.store import Store, queries
+    from onestop.store import queries
 
     formats = ("table", "csv", "json", "text", "html")
     if source not in ("live", "rollups"):
@@ -351,14 +370,8 @@ def report(
         raise fail(f"--format: {format!r} is not one of {', '.join(formats)}")
     if lang not in ("vi", "en"):
         raise fail(f"--lang: {lang!r} is not vi or en")
-    url = db_url(db)
-    if "://" not in db and not Path(db).exists():
-        raise fail(f"--db: {db} does not exist")
+    store = existing_store(db)
     try:
-        store = Store(url)
-        with store.engine.connect() as conn:
-            if not inspect(conn).has_table("dossiers"):
-                raise fail(f"--db: {db} has no onestop tables (run onestop demo or Engine.open)")
         if period is None:
             with store.read() as uow:
                 latest = queries.latest_event_at(uow)
@@ -617,13 +630,11 @@ def verify(
     """
     from onestop.audit import audit
     from onestop.audit_key import load_audit_key
-    from onestop.store import Store
 
-    if "://" not in db and not Path(db).exists():
-        raise fail(f"--db: {db} does not exist")
+    store = existing_store(db)
     try:
         key = load_audit_key()
-        report = audit(Store(db_url(db)), key, anchors)
+        report = audit(store, key, anchors)
     except (AuditKeyError, ValidationError) as exc:
         raise fail(str(exc)) from None
     for note in report.notes:
@@ -655,10 +666,8 @@ def anchor(
     """
     from onestop.anchors import anchor_through
     from onestop.clock import SystemClock, local_date
-    from onestop.store import Store
 
-    if "://" not in db and not Path(db).exists():
-        raise fail(f"--db: {db} does not exist")
+    store = existing_store(db)
     now = SystemClock().now()
     try:
         day = date.fromisoformat(through) if through else local_date(now) - timedelta(days=1)
@@ -666,7 +675,7 @@ def anchor(
         raise fail(f"--through: {through!r} is not a date (YYYY-MM-DD)") from None
     key = _audit_key(dev)
     try:
-        new = anchor_through(Store(db_url(db)), day, now, key, file=file)
+        new = anchor_through(store, day, now, key, file=file)
     except (AnchorError, ValidationError) as exc:
         raise fail(str(exc)) from None
     if not new:
@@ -674,6 +683,29 @@ def anchor(
         return
     sealed = "unsealed (development)" if key is None else f"sealed with key {key.key_id}"
     out.print(f"anchored {new[0].day} to {new[-1].day} ({len(new)} day(s)), {sealed}")
+
+
+@app.command()
+def migrate(
+    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = "onestop.db",
+) -> None:
+    """Bring a database's schema up to this version of onestop (creating it on an empty one).
+    Back the database up first: migrations are not undone automatically.
+
+    Example: onestop migrate --db onestop.db
+    """
+    from onestop.store import Store
+
+    if "://" not in db and not Path(db).exists():
+        raise fail(f"--db: {db} does not exist")
+    store = Store(db_url(db))
+    before, head = store.revisions()
+    if before is not None and before > head:
+        raise fail(f"--db: {db}: schema {before} is newer than this onestop's {head}")
+    store.migrate()
+    out.print(
+        f"schema {before or 'none'} → {head}" if before != head else f"schema {head}: up to date"
+    )
 
 
 @app.command()
@@ -735,7 +767,6 @@ def scorecard(
       onestop scorecard --db onestop-demo.db --period 2024 --by unit
       onestop scorecard --db onestop-demo.db --by level -f html --out scorecard.html
     """
-    from sqlalchemy import inspect
 
     from onestop.calendar import Calendar
     from onestop.clock import local_date
@@ -743,22 +774,17 @@ def scorecard(
     from onestop.periods import Period
     from onestop.scorecard import BY
     from onestop.scorecard import scorecard as compute
-    from onestop.store import Store, queries
+    from onestop.store import queries
 
     if format not in ("table", "json", "html"):
         raise fail(f"--format: {format!r} is not one of table, json, html")
     if by not in BY:
         raise fail(f"--by: {by!r} is not one of {', '.join(BY)}")
-    if "://" not in db and not Path(db).exists():
-        raise fail(f"--db: {db} does not exist")
+    store = existing_store(db)
     try:
         calendar = Calendar.vietnam(
             overrides=Definitions.load(workflows or default_workflows()).overrides
         )
-        store = Store(db_url(db))
-        with store.engine.connect() as conn:
-            if not inspect(conn).has_table("dossiers"):
-                raise fail(f"--db: {db} has no onestop tables (run onestop demo or Engine.open)")
         if period is None:
             with store.read() as uow:
                 latest = queries.latest_event_at(uow)

@@ -121,3 +121,8 @@ class AuditKeyError(OnestopError):
 
 class AnchorError(OnestopError):
     """An anchor was refused: its day is already anchored or not over yet."""
+
+
+class SchemaOutOfDate(OnestopError):
+    """The database was written by another version of onestop: its schema is not the one this
+    version reads (``onestop migrate`` brings an older one up to date)."""
