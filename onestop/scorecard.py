@@ -169,8 +169,8 @@ GROUPS: tuple[Group, ...] = (
                 "Average processing time against the statutory time",
                 "Σ working days used (receipt → result) / Σ working days allowed (receipt → "
                 "appointment in force before any apology letter), over dossiers resolved in the "
-                "period, both measured by the working calendar; points = 10 if ≤ 1, else "
-                "10 / ratio",
+                "period, both measured by the working calendar (= average time used / average "
+                "time allowed); points = 10 if ≤ 1, else 10 / ratio",
                 10.0,
                 "assumed: half of the group's 20",
             ),
