@@ -24,7 +24,7 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from onestop._yaml import load_yaml, validate_model
 from onestop.errors import DefinitionError, Problem, UnknownUnit
@@ -118,6 +118,21 @@ class UnitSet(_Frozen):
     levels: tuple[Level, ...] = Field(min_length=1)
     units: tuple[Unit, ...] = Field(min_length=1)
     agencies: tuple[Agency, ...] = ()
+
+    @model_validator(mode="after")
+    def _interval(self) -> UnitSet:
+        if self.valid_from and self.valid_to and self.valid_to < self.valid_from:
+            raise ValueError(
+                f"valid_to {self.valid_to.isoformat()} is before valid_from "
+                f"{self.valid_from.isoformat()}"
+            )
+        return self
+
+    def in_force(self, day: date) -> bool:
+        """Whether this map is the administrative map on ``day``."""
+        return (self.valid_from is None or self.valid_from <= day) and (
+            self.valid_to is None or day <= self.valid_to
+        )
 
     def build(self, file: str) -> Units:
         """Check cross-references and return the queryable :class:`Units`.
