@@ -23,6 +23,16 @@ from onestop.units import CODE_PATTERN, KEY_PATTERN, Agency, Units
 _EPS = 1e-9
 
 TimeUnit = Literal["working_days", "same_day", "calendar_days"]
+
+#: How the catalog reads a time limit written in the law, stated once for every entry: "N ngày
+#: làm việc", or "N ngày" in a text that itself excludes days off and holidays (e.g. Decree
+#: 43/2014 Art. 61), is ``working_days``; "N ngày" alone is ``calendar_days`` (Civil Code 2015
+#: Art. 147-148: the first day is not counted, a last day that is off moves to the next working
+#: day) -- so the judicial record's "10 ngày" and a construction permit's "15 ngày" read alike;
+#: "giải quyết ngay trong ngày" is ``same_day``.
+TIME_READING = (
+    "ngày làm việc → working_days; ngày alone → calendar_days; ngay trong ngày → same_day"
+)
 OnlineLevel = Literal["full", "partial", "none"]
 SupplementRule = Literal["pause", "restart"]
 
@@ -458,19 +468,20 @@ def _shown(proc: Procedure, name: str) -> str:
     return str(value)
 
 
-def diff(catalog: Catalog, before: date, after: date) -> list[Change]:
-    """What changed in ``catalog`` between the versions in force on two days.
+def diff(catalog: Catalog, before: date, after: date, later: Catalog | None = None) -> list[Change]:
+    """What changed between the procedure versions in force on two days.
 
     Args:
-        catalog: The catalog of one unit set.
+        catalog: The catalog read on ``before`` (and on ``after`` unless ``later`` is given).
         before: The first day.
         after: The second day.
+        later: The catalog read on ``after`` when another unit set is in force by then.
 
     Returns:
         The changes, by procedure code then in :data:`DIFF_FIELDS` order.
     """
     old = {p.code: p for p in catalog.in_force(before)}
-    new = {p.code: p for p in catalog.in_force(after)}
+    new = {p.code: p for p in (later or catalog).in_force(after)}
     changes: list[Change] = []
     for code in sorted(old.keys() | new.keys()):
         a, b = old.get(code), new.get(code)
