@@ -79,6 +79,31 @@ def test_procedures_have_the_city_list_shape(defs: Definitions) -> None:
     assert [s.role for s in land.route.steps] == ["desk", "land", "tax", "land", "desk"]
 
 
+def test_one_reading_of_ngay(defs: Definitions) -> None:
+    # Law on Judicial Records 2009 Art. 48 "không quá 10 ngày" and Construction Law Art. 102
+    # "15 ngày" / "20 ngày" say "ngày" alone: both calendar days (onestop.catalog.TIME_READING).
+    units = {
+        code: defs.catalog.get(code).time_unit
+        for code in ("city.judicial-record", "city.judicial-record-li", "city.construction-permit")
+    }
+    assert units == dict.fromkeys(units, "calendar_days")
+    two_tier = defs.catalogs["cantho-2025-two-tier"]
+    assert two_tier.get("city.judicial-record").time_unit == "calendar_days"
+    assert two_tier.get("commune.land-mediation").statutory_days == 30  # Land Law 2024 Art. 235
+
+
+def test_passports_are_taken_by_the_police_not_at_commune_desks(defs: Definitions) -> None:
+    # Law on Exit and Entry 2019 Art. 15: the provincial police immigration office, or online.
+    for catalog in (defs.catalog, defs.catalogs["cantho-2025-two-tier"]):
+        passport = catalog.get("city.passport")
+        assert passport.intake_levels == ("city",)
+        assert catalog.step_agency(passport, passport.route.steps[0], "92").code == "92.POLICE"
+        copy = catalog.get("commune.certify-copy")
+        assert copy.online == "partial"  # Decree 23/2015 Art. 20: the original is shown
+        licence = catalog.get("city.driving-licence-exchange")
+        assert licence.route.steps[1].role == "police"  # from 1 March 2025
+
+
 def test_two_tier_reorganisation(defs: Definitions) -> None:
     two_tier = defs.unit_sets["cantho-2025-two-tier"]
     assert set(two_tier.levels) == {"city", "commune"}
