@@ -147,14 +147,17 @@ def catalog_diff(
         "workflows"
     ),
     unit_set: Annotated[
-        str | None,
-        typer.Option("--unit-set", help="Read this unit set's catalog on both days."),
+        list[str] | None,
+        typer.Option(
+            "--unit-set",
+            help="The unit set to read: once for both days, or twice (before, then after).",
+        ),
     ] = None,
 ) -> None:
     """Show what changed in the catalog between two days (statutory time, fees, route, basis).
 
-    Each day reads the unit set in force on it (or --unit-set) and the procedure versions in
-    force on it.
+    Each day reads the unit set in force on it (the one with a catalog when several are, or
+    --unit-set) and the procedure versions in force on it.
 
     Example: onestop catalog diff --at 2024-07-31 --at 2024-08-01
     """
@@ -172,19 +175,27 @@ def catalog_diff(
     except DefinitionError as exc:
         raise _definition_failure(exc) from None
 
-    def set_on(day: date) -> str:
-        if unit_set is not None:
-            if unit_set not in defs.unit_sets:
-                raise fail(f"--unit-set: unknown unit set {unit_set!r}")
-            return unit_set
+    named = unit_set or []
+    if len(named) > 2:
+        raise fail(f"--unit-set: give it at most twice, got {len(named)}")
+    for name in named:
+        if name not in defs.unit_sets:
+            raise fail(f"--unit-set: unknown unit set {name!r}")
+
+    def set_on(day: date, index: int) -> str:
+        if named:
+            return named[min(index, len(named) - 1)]
         live = [n for n, u in defs.unit_sets.items() if u.spec.in_force(day)]
-        if defs.default_unit_set in live and len(live) > 1:
-            return defs.default_unit_set
+        if len(live) > 1:
+            live = [n for n in live if n in defs.catalogs] or live
         if len(live) != 1:
-            raise fail(f"{len(live)} unit sets are in force on {day}: name one with --unit-set")
+            raise fail(
+                f"{len(live)} unit sets are in force on {day} ({', '.join(live)}): "
+                "name one with --unit-set"
+            )
         return live[0]
 
-    before, after = (set_on(d) for d in days)
+    before, after = (set_on(d, i) for i, d in enumerate(days))
     if before != after:
         out.print(f"unit set: {before} → {after}", highlight=False)
     changes = diff(defs.catalog_for(before), days[0], days[1], defs.catalog_for(after))

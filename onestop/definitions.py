@@ -52,6 +52,7 @@ class MappingEntry(BaseModel):
     old: str
     new: str
     note: str = ""
+    assumed: bool = False
 
 
 class UnitMapping(BaseModel):

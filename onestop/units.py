@@ -79,6 +79,8 @@ class Unit(_Frozen):
         level: Level code.
         kind: Urban district, rural district, ward, commune, town...
         parent: Code of the unit above, ``None`` for the top.
+        source: Where the unit (name, composition) comes from.
+        assumed: True when the entry could not be taken from a source.
     """
 
     code: str = Field(pattern=CODE_PATTERN, max_length=40)
@@ -86,6 +88,8 @@ class Unit(_Frozen):
     level: str = Field(max_length=40)
     kind: UnitKind
     parent: str | None = Field(default=None, max_length=40)
+    source: str = Field(default="", max_length=1000)
+    assumed: bool = False
 
 
 class Agency(_Frozen):
