@@ -1,26 +1,46 @@
-"""Tamper evidence: a hash chain per dossier, daily anchors across dossiers, and verification.
+"""Tamper evidence: verification of the event log and of everything derived from it.
 
 Each event stores ``sha256(previous hash + canonical content)``; the dossier row stores the hash
 of its latest event. Editing an event breaks its chain; deleting or inserting one breaks the
 sequence or the chain; deleting a dossier's latest event leaves the row's head hash pointing
-nowhere. A daily *anchor* hashes every event of a day in order, so rewriting a whole dossier
-consistently still changes the day's anchor.
+nowhere. Rows, idempotency results and completed days' rollups are recomputed from the log.
+Daily anchors (:mod:`onestop.anchors`) seal each past day's events under the audit key and are
+chained day to day, so a consistent rewrite of a dossier, a deleted dossier or truncated newest
+events of an anchored day change an anchor the forger cannot re-seal; the external anchor file
+also catches removed anchors and an emptied database. Verifying never writes.
 """
 
 from __future__ import annotations
 
-import hashlib
+import itertools
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Any
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, func, select, true
 
+from onestop.anchors import (
+    GENESIS,
+    LEGACY,
+    Anchor,
+    day_digest,
+    expected_hash,
+    read_anchor_file,
+    stored_anchors,
+)
+from onestop.audit_key import AuditKey
 from onestop.periods import Period
+from onestop.rollups import ROLLUP_COUNTS, compute_rollups
 from onestop.store import Store, replay_rows
-from onestop.store.event_log import GENESIS, chain_hash
-from onestop.store.schema import anchors, dossiers, events
+from onestop.store.codec import from_json
+from onestop.store.event_log import GENESIS as CHAIN_GENESIS
+from onestop.store.event_log import chain_hash
+from onestop.store.schema import daily_rollups, dossiers, events, idempotency_keys
+
+if TYPE_CHECKING:
+    from onestop.store.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -58,7 +78,7 @@ def _by_dossier(conn: Connection) -> Iterator[tuple[int, list[dict[str, Any]]]]:
 
 
 def _check_chain(dossier_id: int, history: list[dict[str, Any]]) -> Finding | None:
-    previous = GENESIS
+    previous = CHAIN_GENESIS
     for i, event in enumerate(history):
         expected = i + 1
         if event["seq"] > expected:
@@ -75,26 +95,73 @@ def _check_chain(dossier_id: int, history: list[dict[str, Any]]) -> Finding | No
     return None
 
 
-def verify(store: Store) -> list[Finding]:
-    """Recompute every chain, compare every row with its replay, and check every anchor.
+@dataclass
+class AuditReport:
+    """What :func:`audit` found.
+
+    Attributes:
+        findings: Signs of tampering, each naming the dossier, event, table or day.
+        notes: What could not be checked, or is not yet anchored (not tampering).
+    """
+
+    findings: list[Finding] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def verify(
+    store: Store, key: AuditKey | None = None, anchor_file: Path | None = None
+) -> list[Finding]:
+    """The findings of :func:`audit`: empty when everything checks out."""
+    return audit(store, key, anchor_file).findings
+
+
+def audit(
+    store: Store, key: AuditKey | None = None, anchor_file: Path | None = None
+) -> AuditReport:
+    """Check everything that can be recomputed from the event log, and the anchors.
+
+    Every dossier's chain (edited, deleted, inserted or reordered events), its row against the
+    replay of its events, the stored idempotency results against the replay up to their
+    version, the rollups of completed days against a recomputation, and the daily anchors:
+    their chain, their seals (with ``key``), no day missing, and, with the external
+    ``anchor_file``, every line of it present and unchanged in the database.
 
     Args:
-        store: The database to check.
+        store: The database to check (read only: verifying never writes).
+        key: The audit key that sealed the anchors (without it their seals are not checked).
+        anchor_file: The external anchor file (:mod:`onestop.anchors`).
 
-    Returns:
-        The first finding per dossier, then anchor mismatches; empty when all is intact.
+    Raises:
+        ValidationError: If ``anchor_file`` cannot be read.
     """
+    report = AuditReport()
     with store.read() as uow:
-        return _verify(uow.conn)
+        report.findings += _check_dossiers(uow.conn)
+        report.findings += _check_results(uow.conn)
+        report.findings += _check_rollups(uow)
+        _check_anchors(uow, key, report)
+        if anchor_file is not None:
+            _check_anchor_file(uow, key, anchor_file, report)
+    return report
 
 
-def _verify(conn: Connection) -> list[Finding]:
+def _check_order(dossier_id: int, history: list[dict[str, Any]]) -> Finding | None:
+    """Events of a dossier follow each other in time and in the log's id order."""
+    for before, event in itertools.pairwise(history):
+        if event["at"] < before["at"]:
+            return Finding(dossier_id, event["seq"], "reordered", "earlier than the event before")
+        if event["id"] < before["id"]:
+            return Finding(dossier_id, event["seq"], "reordered", "id lower than the event before")
+    return None
+
+
+def _check_dossiers(conn: Connection) -> list[Finding]:
     findings: list[Finding] = []
     heads = {r.id: r for r in conn.execute(select(dossiers))}
     seen: set[int] = set()
     for dossier_id, history in _by_dossier(conn):
         seen.add(dossier_id)
-        found = _check_chain(dossier_id, history)
+        found = _check_chain(dossier_id, history) or _check_order(dossier_id, history)
         row = heads.get(dossier_id)
         if found is None and row is None:
             found = Finding(dossier_id, None, "inserted", "events of a dossier that does not exist")
@@ -103,51 +170,164 @@ def _verify(conn: Connection) -> list[Finding]:
                 dossier_id, history[-1]["seq"] + 1, "deleted", "the latest events are missing"
             )
         if found is None and row is not None:
-            rebuilt = replay_rows(history)
-            stored = dict(row._mapping)
-            diff = sorted(k for k in rebuilt if k in stored and rebuilt[k] != stored[k])
+            diff = _differences(replay_rows(history), dict(row._mapping))
             if diff:
                 found = Finding(dossier_id, None, "row_edited", f"columns {', '.join(diff)}")
         if found:
             findings.append(found)
     for dossier_id in sorted(set(heads) - seen):
         findings.append(Finding(dossier_id, 1, "deleted", "the dossier has no events"))
-    for anchor in conn.execute(select(anchors).order_by(anchors.c.day)).mappings():
-        count, digest = _day_digest(conn, anchor["day"])
-        if (count, digest) != (anchor["events"], anchor["hash"]):
+    return findings
+
+
+def _differences(rebuilt: dict[str, Any], stored: dict[str, Any]) -> list[str]:
+    return sorted(k for k in rebuilt if k in stored and rebuilt[k] != stored[k])
+
+
+def _check_results(conn: Connection) -> list[Finding]:
+    """An idempotency key's stored result is the dossier as its command left it: the replay
+    of the dossier's events up to the result's version."""
+    findings: list[Finding] = []
+    k = idempotency_keys.c
+    rows = conn.execute(
+        select(k.key, k.dossier_id, k.result).where(k.result.is_not(None)).order_by(k.dossier_id)
+    ).all()
+    histories = dict(_by_dossier(conn)) if rows else {}
+    for key, dossier_id, result in rows:
+        stored = from_json(result)
+        version = stored.get("version")
+        history = histories.get(dossier_id, [])
+        if not isinstance(version, int) or not 0 < version <= len(history):
             findings.append(
-                Finding(None, None, "anchor_mismatch",
-                        f"events of {anchor['day']} changed since they were anchored")
+                Finding(dossier_id, None, "result_edited", f"idempotency key {key!r}: no such "
+                        f"version {version!r}")
+            )  # fmt: skip
+            continue
+        diff = _differences(replay_rows(history[:version]), stored)
+        if diff or stored.get("id") != dossier_id:
+            findings.append(
+                Finding(dossier_id, version, "result_edited",
+                        f"idempotency key {key!r}: {', '.join(diff) or 'id'}")
             )  # fmt: skip
     return findings
 
 
-def _day_digest(conn: Connection, day: date) -> tuple[int, str]:
-    """How many events happened on ``day`` (local) and the hash over their hashes, in order."""
-    start, end = Period(day, day, day.isoformat()).bounds
-    digest = hashlib.sha256()
-    count = 0
-    for (value,) in conn.execute(
-        select(events.c.hash).where(events.c.at >= start, events.c.at < end).order_by(events.c.id)
-    ):
-        digest.update(value.encode())
-        count += 1
-    return count, digest.hexdigest()
+def _check_rollups(uow: UnitOfWork) -> list[Finding]:
+    """Rollups of days that were over when computed equal a recomputation from the dossiers."""
+    findings: list[Finding] = []
+    stored: dict[date, list[dict[str, Any]]] = {}
+    for row in uow.conn.execute(select(daily_rollups)).mappings():
+        stored.setdefault(row["day"], []).append(dict(row))
+    for day in sorted(stored):
+        rows = stored[day]
+        if any(x["computed_at"] < Period(day, day, "").bounds[1] for x in rows):
+            continue  # rolled up while the day was still running; the next night redoes it
+        fresh = {_rollup_key(x): _rollup_values(x) for x in compute_rollups(uow, day, day, None)}
+        old = {_rollup_key(x): _rollup_values(x) for x in rows}
+        if fresh != old:
+            changed = sorted(str(key) for key in set(fresh) | set(old)
+                             if fresh.get(key) != old.get(key))  # fmt: skip
+            findings.append(
+                Finding(None, None, "rollup_edited",
+                        f"daily_rollups of {day}: {len(changed)} row(s) differ, e.g. {changed[0]}")
+            )  # fmt: skip
+    return findings
 
 
-def anchor_day(store: Store, day: date, now: datetime) -> dict[str, Any]:
-    """Store (or refresh) the anchor of ``day``; run it once the day is over.
-
-    Args:
-        store: The database.
-        day: The local day whose events are anchored.
-        now: When the anchor is computed.
-    """
-    with store.begin() as conn:
-        count, digest = _day_digest(conn, day)
-        conn.execute(delete(anchors).where(anchors.c.day == day))
-        conn.execute(insert(anchors).values(day=day, events=count, hash=digest, computed_at=now))
-    return {"day": day.isoformat(), "events": count, "hash": digest}
+def _rollup_key(row: dict[str, Any]) -> tuple[str, ...]:
+    return (str(row["level"]), str(row["unit"]), str(row["procedure_code"]))
 
 
-__all__ = ["Finding", "anchor_day", "verify"]
+def _rollup_values(row: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(row[c] for c in ROLLUP_COUNTS) + (row["field"],)
+
+
+def _check_anchors(uow: UnitOfWork, key: AuditKey | None, report: AuditReport) -> None:
+    """The anchors in the database: one per day without a gap, each chained to the day before
+    and sealed over that day's events as they are now."""
+    stored = stored_anchors(uow)
+    unchecked = 0
+    previous: Anchor | None = None
+    for anchor in stored:
+        if previous is not None and anchor.day != previous.day + timedelta(days=1):
+            report.findings.append(
+                Finding(None, None, "anchor_missing",
+                        f"no anchor from {previous.day + timedelta(days=1)} to "
+                        f"{anchor.day - timedelta(days=1)}")
+            )  # fmt: skip
+        expected_prev = GENESIS if previous is None else previous.hash
+        legacy_link = anchor.key_id == LEGACY or (previous is not None and previous.key_id == LEGACY
+                                                  and anchor.prev == previous.hash)  # fmt: skip
+        if anchor.prev != expected_prev and not legacy_link:
+            where = "the first anchor" if previous is None else f"the anchor of {previous.day}"
+            report.findings.append(
+                Finding(None, None, "anchor_missing",
+                        f"the anchor of {anchor.day} does not follow {where}")
+            )  # fmt: skip
+        count, digest = day_digest(uow, anchor.day)
+        expected = expected_hash(anchor, digest, count, key)
+        if expected is None:
+            unchecked += 1
+        if expected is not None and (expected != anchor.hash or count != anchor.events):
+            report.findings.append(
+                Finding(None, None, "anchor_mismatch",
+                        f"events of {anchor.day} changed since they were anchored "
+                        f"({anchor.events} then, {count} now)")
+            )  # fmt: skip
+        previous = anchor
+    if unchecked:
+        report.notes.append(
+            f"{unchecked} anchor seal(s) not checked: they were made with audit key "
+            f"{stored[-1].key_id}, which is not at hand"
+        )
+    last_day = stored[-1].day if stored else None
+    after = events.c.at >= Period(last_day, last_day, "").bounds[1] if last_day else true()
+    pending = uow.conn.execute(select(func.count()).select_from(events).where(after)).scalar() or 0
+    if pending:
+        since = f"after {last_day}" if last_day else "since the first event"
+        report.notes.append(f"{pending} event(s) {since} are not anchored yet (`onestop anchor`)")
+
+
+def _check_anchor_file(
+    uow: UnitOfWork, key: AuditKey | None, file: Path, report: AuditReport
+) -> None:
+    """Every line of the external anchor file: chained to the line before, sealed with the key,
+    and present unchanged in the database over the same events."""
+    in_db = {a.day: a for a in stored_anchors(uow)}
+    previous: Anchor | None = None
+    for number, item in read_anchor_file(file):
+        where = f"{file}:{number}"
+        if isinstance(item, str):
+            report.findings.append(Finding(None, None, "anchor_file", f"{where}: {item}"))
+            continue
+        if previous is not None and item.prev != previous.hash:
+            report.findings.append(
+                Finding(None, None, "anchor_file", f"{where}: does not follow the line before")
+            )
+        count, digest = day_digest(uow, item.day)
+        expected = expected_hash(item, item.digest, item.events, key)
+        if expected is not None and expected != item.hash:
+            report.findings.append(
+                Finding(None, None, "anchor_file", f"{where}: the line's seal is not valid")
+            )
+        db = in_db.get(item.day)
+        if db is None:
+            report.findings.append(
+                Finding(None, None, "anchor_missing",
+                        f"{where}: the anchor of {item.day} is not in the database")
+            )  # fmt: skip
+        elif (db.hash, db.prev) != (item.hash, item.prev):
+            report.findings.append(
+                Finding(None, None, "anchor_mismatch",
+                        f"{where}: the database's anchor of {item.day} differs from the file")
+            )  # fmt: skip
+        if (count, digest) != (item.events, item.digest):
+            report.findings.append(
+                Finding(None, None, "anchor_mismatch",
+                        f"{where}: events of {item.day} changed since they were anchored "
+                        f"({item.events} then, {count} now)")
+            )  # fmt: skip
+        previous = item
+
+
+__all__ = ["AuditReport", "Finding", "audit", "verify"]

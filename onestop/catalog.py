@@ -9,7 +9,7 @@ with a budget in working days; budgets sum to the statutory time.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Literal
@@ -17,6 +17,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from onestop.errors import DefinitionError, Problem, UnknownProcedure, UnknownUnit
+from onestop.fields import FieldName
 from onestop.lifecycle import Lifecycle
 from onestop.units import CODE_PATTERN, KEY_PATTERN, Agency, Units
 
@@ -316,17 +317,25 @@ class Catalog:
     """The procedures of one unit set, every version, checked against that unit set; each
     version's lifecycle is built and checked here, so a bad one fails at load time."""
 
-    def __init__(self, units: Units, entries: Iterable[tuple[Procedure, str, str]] = ()) -> None:
+    def __init__(
+        self,
+        units: Units,
+        entries: Iterable[tuple[Procedure, str, str]] = (),
+        fields: Mapping[str, FieldName] | None = None,
+    ) -> None:
         """Build and validate a catalog.
 
         Args:
             units: The unit set the procedures refer to.
             entries: ``(procedure, file, key path)`` triples, the last two for error messages.
+            fields: The field vocabulary; when given, every procedure's field must be in it.
 
         Raises:
             DefinitionError: Every problem found, with file, key path and reason.
         """
         self.units = units
+        #: Field names by code (empty when no vocabulary was loaded).
+        self.fields: dict[str, FieldName] = dict(fields or {})
         self._lifecycles: dict[tuple[str, int], Lifecycle] = {}
         problems: list[Problem] = []
         versions: dict[str, list[Procedure]] = defaultdict(list)
@@ -345,6 +354,14 @@ class Catalog:
                 continue
             seen[proc.key] = file
             problems.extend(_check_procedure(proc, units, file, path))
+            if fields is not None and proc.field not in fields:
+                problems.append(
+                    Problem(
+                        file,
+                        f"{path}.field",
+                        f"unknown field {proc.field!r}: add it to a fields file (fields.yaml)",
+                    )
+                )
             versions[proc.code].append(proc)
             placed[proc.code].append((proc, file, path))
             try:

@@ -5,19 +5,31 @@ Every command prints one clear line and exits non-zero on bad input; ``--help`` 
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections import Counter
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from onestop.errors import DefinitionError, OnestopError
+from onestop.errors import (
+    AnchorError,
+    AuditKeyError,
+    DefinitionError,
+    OnestopError,
+    SchemaOutOfDate,
+    ValidationError,
+)
+
+if TYPE_CHECKING:
+    from onestop.audit_key import AuditKey
+    from onestop.store import Store
 
 app = typer.Typer(
     help="onestop: one-stop-shop dossier workflow engine (Vietnam).",
@@ -65,6 +77,24 @@ def _definition_failure(exc: DefinitionError) -> typer.Exit:
 def db_url(db: str) -> str:
     """Accept a SQLAlchemy URL or a plain path to a SQLite file."""
     return db if "://" in db else f"sqlite:///{db}"
+
+
+def existing_store(db: str) -> Store:
+    """The store of an existing onestop database at this version's schema.
+
+    Raises:
+        typer.Exit: If the file is missing, or the schema is missing, older or newer.
+    """
+    from onestop.store import Store
+
+    if "://" not in db and not Path(db).exists():
+        raise fail(f"--db: {db} does not exist")
+    store = Store(db_url(db))
+    try:
+        store.require_current_schema()
+    except SchemaOutOfDate as exc:
+        raise fail(f"--db: {db}: {exc}") from None
+    return store
 
 
 @catalog_app.command("check")
@@ -396,13 +426,12 @@ def report(
       onestop report --db onestop-demo.db --by level --period 2024
       onestop report --db onestop-demo.db --by level,field --period 2024-Q1 -f csv --out q1.csv
     """
-    from sqlalchemy import inspect
 
     from onestop.clock import local_date
     from onestop.periods import Period
     from onestop.reports import full_report
     from onestop.rollups import rollup_report
-    from onestop.store import Store, queries
+    from onestop.store import queries
 
     formats = ("table", "csv", "json", "text", "html")
     if source not in ("live", "rollups"):
@@ -411,14 +440,8 @@ def report(
         raise fail(f"--format: {format!r} is not one of {', '.join(formats)}")
     if lang not in ("vi", "en"):
         raise fail(f"--lang: {lang!r} is not vi or en")
-    url = db_url(db)
-    if "://" not in db and not Path(db).exists():
-        raise fail(f"--db: {db} does not exist")
+    store = existing_store(db)
     try:
-        store = Store(url)
-        with store.engine.connect() as conn:
-            if not inspect(conn).has_table("dossiers"):
-                raise fail(f"--db: {db} has no onestop tables (run onestop demo or Engine.open)")
         if period is None:
             with store.read() as uow:
                 latest = queries.latest_event_at(uow)
@@ -525,9 +548,14 @@ def scheduler_run(
     sweep_minutes: Annotated[float, typer.Option(min=0.01, help="Minutes between sweeps.")] = 15,
     reports_dir: Annotated[Path, typer.Option(help="Where report files go.")] = Path("reports"),
     webhook: Annotated[str | None, typer.Option(help="POST alerts to this URL.")] = None,
+    anchor_file: Annotated[
+        Path | None, typer.Option(help="Append the nightly anchors to this file too.")
+    ] = None,
+    dev: Annotated[bool, typer.Option(help="Allow unsealed anchors without an audit key.")] = False,
 ) -> None:
     """Run the scheduler in the foreground until SIGINT/SIGTERM. One instance is active per
-    database; a second one waits and takes over when the first stops.
+    database; a second one waits and takes over when the first stops. The nightly anchors are
+    sealed with the audit key (ONESTOP_AUDIT_KEY or ONESTOP_AUDIT_KEY_FILE).
 
     Example: onestop scheduler run --db postgresql+psycopg://onestop@127.0.0.1/onestop
     """
@@ -537,6 +565,7 @@ def scheduler_run(
     from onestop.log import configure
     from onestop.scheduler import Schedule, SchedulerService
 
+    key = _audit_key(dev)
     configure()
     engine = _open_engine(db, workflows)
     notifiers: list[Notifier] = [LogNotifier()]
@@ -552,6 +581,8 @@ def scheduler_run(
         notifiers,
         reports_dir,
         Schedule(sweep_seconds=sweep_minutes * 60),
+        audit_key=key,
+        anchor_file=anchor_file,
     )
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: service.stop())
@@ -638,39 +669,136 @@ def simulate(
     )
 
 
+def _audit_key(dev: bool) -> AuditKey | None:
+    """The audit key from the environment; ``None`` only when ``dev`` allows unsealed anchors.
+
+    Raises:
+        typer.Exit: If there is no key (and not ``dev``) or it is malformed.
+    """
+    from onestop.audit_key import load_audit_key, require_audit_key
+
+    try:
+        return load_audit_key() if dev else require_audit_key()
+    except AuditKeyError as exc:
+        raise fail(f"{exc} (or pass --dev for unsealed development anchors)") from None
+
+
 @app.command()
 def verify(
     db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = "onestop.db",
-    anchor: Annotated[
-        str | None, typer.Option(help="Also anchor this day's events (YYYY-MM-DD) first.")
+    anchors: Annotated[
+        Path | None, typer.Option(help="The external anchor file to check the database against.")
     ] = None,
 ) -> None:
-    """Check the tamper-evident event log: every dossier's hash chain, every row against the
-    replay of its events, every daily anchor. Exits 1 and names the first bad event.
+    """Check the tamper-evident event log and everything derived from it: every dossier's hash
+    chain and event order, every row against the replay of its events, idempotency results,
+    completed days' rollups, and the daily anchors (their chain, no day missing, their seals
+    with the audit key from ONESTOP_AUDIT_KEY / ONESTOP_AUDIT_KEY_FILE, and every line of the
+    external anchor file). Never writes. Exits 1 and names what it found.
 
-    Example: onestop verify --db onestop-demo.db
+    Example: onestop verify --db onestop-demo.db --anchors anchors.jsonl
     """
-    from onestop.audit import anchor_day
-    from onestop.audit import verify as check
-    from onestop.clock import SystemClock
+    from onestop.audit import audit
+    from onestop.audit_key import load_audit_key
+
+    store = existing_store(db)
+    try:
+        key = load_audit_key()
+        report = audit(store, key, anchors)
+    except (AuditKeyError, ValidationError) as exc:
+        raise fail(str(exc)) from None
+    for note in report.notes:
+        err.print(f"note: {note}", highlight=False)
+    if report.findings:
+        for finding in report.findings:
+            err.print(f"[red]{finding}[/]", highlight=False)
+        err.print(f"[bold red]{len(report.findings)} problem(s) found[/]")
+        raise typer.Exit(1)
+    out.print("[green]event log intact[/]: every chain, row, result, rollup and anchor checks out")
+
+
+@app.command()
+def anchor(
+    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = "onestop.db",
+    through: Annotated[
+        str | None, typer.Option(help="Last day to anchor, YYYY-MM-DD (default: yesterday).")
+    ] = None,
+    file: Annotated[
+        Path | None, typer.Option(help="Also append the anchors to this file (copy it away).")
+    ] = None,
+    dev: Annotated[bool, typer.Option(help="Allow unsealed anchors without an audit key.")] = False,
+) -> None:
+    """Anchor every past day not anchored yet, sealed with the audit key (ONESTOP_AUDIT_KEY or
+    ONESTOP_AUDIT_KEY_FILE), in the database and in the external anchor file. An anchored
+    day is never rewritten: naming one again is an error.
+
+    Example: onestop anchor --db onestop.db --file /mnt/offsite/anchors.jsonl
+    """
+    from onestop.anchors import anchor_through
+    from onestop.clock import SystemClock, local_date
+
+    store = existing_store(db)
+    now = SystemClock().now()
+    try:
+        day = date.fromisoformat(through) if through else local_date(now) - timedelta(days=1)
+    except ValueError:
+        raise fail(f"--through: {through!r} is not a date (YYYY-MM-DD)") from None
+    key = _audit_key(dev)
+    try:
+        new = anchor_through(store, day, now, key, file=file)
+    except (AnchorError, ValidationError) as exc:
+        raise fail(str(exc)) from None
+    if not new:
+        out.print("nothing to anchor: the database has no events")
+        return
+    sealed = "unsealed (development)" if key is None else f"sealed with key {key.key_id}"
+    out.print(f"anchored {new[0].day} to {new[-1].day} ({len(new)} day(s)), {sealed}")
+
+
+@app.command()
+def migrate(
+    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = "onestop.db",
+) -> None:
+    """Bring a database's schema up to this version of onestop (creating it on an empty one).
+    Back the database up first: migrations are not undone automatically.
+
+    Example: onestop migrate --db onestop.db
+    """
     from onestop.store import Store
 
     if "://" not in db and not Path(db).exists():
         raise fail(f"--db: {db} does not exist")
     store = Store(db_url(db))
-    if anchor is not None:
-        try:
-            day = date.fromisoformat(anchor)
-        except ValueError:
-            raise fail(f"--anchor: {anchor!r} is not a date") from None
-        anchor_day(store, day, SystemClock().now())
-    findings = check(store)
-    if findings:
-        for finding in findings:
-            err.print(f"[red]{finding}[/]", highlight=False)
-        err.print(f"[bold red]{len(findings)} problem(s) found[/]")
-        raise typer.Exit(1)
-    out.print("[green]event log intact[/]: every chain, row and anchor checks out")
+    before, head = store.revisions()
+    if before is not None and before > head:
+        raise fail(f"--db: {db}: schema {before} is newer than this onestop's {head}")
+    store.migrate()
+    out.print(
+        f"schema {before or 'none'} → {head}" if before != head else f"schema {head}: up to date"
+    )
+
+
+@app.command()
+def keygen(
+    out_file: Annotated[Path, typer.Option("--out", help="Where to write the new key.")],
+) -> None:
+    """Create an audit key file (64 hex digits, readable by its owner only). Keep it away from
+    the database and its backups; point ONESTOP_AUDIT_KEY_FILE at it.
+
+    Example: onestop keygen --out /etc/onestop/audit.key
+    """
+    from onestop.audit_key import AuditKey
+
+    key = AuditKey.generate()
+    try:
+        fd = os.open(out_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise fail(f"--out: {out_file} exists; a key is never overwritten") from None
+    except OSError as exc:
+        raise fail(f"--out: {out_file}: {exc.strerror}") from None
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key.to_text() + "\n")
+    out.print(f"wrote audit key {key.key_id} to {out_file}")
 
 
 def configure_quiet() -> None:
@@ -683,3 +811,126 @@ def configure_quiet() -> None:
 def main() -> None:
     """Entry point of the ``onestop`` console script."""
     app()
+
+
+@app.command()
+def scorecard(
+    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = "onestop.db",
+    by: Annotated[str, typer.Option(help="unit (competent unit) or level.")] = "unit",
+    period: Annotated[
+        str | None,
+        typer.Option(
+            help="2024, 2024-Q1, 2024-03, 2024-03-05 or a..b (default: the year of the latest "
+            "event in the database)."
+        ),
+    ] = None,
+    format: Annotated[str, typer.Option("--format", "-f", help="table, json or html.")] = "table",
+    output: Annotated[Path | None, typer.Option("--out", help="Write to this file.")] = None,
+    workflows: Annotated[
+        Path | None, typer.Option(help="Definitions directory (for calendar overrides).")
+    ] = None,
+) -> None:
+    """Decision 766/QĐ-TTg scorecard per unit or level: points by indicator group, each
+    indicator's value and formula, and the indicators onestop's data cannot support.
+
+    Examples:
+      onestop scorecard --db onestop-demo.db --period 2024 --by unit
+      onestop scorecard --db onestop-demo.db --by level -f html --out scorecard.html
+    """
+
+    from onestop.calendar import Calendar
+    from onestop.clock import local_date
+    from onestop.definitions import Definitions
+    from onestop.periods import Period
+    from onestop.scorecard import BY
+    from onestop.scorecard import scorecard as compute
+    from onestop.store import queries
+
+    if format not in ("table", "json", "html"):
+        raise fail(f"--format: {format!r} is not one of table, json, html")
+    if by not in BY:
+        raise fail(f"--by: {by!r} is not one of {', '.join(BY)}")
+    store = existing_store(db)
+    try:
+        calendar = Calendar.vietnam(
+            overrides=Definitions.load(workflows or default_workflows()).overrides
+        )
+        if period is None:
+            with store.read() as uow:
+                latest = queries.latest_event_at(uow)
+            parsed = Period.parse(str(local_date(latest).year if latest else date.today().year))
+            note = "dữ liệu mới nhất / latest data" if latest else "chưa có dữ liệu / no data yet"
+            err.print(f"{parsed.label_vi} ({note}); --period to choose another", highlight=False)
+        else:
+            parsed = Period.parse(period)
+        card = compute(store, parsed, by, calendar)
+    except DefinitionError as exc:
+        raise _definition_failure(exc) from None
+    except OnestopError as exc:
+        raise fail(str(exc)) from None
+    if format == "table":
+        tables = _scorecard_tables(card)
+        if output:
+            with output.open("w", encoding="utf-8") as fh:
+                Console(file=fh, width=200).print(*tables)
+        else:
+            out.print(*tables)
+        return
+    if format == "json":
+        text = card.to_json()
+    else:
+        from onestop.scorecard_html import render_scorecard_html
+
+        text = render_scorecard_html(card)
+    if output:
+        output.write_text(text + "\n", encoding="utf-8")
+        err.print(f"wrote {output}")
+    else:
+        sys.stdout.write(text + "\n")
+
+
+def _scorecard_tables(card: Any) -> list[Table]:
+    """Points by group per row, indicator values, and the formulas and points of the index."""
+    from onestop.presentation import decimal, percent
+    from onestop.scorecard import GROUPS, INDICATORS
+
+    def pts(x: float | None) -> str:
+        return "–" if x is None else decimal(x, "en")
+
+    groups = Table(title=f"Decision 766/QĐ-TTg scorecard, {card.period.label_en}: points by group")
+    groups.add_column(card.by)
+    for g in GROUPS:
+        groups.add_column(f"{g.code}. {g.name_en} (max {pts(g.points)})", justify="right")
+    groups.add_column("total (of scorable)", justify="right")
+    values = Table(title="Indicator values (points); codes as in the table below")
+    values.add_column(card.by)
+    computable = [i for i in INDICATORS.values() if i.computable]
+    for ind in computable:
+        values.add_column(ind.code, justify="right")
+    for row in card.rows:
+        name = card.label(row.key, "en")
+        cells = []
+        for g in GROUPS:
+            earned, possible = row.group_points(g)
+            cells.append(f"{pts(earned)} / {pts(possible)}" if possible else "–")
+        earned, possible = row.total
+        groups.add_row(name, *cells, f"{pts(earned)} / {pts(possible)}")
+        shown = []
+        for ind in computable:
+            s = row.scores[ind.code]
+            value = (
+                "–"
+                if s.value is None
+                else (f"{decimal(s.value, 'en')}×" if ind.code == "2.2" else percent(s.value, "en"))
+            )
+            shown.append(f"{value} ({pts(s.points)})")
+        values.add_row(name, *shown)
+    legend = Table(title="Indicators: formula and points (Decision 766/QĐ-TTg)")
+    for col in ("code", "indicator", "formula", "points", "basis"):
+        legend.add_column(col, justify="right" if col == "points" else "left")
+    for ind in INDICATORS.values():
+        formula = ind.formula
+        if ind.reason is not None:
+            formula += f" — not computable from onestop data: {ind.reason}"
+        legend.add_row(ind.code, ind.name_en, formula, pts(ind.points), ind.basis)
+    return [groups, values, legend]

@@ -8,6 +8,7 @@ Files are recognised by their top-level keys, wherever they sit under the root:
   with their own (``valid_from``/``valid_to``, statutory time, fees, route, source...);
 * ``days_off`` / ``working_days`` — calendar overrides (:class:`~onestop.CalendarOverrides`);
 * ``mapping`` — a reorganisation mapping between two unit sets (:class:`UnitMapping`);
+* ``fields`` — the field vocabulary with names (:class:`onestop.fields.FieldVocabulary`);
 * ``manifest`` — ``onestop.yaml`` with ``default_unit_set``.
 
 Every file is validated and every problem in every file is reported at once.
@@ -27,6 +28,7 @@ from onestop._yaml import load_yaml, problems_from
 from onestop.calendar import CalendarOverrides
 from onestop.catalog import Catalog, Procedure
 from onestop.errors import DefinitionError, Problem
+from onestop.fields import FieldName, FieldVocabulary
 from onestop.units import CODE_PATTERN, Units, UnitSet
 
 
@@ -78,6 +80,7 @@ class Definitions:
         overrides: Calendar overrides merged from every overrides file.
         mappings: Reorganisation mappings by name.
         default_unit_set: The unit set used when none is named.
+        fields: The field vocabulary (empty when no fields file was loaded).
     """
 
     root: Path
@@ -86,6 +89,7 @@ class Definitions:
     overrides: CalendarOverrides | None = None
     mappings: dict[str, UnitMapping] = field(default_factory=dict)
     default_unit_set: str = ""
+    fields: dict[str, FieldName] = field(default_factory=dict)
 
     @property
     def units(self) -> Units:
@@ -99,7 +103,7 @@ class Definitions:
 
     def catalog_for(self, unit_set: str) -> Catalog:
         """The catalog of one unit set."""
-        return self.catalogs.get(unit_set) or Catalog(self.unit_sets[unit_set])
+        return self.catalogs.get(unit_set) or Catalog(self.unit_sets[unit_set], (), self.fields)
 
     @classmethod
     def load(cls, root: str | Path, unit_set: str | None = None) -> Definitions:
@@ -122,6 +126,7 @@ class Definitions:
         overrides: list[CalendarOverrides] = []
         mappings: dict[str, tuple[UnitMapping, str]] = {}
         manifest: Manifest | None = None
+        fields: dict[str, FieldName] | None = None
 
         def parse(model: type[BaseModel], data: Any, name: str) -> Any:
             try:
@@ -155,6 +160,16 @@ class Definitions:
                 mp = parse(UnitMapping, data, name)
                 if mp is not None:
                     mappings[mp.mapping] = (mp, name)
+            elif "fields" in data:
+                vocabulary = parse(FieldVocabulary, data, name)
+                if vocabulary is not None:
+                    fields = fields or {}
+                    for i, f in enumerate(vocabulary.fields):
+                        if f.code in fields:
+                            problems.append(
+                                Problem(name, f"fields[{i}].code", f"duplicate field {f.code!r}")
+                            )
+                        fields[f.code] = f
             elif "days_off" in data or "working_days" in data:
                 ov = parse(CalendarOverrides, data, name)
                 if ov is not None:
@@ -167,7 +182,7 @@ class Definitions:
                         name,
                         "",
                         "unrecognised definition file: expected a unit set (levels, units), "
-                        "procedures, a mapping, calendar overrides or a manifest",
+                        "procedures, fields, a mapping, calendar overrides or a manifest",
                     )
                 )
 
@@ -189,7 +204,7 @@ class Definitions:
             if set_name not in unit_sets:
                 continue  # its unit set already reported problems
             try:
-                catalogs[set_name] = Catalog(unit_sets[set_name], items)
+                catalogs[set_name] = Catalog(unit_sets[set_name], items, fields)
             except DefinitionError as exc:
                 problems.extend(exc.problems)
 
@@ -215,7 +230,7 @@ class Definitions:
             )
         assert default is not None
         maps = {key: mp for key, (mp, _) in mappings.items()}
-        return cls(root, unit_sets, catalogs, merged, maps, default)
+        return cls(root, unit_sets, catalogs, merged, maps, default, fields or {})
 
 
 def _parse_procedures(

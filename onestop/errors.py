@@ -113,3 +113,16 @@ class StaleVersion(OnestopError):
         super().__init__(
             f"dossier {dossier_id} is at version {actual}, the command expected {expected}"
         )
+
+
+class AuditKeyError(OnestopError):
+    """No usable audit key (missing, unreadable or malformed), with how to make one."""
+
+
+class AnchorError(OnestopError):
+    """An anchor was refused: its day is already anchored or not over yet."""
+
+
+class SchemaOutOfDate(OnestopError):
+    """The database was written by another version of onestop: its schema is not the one this
+    version reads (``onestop migrate`` brings an older one up to date)."""

@@ -31,3 +31,16 @@ def percent(value: float | None, lang: Lang, digits: int = 2) -> str:
     if lang == "vi":
         text = text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
     return f"{text} %"
+
+
+def decimal(value: float, lang: Lang, digits: int = 2) -> str:
+    """A number with ``digits`` decimals in the language's style (scores: ``16,67`` / ``16.67``).
+
+    Example:
+        >>> decimal(1234.5, "vi"), decimal(1234.5, "en")
+        ('1.234,50', '1,234.50')
+    """
+    text = f"{value:,.{digits}f}"
+    if lang == "vi":
+        text = text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
+    return text

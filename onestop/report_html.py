@@ -8,7 +8,8 @@ from __future__ import annotations
 from html import escape
 
 from onestop.presentation import count, percent
-from onestop.reports import Report, Row
+from onestop.report_charts import bar_chart, stacked_chart, trend_chart
+from onestop.reports import Report, Row, level_order
 
 _COLUMNS = [
     ("resolved", "Đã giải quyết", "Resolved"),
@@ -31,6 +32,11 @@ _DIM_LABELS = {
     "intake_mode": ("Hình thức tiếp nhận", "Intake mode"),
 }
 _COLOURS = {"early": "#2e7d32", "on_time": "#81c784", "late": "#c62828"}
+_PARTS = [
+    ("early", "Trước hạn", "Early"),
+    ("on_time", "Đúng hạn", "On time"),
+    ("late", "Quá hạn", "Late"),
+]
 
 
 def _label(report: Report, row: Row) -> str:
@@ -42,27 +48,15 @@ def _rate_chart(report: Report) -> str:
     if not rows:
         return "<p>Chưa có hồ sơ được giải quyết / No dossier resolved yet.</p>"
     # The axis starts at zero: a shortened axis would exaggerate differences of a tenth of a point.
-    width, bar_h, left = 640, 26, 200
-    height = 40 + bar_h * len(rows)
-    parts = [
-        f'<svg class="chart rate" role="img" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">',
-        "<title>Tỷ lệ đúng hạn / On-time rate (trục từ 0 %)</title>",
-    ]
-    span = width - left - 80
-    for i, row in enumerate(rows):
-        rate = row.on_time_rate or 0.0
-        w = max(1.0, rate * span)
-        y = 20 + i * bar_h
-        parts.append(
-            f'<text x="{left - 8}" y="{y + 15}" text-anchor="end">'
-            f"{escape(_label(report, row))}</text>"
-            f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{bar_h - 6}" fill="#1565c0"/>'
-            f'<text x="{left + w + 6:.1f}" y="{y + 15}">{percent(rate, "vi")}</text>'
-        )
-    parts.append(_axis(left, span, height - 14, "0 %", "100 %"))
-    parts.append("</svg>")
-    return "".join(parts)
+    bars = [(_label(report, r), r.on_time_rate or 0.0, percent(r.on_time_rate, "vi")) for r in rows]
+    return bar_chart(
+        bars,
+        top=1.0,
+        title="Tỷ lệ đúng hạn / On-time rate (trục từ 0 %)",
+        low="0 %",
+        high="100 %",
+        css_class="rate",
+    )
 
 
 def _name_cell(report: Report, dim: str, code: object) -> str:
@@ -73,61 +67,28 @@ def _name_cell(report: Report, dim: str, code: object) -> str:
     return f"<td>{escape(vi)}{small}</td>"
 
 
-def _axis(left: int, span: int, y: int, low: str, high: str) -> str:
-    """A horizontal axis line from ``left`` over ``span`` pixels, labelled at both ends."""
-    return (
-        f'<line x1="{left}" y1="{y - 12}" x2="{left + span}" y2="{y - 12}" stroke="#757575"/>'
-        f'<text x="{left}" y="{y}" class="axis">{low}</text>'
-        f'<text x="{left + span}" y="{y}" class="axis" text-anchor="end">{high}</text>'
-    )
-
-
 def _count_chart(report: Report) -> str:
     rows = [r for r in report.rows if r.resolved]
     if not rows:
         return ""
-    top = max(r.resolved for r in rows)
-    width, bar_h, left = 640, 26, 200
-    span = width - left - 20
-    height = 64 + bar_h * len(rows)
-    parts = [
-        f'<svg class="chart counts" role="img" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">',
-        "<title>Hồ sơ đã giải quyết theo tiến độ / Resolved dossiers by timeliness</title>",
+    bars = [
+        (
+            _label(report, r),
+            [
+                (_COLOURS[key], getattr(r, key), f"{en}: {count(getattr(r, key), 'vi')}")
+                for key, _, en in _PARTS
+            ],
+            count(r.resolved, "vi"),
+        )
+        for r in rows
     ]
-    for i, row in enumerate(rows):
-        y = 10 + i * bar_h
-        x = float(left)
-        parts.append(
-            f'<text x="{left - 8}" y="{y + 15}" text-anchor="end">'
-            f"{escape(_label(report, row))}</text>"
-        )
-        for key in ("early", "on_time", "late"):
-            value = getattr(row, key)
-            w = value / top * span
-            if w > 0:
-                parts.append(
-                    f'<rect x="{x:.1f}" y="{y}" width="{max(w, 1):.1f}" height="{bar_h - 6}" '
-                    f'fill="{_COLOURS[key]}"><title>{key}: {count(value, "vi")}</title></rect>'
-                )
-            x += w
-        parts.append(f'<text x="{x + 6:.1f}" y="{y + 15}">{count(row.resolved, "vi")}</text>')
-    parts.append(_axis(left, span, 24 + bar_h * len(rows), "0", count(top, "vi")))
-    legend_y = height - 12
-    for j, (key, vi, en) in enumerate(
-        [
-            ("early", "Trước hạn", "Early"),
-            ("on_time", "Đúng hạn", "On time"),
-            ("late", "Quá hạn", "Late"),
-        ]
-    ):
-        lx = left + j * 140
-        parts.append(
-            f'<rect x="{lx}" y="{legend_y - 10}" width="12" height="12" fill="{_COLOURS[key]}"/>'
-            f'<text x="{lx + 16}" y="{legend_y}">{vi} / {en}</text>'
-        )
-    parts.append("</svg>")
-    return "".join(parts)
+    return stacked_chart(
+        bars,
+        top=max(r.resolved for r in rows),
+        title="Hồ sơ đã giải quyết theo tiến độ / Resolved dossiers by timeliness",
+        high=count(max(r.resolved for r in rows), "vi"),
+        legend=[(_COLOURS[key], f"{vi} / {en}") for key, vi, en in _PARTS],
+    )
 
 
 def _kpi_block(report: Report) -> str:
@@ -157,24 +118,124 @@ def _kpi_block(report: Report) -> str:
     return f'<h2>Chỉ số khác <small>Other indicators</small></h2><table id="kpis">{rows}</table>'
 
 
+def _table(table_id: str, head: list[tuple[str, str]], rows: list[str]) -> str:
+    """A table with bilingual headers (Vietnamese, English beneath) and pre-rendered rows."""
+    cells = "".join(f"<th>{escape(vi)}<br><small>{escape(en)}</small></th>" for vi, en in head)
+    return f'<table id="{table_id}"><tr>{cells}</tr>{"".join(rows)}</table>'
+
+
+def _num(text: str) -> str:
+    return f'<td class="num">{text}</td>'
+
+
+def _trend_block(report: Report) -> str:
+    """Month-by-month on-time rate per level: a line chart and its figures, for periods that
+    span more than one month."""
+    points = report.trend or []
+    months = sorted({p.month for p in points})
+    if len(months) < 2:
+        return ""
+    levels = sorted({p.level for p in points}, key=level_order)
+    rate = {(p.month, p.level): p.on_time_rate for p in points}
+    series = [
+        (report.label("level", lv, "vi"), [rate.get((m, lv)) for m in months]) for lv in levels
+    ]
+    chart = trend_chart([f"{m.month}/{m.year}" for m in months], series)
+    rows = [
+        f"<tr><td>{m.month:02d}/{m.year}</td>"
+        + "".join(_num(percent(rate.get((m, lv)), "vi")) for lv in levels)
+        + "</tr>"
+        for m in months
+    ]
+    head = [("Tháng", "Month")] + [
+        (report.label("level", lv, "vi"), report.label("level", lv, "en")) for lv in levels
+    ]
+    return (
+        "<h2>Tỷ lệ đúng hạn theo tháng <small>On-time rate by month</small></h2>"
+        f"{chart}{_table('trend', head, rows)}"
+    )
+
+
+def _late_procedures_block(report: Report) -> str:
+    procs = (report.late_procedures or [])[:10]
+    if not procs:
+        return ""
+    chart = bar_chart(
+        [
+            (report.label("procedure", p.procedure, "vi"), p.late, count(p.late, "vi"))
+            for p in procs
+        ],
+        top=max(p.late for p in procs),
+        title="Thủ tục có nhiều hồ sơ quá hạn nhất / Procedures with the most late dossiers",
+        low="0",
+        high=count(max(p.late for p in procs), "vi"),
+        css_class="late-procedures",
+        colour=_COLOURS["late"],
+    )
+    rows = [
+        f"<tr>{_name_cell(report, 'procedure', p.procedure)}{_num(count(p.resolved, 'vi'))}"
+        f"{_num(count(p.late, 'vi'))}{_num(percent(p.late_share, 'vi'))}</tr>"
+        for p in procs
+    ]
+    head = [("Thủ tục", "Procedure"), ("Đã giải quyết", "Resolved"), ("Quá hạn", "Late"),
+            ("Tỷ lệ quá hạn", "Late share")]  # fmt: skip
+    return (
+        "<h2>Thủ tục có nhiều hồ sơ quá hạn nhất <small>Procedures with the most late dossiers"
+        f"</small></h2>{chart}{_table('late-procedures', head, rows)}"
+    )
+
+
 def _late_steps_block(report: Report) -> str:
-    steps = [s for s in report.late_steps or [] if s.late]
+    steps = [s for s in report.late_steps or [] if s.late][:10]
     if not steps:
         return ""
-    rows = "".join(
-        f"<tr>{_name_cell(report, 'agency', s.agency)}"
-        f'<td class="num">{count(s.completed, "vi")}</td>'
-        f'<td class="num">{count(s.late, "vi")}</td>'
-        f'<td class="num">{percent(s.late_share, "vi")}</td></tr>'
-        for s in steps[:20]
+    chart = bar_chart(
+        [(report.label("agency", s.agency, "vi"), s.late, count(s.late, "vi")) for s in steps],
+        top=max(s.late for s in steps),
+        title="Bước xử lý quá hạn theo cơ quan / Late steps by agency",
+        low="0",
+        high=count(max(s.late for s in steps), "vi"),
+        css_class="late-agencies",
+        colour=_COLOURS["late"],
     )
+    rows = [
+        f"<tr>{_name_cell(report, 'agency', s.agency)}{_num(count(s.completed, 'vi'))}"
+        f"{_num(count(s.late, 'vi'))}{_num(percent(s.late_share, 'vi'))}</tr>"
+        for s in steps
+    ]
+    head = [("Cơ quan", "Agency"), ("Bước hoàn thành", "Steps done"), ("Quá hạn", "Late"),
+            ("Tỷ lệ", "Share")]  # fmt: skip
     return (
-        "<h2>Bước xử lý quá hạn theo cơ quan <small>Late steps by agency</small></h2>"
-        '<table id="late-steps"><tr><th>Cơ quan<br><small>Agency</small></th>'
-        "<th>Bước hoàn thành<br><small>Steps done</small></th><th>Quá hạn<br><small>Late</small>"
-        "</th><th>Tỷ lệ<br><small>Share</small></th></tr>"
-        f"{rows}</table>"
+        "<h2>Cơ quan có nhiều bước xử lý quá hạn nhất <small>Agencies with the most late steps"
+        f"</small></h2>{chart}{_table('late-steps', head, rows)}"
     )
+
+
+def _unit_tables(report: Report) -> str:
+    """One table per level listing its units by name with their figures."""
+    by_level: dict[str, list[Row]] = {}
+    for row in report.unit_rows or []:
+        by_level.setdefault(str(row.key["level"]), []).append(row)
+    blocks = []
+    head = [("Đơn vị", "Unit")] + [(vi, en) for _, vi, en in _COLUMNS]
+    for level, rows in by_level.items():
+        body = []
+        for row in rows:
+            data = row.as_dict()
+            cells = "".join(
+                _num(percent(data[k], "vi") if k == "on_time_rate" else count(data[k], "vi"))
+                for k, _, _ in _COLUMNS
+            )
+            body.append(f"<tr>{_name_cell(report, 'unit', row.key['unit'])}{cells}</tr>")
+        vi, en = report.label("level", level, "vi"), report.label("level", level, "en")
+        blocks.append(
+            f"<h3>{escape(vi[:1].upper() + vi[1:])} — theo đơn vị "
+            f"<small>{escape(en)} level, by unit</small></h3>"
+            + _table(f"units-{escape(level)}", head, body)
+        )
+    if not blocks:
+        return ""
+    return "<h2>Theo đơn vị <small>By unit</small></h2>" + "".join(blocks)
 
 
 def render_html(report: Report) -> str:
@@ -213,6 +274,7 @@ td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
 small {{ color: #616161; font-weight: normal; }}
 svg text {{ font: 12px sans-serif; fill: #212121; }}
 svg text.axis {{ fill: #757575; }}
+svg text.axis-note {{ fill: #c62828; }}
 .sentence {{ font-size: 1.1em; }}
 </style></head>
 <body>
@@ -228,6 +290,9 @@ svg text.axis {{ fill: #757575; }}
 {_rate_chart(report)}
 <h2>Hồ sơ đã giải quyết <small>Resolved dossiers</small></h2>
 {_count_chart(report)}
+{_trend_block(report)}
+{_late_procedures_block(report)}
 {_late_steps_block(report)}
+{_unit_tables(report)}
 </body></html>
 """

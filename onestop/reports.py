@@ -16,13 +16,24 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, case, exists, func, select
+from sqlalchemy import Select, exists, select
 
 from onestop.errors import ValidationError
 from onestop.periods import Period
 from onestop.presentation import Lang, percent
+from onestop.report_sections import (
+    Kpis,
+    MonthPoint,
+    ProcedureLateness,
+    StepLateness,
+    count_if,
+    kpis,
+    late_procedures,
+    late_steps_by_agency,
+    monthly_trend,
+)
 from onestop.store import Store, clauses, queries
-from onestop.store.schema import dossier_steps, dossiers, events
+from onestop.store.schema import dossiers, events
 from onestop.timeliness import on_time_rate
 
 #: Grouping dimensions and the dossier column each reads.
@@ -37,11 +48,6 @@ DIMENSIONS: dict[str, str] = {
     "intake_mode": "intake_mode",
 }
 _LEVEL_ORDER = {"city": 0, "province": 0, "district": 1, "commune": 2}
-
-
-def count_if(condition: Any) -> Any:
-    """SQL: how many rows of the group meet ``condition`` (0 for an empty group)."""
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
 @dataclass
@@ -78,43 +84,6 @@ class Row:
         }
 
 
-@dataclass(frozen=True)
-class Kpis:
-    """The seed report's other indicators for dossiers received in a period (shares as
-    fractions, ``None`` when there is nothing to divide by). Digitisation shares count only
-    the dossiers for which it was recorded."""
-
-    received: int
-    online_share: float | None
-    paid_online_share: float | None
-    post_return_share: float | None
-    satisfaction: float | None
-    ratings: int
-    location_independent: int
-    digitised_share: float | None = None
-    reuse_share: float | None = None
-    results_digitised_share: float | None = None
-    results_electronic_share: float | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready, shares rounded to 4 decimals."""
-        return {k: round(v, 4) if isinstance(v, float) else v for k, v in self.__dict__.items()}
-
-
-@dataclass(frozen=True)
-class StepLateness:
-    """Per-step accountability: steps an agency finished in the period, and how many late."""
-
-    agency: str
-    completed: int
-    late: int
-
-    @property
-    def late_share(self) -> float:
-        """Late steps / completed steps."""
-        return self.late / self.completed if self.completed else 0.0
-
-
 @dataclass
 class Report:
     """An on-time report: its period, grouping, time of evaluation and rows."""
@@ -125,6 +94,11 @@ class Report:
     rows: list[Row] = field(default_factory=list)
     kpis: Kpis | None = None
     late_steps: list[StepLateness] | None = None
+    late_procedures: list[ProcedureLateness] | None = None
+    #: On-time figures per level and month (full reports).
+    trend: list[MonthPoint] | None = None
+    #: The on-time table by level and unit (full reports): each level's units with their names.
+    unit_rows: list[Row] | None = None
     #: Names of the grouped codes from the stored definitions: dimension → code → (vi, en).
     names: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)
 
@@ -148,6 +122,25 @@ class Report:
                 {"agency": s.agency, "completed": s.completed, "late": s.late}
                 for s in self.late_steps
             ]
+        if self.late_procedures is not None:
+            data["late_procedures"] = [
+                {"procedure": p.procedure, "resolved": p.resolved, "late": p.late}
+                for p in self.late_procedures
+            ]
+        if self.trend is not None:
+            data["trend"] = [
+                {
+                    "month": p.month.strftime("%Y-%m"),
+                    "level": p.level,
+                    "early": p.early,
+                    "on_time": p.on_time,
+                    "late": p.late,
+                    "on_time_rate": None if p.on_time_rate is None else round(p.on_time_rate, 4),
+                }
+                for p in self.trend
+            ]
+        if self.unit_rows is not None:
+            data["by_unit"] = [r.as_dict() for r in self.unit_rows]
         return data
 
     def to_json(self) -> str:
@@ -304,84 +297,41 @@ def open_as_of(keys: Sequence[Any], as_of: datetime, received_by: date) -> Selec
     )
 
 
+def level_order(level: str) -> tuple[int, str]:
+    """Sort key of a level code: top-down (city, district, commune), then any other by text."""
+    return (_LEVEL_ORDER.get(level, 9), level)
+
+
 def order_rows(dims: Sequence[str], rows: dict[tuple[Any, ...], Row]) -> list[Row]:
     """Rows sorted by their key: levels top-down (city, district, commune), the rest by text."""
 
     def order(item: tuple[tuple[Any, ...], Row]) -> tuple[Any, ...]:
         return tuple(
-            (_LEVEL_ORDER.get(str(v), 9), str(v)) if d == "level" else (0, str(v))
+            level_order(str(v)) if d == "level" else (0, str(v))
             for d, v in zip(dims, item[0], strict=True)
         )
 
     return [r for _, r in sorted(rows.items(), key=order)]
 
 
-def _share(part: int, whole: int) -> float | None:
-    return part / whole if whole else None
-
-
-def _kpis(conn: Connection, period: Period) -> Kpis:
-    """Online, paid-online, postal-return, satisfaction and location-independent figures for
-    dossiers received in ``period``."""
-    d = dossiers.c
-    digitisation = [d.digitised_intake, d.reused_data, d.result_digitised, d.result_electronic]
-    row = conn.execute(
-        select(
-            func.count(),
-            count_if(d.channel == "online"),
-            count_if(d.fee_paid_online.is_not(None)),
-            count_if(d.fee_paid_online.is_(True)),
-            count_if(d.return_method == "post"),
-            count_if(d.rating.is_not(None)),
-            count_if(d.rating >= 4),
-            count_if(d.intake_mode == "location_independent"),
-            *[count_if(c.is_not(None)) for c in digitisation],
-            *[count_if(c.is_(True)) for c in digitisation],
-        ).where(d.received_on.between(period.start, period.end))
-    ).one()
-    values = [int(x or 0) for x in row]
-    received, online, paid, paid_online, post, ratings, good, li = values[:8]
-    recorded, done = values[8:12], values[12:16]
-    shares = [_share(yes, of) for yes, of in zip(done, recorded, strict=True)]
-    return Kpis(
-        received=received,
-        online_share=_share(online, received),
-        paid_online_share=_share(paid_online, paid),
-        post_return_share=_share(post, received),
-        satisfaction=_share(good, ratings),
-        ratings=ratings,
-        location_independent=li,
-        digitised_share=shares[0],
-        reuse_share=shares[1],
-        results_digitised_share=shares[2],
-        results_electronic_share=shares[3],
-    )
-
-
-def _late_steps_by_agency(conn: Connection, period: Period) -> list[StepLateness]:
-    """Steps completed in ``period`` by agency, most late first: who holds dossiers up."""
-    s = dossier_steps
-    start, end = period.bounds
-    late = count_if(s.c.timeliness == "late")
-    rows = conn.execute(
-        select(s.c.agency, func.count(), late)
-        .where(s.c.completed_at >= start, s.c.completed_at < end)
-        .group_by(s.c.agency)
-    ).all()
-    out = [StepLateness(str(a), int(n), int(k)) for a, n, k in rows]
-    return sorted(out, key=lambda x: (-x.late, -x.late_share, x.agency))
-
-
 def full_report(
     store: Store, period: Period, by: Sequence[str] = ("level",), as_of: datetime | None = None
 ) -> Report:
-    """:func:`on_time_report` plus the KPIs and the late steps by agency.
+    """:func:`on_time_report` plus the KPIs, the month-by-month trend per level, the table by
+    level and unit, and the late procedures and late steps by agency.
 
     Raises:
         ValidationError: If a dimension is unknown.
     """
     report = on_time_report(store, period, by, as_of)
+    at = report.as_of
+    report.unit_rows = (
+        report.rows if list(by) == ["level", "unit"]
+        else on_time_report(store, period, ["level", "unit"], at).rows
+    )  # fmt: skip
     with store.read() as uow:
-        report.kpis = _kpis(uow.conn, period)
-        report.late_steps = _late_steps_by_agency(uow.conn, period)
+        report.kpis = kpis(uow, period)
+        report.late_steps = late_steps_by_agency(uow, period)
+        report.late_procedures = late_procedures(uow, period, at)
+        report.trend = monthly_trend(uow, period, at)
     return report

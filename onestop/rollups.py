@@ -17,9 +17,11 @@ from sqlalchemy import Connection, case, delete, func, insert, literal, select
 from onestop.clock import VN_TZ
 from onestop.errors import ValidationError
 from onestop.periods import Period
-from onestop.reports import Report, Row, count_if, open_as_of, order_rows
+from onestop.report_sections import count_if
+from onestop.reports import Report, Row, open_as_of, order_rows
 from onestop.store import Store, queries
 from onestop.store.schema import daily_rollups, dossiers
+from onestop.store.unit_of_work import UnitOfWork
 
 #: Dimensions a rollup keeps (the others need the live report).
 ROLLUP_DIMENSIONS = {
@@ -39,8 +41,34 @@ def snapshot_range(store: Store, start: date, end: date, now: datetime) -> int:
         return _snapshot(conn, start, end, now)
 
 
+#: The counted columns of a rollup row.
+ROLLUP_COUNTS = (
+    "received", "resolved", "early", "on_time", "late", "apologies", "online",
+    "open_in_time", "open_overdue", "open_apologies",
+)  # fmt: skip
+
+
 def _snapshot(conn: Connection, start: date, end: date, now: datetime) -> int:
     conn.execute(delete(daily_rollups).where(daily_rollups.c.day.between(start, end)))
+    rows = compute_rollups(UnitOfWork(conn), start, end, now)
+    if rows:
+        conn.execute(insert(daily_rollups), rows)
+    return len(rows)
+
+
+def compute_rollups(
+    uow: UnitOfWork, start: date, end: date, now: datetime | None
+) -> list[dict[str, Any]]:
+    """The rollup rows of every day from ``start`` to ``end``, computed from the dossiers and
+    their events (what :func:`snapshot_range` stores, and what verification recomputes).
+
+    Args:
+        uow: A unit of work (read or write).
+        start: The first day.
+        end: The last day.
+        now: Stored as each row's ``computed_at``.
+    """
+    conn = uow.conn
     d = dossiers.c
     keys = [d.level, d.competent_unit, d.procedure_code, d.field]
 
@@ -89,9 +117,7 @@ def _snapshot(conn: Connection, start: date, end: date, now: datetime) -> int:
         r = row(tuple(rec[:5]))
         r["early"], r["on_time"], r["late"], r["apologies"] = (int(x) for x in rec[5:9])
         r["resolved"] = r["early"] + r["on_time"] + r["late"]
-    if rows:
-        conn.execute(insert(daily_rollups), list(rows.values()))
-    return len(rows)
+    return list(rows.values())
 
 
 def rollup_report(store: Store, period: Period, by: Sequence[str] = ("level",)) -> Report:

@@ -26,7 +26,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import insert, select, update
 
 from onestop.alerts import AlertSweeper, Notifier
-from onestop.audit import anchor_day
+from onestop.anchors import anchor_through
+from onestop.audit_key import AuditKey
 from onestop.calendar import Calendar
 from onestop.clock import VN_TZ, Clock, local_date
 from onestop.periods import Period
@@ -146,6 +147,8 @@ class SchedulerService:
         schedule: When jobs run.
         lease_ttl: Seconds a lease lasts; it is renewed every third of that.
         holder: Identity of this instance.
+        audit_key: Seals the nightly anchors (``None`` only in development).
+        anchor_file: The external anchor file the nightly anchors are appended to.
     """
 
     def __init__(
@@ -158,8 +161,11 @@ class SchedulerService:
         schedule: Schedule = Schedule(),
         lease_ttl: float = 60,
         holder: str | None = None,
+        audit_key: AuditKey | None = None,
+        anchor_file: Path | None = None,
     ) -> None:
         self.store, self.clock, self.calendar = store, clock, calendar
+        self.audit_key, self.anchor_file = audit_key, anchor_file
         self.sweeper = AlertSweeper(store, clock, calendar, notifiers)
         self.reports_dir = Path(reports_dir)
         self.schedule = schedule
@@ -210,13 +216,15 @@ class SchedulerService:
 
     def _nightly(self, now: datetime) -> dict[str, Any]:
         """Roll up yesterday (now complete: what happened after last night's run is included)
-        and today so far, and anchor yesterday's events."""
+        and today so far, and anchor every day through yesterday not anchored yet."""
         today = local_date(now)
         yesterday = today - timedelta(days=1)
         rows = snapshot_range(self.store, yesterday, today, now)
-        anchor = anchor_day(self.store, yesterday, now)
+        new = anchor_through(
+            self.store, yesterday, now, self.audit_key, file=self.anchor_file, strict=False
+        )
         days = [yesterday.isoformat(), today.isoformat()]
-        return {"days": days, "rows": rows, "anchored": anchor["day"]}
+        return {"days": days, "rows": rows, "anchored": [a.day.isoformat() for a in new]}
 
     def _report(self, now: datetime, span: str) -> dict[str, Any]:
         period = previous_period(now.date(), span)

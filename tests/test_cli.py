@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -160,6 +161,7 @@ def test_scheduler_run_stops_cleanly_on_sigterm(demo_db: Path, tmp_path: Path) -
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        env={**os.environ, "ONESTOP_AUDIT_KEY": "5a" * 32},
     )
     engine = create_engine(f"sqlite:///{db}")
     try:
@@ -199,3 +201,28 @@ def test_scheduler_run_stops_cleanly_on_sigterm(demo_db: Path, tmp_path: Path) -
         assert Lease(successor.store, successor.clock, holder="successor", ttl=60).acquire()
     finally:
         successor.store.dispose()
+
+
+def test_an_older_schema_is_refused_until_migrated(tmp_path: Path) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from onestop.store import _MIGRATIONS, Store
+
+    db = tmp_path / "old.db"
+    store = Store(f"sqlite:///{db}")
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    with store.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0008")  # the schema of the version before field names
+    store.dispose()
+    runner = CliRunner()
+    refused = runner.invoke(app, ["report", "--db", str(db), "--period", "2024"])
+    assert refused.exit_code == 2
+    assert "schema is at revision 0008, this onestop reads" in refused.output
+    assert "run `onestop migrate`" in refused.output
+    done = runner.invoke(app, ["migrate", "--db", str(db)])
+    assert done.exit_code == 0 and "schema 0008 → " in done.output
+    assert runner.invoke(app, ["report", "--db", str(db), "--period", "2024"]).exit_code == 0
+    assert "up to date" in runner.invoke(app, ["migrate", "--db", str(db)]).output

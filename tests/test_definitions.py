@@ -115,6 +115,22 @@ def test_fixture_catalog_loads() -> None:
             lambda d: d["units"].append(dict(d["units"][0])),
             "units[6].code: duplicate unit 'C'",
         ),
+        (
+            "procedures/tiny.yaml",
+            lambda d: d["procedures"][2].update(field="astrology"),
+            "procedures/tiny.yaml: procedures[2].field: unknown field 'astrology': add it to a "
+            "fields file (fields.yaml)",
+        ),
+        (
+            "fields.yaml",
+            lambda d: d["fields"].append(dict(d["fields"][0])),
+            "fields.yaml: fields[5].code: duplicate field 'civil_status'",
+        ),
+        (
+            "fields.yaml",
+            lambda d: d["fields"][1].update(name_vi=""),
+            "fields.yaml: fields[1].name_vi: String should have at least 1 character",
+        ),
     ],
 )
 def test_bad_definitions_name_file_path_and_reason(

@@ -12,9 +12,7 @@ from onestop.cli import app
 from .conftest import FIXTURES
 
 
-def test_default_period_is_the_year_of_the_latest_event(
-    tmp_path: Path, clock: ManualClock
-) -> None:
+def test_default_period_is_the_year_of_the_latest_event(tmp_path: Path, clock: ManualClock) -> None:
     db = tmp_path / "old.db"
     engine = Engine.open(f"sqlite:///{db}", FIXTURES, clock=clock)  # 24 January 2025
     d = engine.receive("COPY", "W1")

@@ -12,6 +12,7 @@ import pytest
 
 from onestop import Engine, ManualClock
 from onestop.periods import Period
+from onestop.report_charts import trend_chart
 from onestop.report_html import render_html
 from onestop.reports import full_report, on_time_report
 from onestop.rollups import rollup_report, snapshot_range
@@ -219,3 +220,73 @@ def test_digitisation_kpis(engine: Engine, clock: ManualClock) -> None:
     assert kpis["results_digitised_share"] == 1.0  # 2 of 2
     assert kpis["results_electronic_share"] == 0.5  # 1 of 2
     assert engine.get(a.id).result_electronic is True
+
+
+def test_full_report_trend_late_procedures_and_units(known: Engine, clock: ManualClock) -> None:
+    """Two months: March as in ``known``; in April d3 (LAND at D1, due 17 March) is resolved
+    late. Every figure below is counted by hand from the fixture."""
+    d3 = next(d for d in known.open_dossiers() if d.procedure_code == "LAND" and
+              d.status != "supplement_requested")  # fmt: skip
+    finish(known, clock, d3.id, dt(2025, 4, 2, 10, 0))
+    report = full_report(known.store, Period.parse("2025-03-01..2025-04-30"))
+    data = report.as_dict()
+    assert data["trend"] == [
+        {"month": "2025-03", "level": "commune", "early": 2, "on_time": 1, "late": 1,
+         "on_time_rate": 0.75},
+        {"month": "2025-03", "level": "district", "early": 1, "on_time": 0, "late": 1,
+         "on_time_rate": 0.5},
+        {"month": "2025-04", "level": "district", "early": 0, "on_time": 0, "late": 1,
+         "on_time_rate": 0.0},
+    ]  # fmt: skip
+    # LAND: d1 early, d2 and d3 late; BIRTH: c4 late (apology) of four.
+    assert data["late_procedures"] == [
+        {"procedure": "LAND", "resolved": 3, "late": 2},
+        {"procedure": "BIRTH", "resolved": 4, "late": 1},
+    ]
+    units = {(r["level"], r["unit"]): r for r in data["by_unit"]}
+    assert list(units) == [("city", "C"), ("district", "D1"), ("commune", "W1")]
+    assert (units["district", "D1"]["resolved"], units["district", "D1"]["late"]) == (3, 2)
+    assert units["district", "D1"]["open_in_time"] == 1  # d4, its clock stopped in time
+    # The city's JUDICIAL dossier (24 March, 10 working days) is past its appointment by 30 April.
+    assert (units["city", "C"]["open_in_time"], units["city", "C"]["open_overdue"]) == (0, 1)
+
+    html = render_html(report)
+    assert "Tỷ lệ đúng hạn theo tháng" in html and 'class="chart trend"' in html
+    # Months down, levels across (district before commune); "–" where a level resolved nothing.
+    assert (
+        '<tr><td>03/2025</td><td class="num">50,00 %</td><td class="num">75,00 %</td></tr>'
+    ) in html
+    assert '<tr><td>04/2025</td><td class="num">0,00 %</td><td class="num">–</td></tr>' in html
+    assert "trục bị ngắt" not in html  # a rate of 0 % puts the axis at zero, unbroken
+    # Late procedures by name, most late first, with their share.
+    late_table = html[html.index('id="late-procedures"') :]
+    land = late_table.index("Đăng ký biến động quyền sử dụng đất")
+    birth = late_table.index("Liên thông đăng ký khai sinh")
+    assert land < birth and '<td class="num">66,67 %</td>' in late_table
+    # One table per level, units by name with their code beneath.
+    assert "<h3>Cấp huyện — theo đơn vị" in html
+    assert "<td>Quận Một<br><small>D1</small></td>" in html
+
+
+def test_one_month_has_no_trend_chart(known: Engine) -> None:
+    html = render_html(full_report(known.store, Period.parse("2025-03")))
+    assert 'class="chart trend"' not in html and "On-time rate by month" not in html
+
+
+def test_trend_axis_breaks_only_above_zero_and_says_so() -> None:
+    high = trend_chart(["1/2024", "2/2024"], [("cấp xã", [0.9995, 0.9991])])
+    # Lowest rate 99.91 %: the axis starts at 99.9 %, drawn broken and labelled in both languages.
+    assert "Trục tung bắt đầu từ 99,9 % (trục bị ngắt)" in high
+    assert "Vertical axis starts at 99.9 % (broken axis)" in high and "axis-break" in high
+    low = trend_chart(["1/2024", "2/2024"], [("cấp xã", [0.30, None])])
+    assert "trục bị ngắt" not in low and "axis-break" not in low
+    assert ">0,0 %</text>" in low  # the axis foot is zero
+
+
+def test_fields_are_named_from_the_definitions(known: Engine) -> None:
+    report = full_report(known.store, Period.parse("2025-03"), ["field"])
+    assert report.label("field", "land", "vi") == "Đất đai"  # tests/fixtures/workflows/fields.yaml
+    assert report.label("field", "civil_status", "en") == "Civil status"
+    html = render_html(report)
+    assert "<td>Đất đai<br><small>Land</small></td>" in html
+    assert "<td>Hộ tịch<br><small>Civil status</small></td>" in html

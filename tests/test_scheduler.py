@@ -230,8 +230,10 @@ def test_nightly_rollup_and_report_files(
     assert nightly.run_job("nightly") == {
         "days": ["2025-03-02", "2025-03-03"],
         "rows": 1,
-        "anchored": "2025-03-02",
+        "anchored": [],  # the first event is today's: nothing before it to anchor
     }
+    clock.set(dt(2025, 3, 5, 23, 30))  # a night was missed: both days are anchored now
+    assert nightly.run_job("nightly")["anchored"] == ["2025-03-03", "2025-03-04"]
     clock.set(dt(2025, 4, 1, 6, 0))
     result = nightly.run_job("report-month")
     assert result["period"] == "2025-03"

@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
 from onestop.catalog import Catalog
+from onestop.errors import SchemaOutOfDate
 from onestop.store import schema
 from onestop.store.codec import DATE_COLUMNS, DATETIME_COLUMNS, from_json, to_json
 from onestop.store.event_log import replay, replay_rows
@@ -120,6 +121,41 @@ class Store:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
 
+    def revisions(self) -> tuple[str | None, str]:
+        """The database's schema revision (``None`` when it has none) and this version's."""
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
+        head = ScriptDirectory(str(_MIGRATIONS)).get_current_head()
+        with self.engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+        return current, str(head)
+
+    def require_current_schema(self) -> None:
+        """Refuse a database whose schema is not this version's, saying what to do.
+
+        Raises:
+            SchemaOutOfDate: If it has no onestop schema, an older one or a newer one.
+        """
+        current, head = self.revisions()
+        if current == head:
+            return
+        if current is None:
+            raise SchemaOutOfDate(
+                "the database has no onestop schema (run `onestop demo`, "
+                "Engine.open, or `onestop migrate` to create one)"
+            )
+        if current < head:
+            raise SchemaOutOfDate(
+                f"the database's schema is at revision {current}, this onestop "
+                f"reads {head}: run `onestop migrate` (back the database up "
+                "first)"
+            )
+        raise SchemaOutOfDate(
+            f"the database's schema is at revision {current}, newer than this "
+            f"onestop's {head}: upgrade onestop"
+        )
+
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
@@ -192,7 +228,14 @@ class Store:
         units = catalog.units
         name = units.name
         with self.begin() as conn:
-            for table in (schema.levels, schema.units, schema.agencies, schema.procedures):
+            tables = (
+                schema.levels,
+                schema.fields,
+                schema.units,
+                schema.agencies,
+                schema.procedures,
+            )
+            for table in tables:
                 conn.execute(delete(table).where(table.c.unit_set == name))
             conn.execute(
                 insert(schema.levels),
@@ -214,6 +257,11 @@ class Store:
                     for u in units.all_units
                 ],
             )
+            if catalog.fields:
+                conn.execute(
+                    insert(schema.fields),
+                    [{"unit_set": name, **f.model_dump()} for f in catalog.fields.values()],
+                )
             if units.all_agencies:
                 conn.execute(
                     insert(schema.agencies),

@@ -14,6 +14,7 @@ from onestop.store.schema import (
     dossier_steps,
     dossiers,
     events,
+    fields,
     levels,
     procedures,
     units,
@@ -85,6 +86,7 @@ def names(uow: UnitOfWork) -> dict[str, dict[str, tuple[str, str]]]:
     out["unit"] = {r.code: (r.name, r.name) for r in conn.execute(select(units))}
     out["intake_unit"] = out["unit"]
     out["agency"] = {r.code: (r.name, r.name) for r in conn.execute(select(agencies))}
+    out["field"] = {r.code: (r.name_vi, r.name_en) for r in conn.execute(select(fields))}
     query = select(procedures.c.code, procedures.c.name_vi, procedures.c.name_en).order_by(
         procedures.c.version
     )

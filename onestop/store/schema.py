@@ -100,6 +100,15 @@ levels = Table(
     Column("rank", Integer, nullable=False),
 )
 
+fields = Table(
+    "fields",
+    metadata,
+    Column("unit_set", String(60), primary_key=True),
+    Column("code", String(60), primary_key=True),
+    Column("name_vi", String(200), nullable=False),
+    Column("name_en", String(200), nullable=False),
+)
+
 agencies = Table(
     "agencies",
     metadata,
@@ -312,4 +321,8 @@ anchors = Table(
     Column("events", Integer, nullable=False),
     Column("hash", String(64), nullable=False),
     Column("computed_at", AwareDateTime, nullable=False),
+    # The previous day's anchor hash (chain), and which key sealed this one; rows older than
+    # migration 0010 are plain digests ("sha256-v1").
+    Column("prev_hash", String(64), nullable=False, server_default=""),
+    Column("key_id", String(20), nullable=False, server_default="sha256-v1"),
 )
