@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -23,6 +24,16 @@ from onestop.units import CODE_PATTERN, KEY_PATTERN, Agency, Units
 _EPS = 1e-9
 
 TimeUnit = Literal["working_days", "same_day", "calendar_days"]
+
+#: How the catalog reads a time limit written in the law, stated once for every entry: "N ngày
+#: làm việc", or "N ngày" in a text that itself excludes days off and holidays (e.g. Decree
+#: 43/2014 Art. 61), is ``working_days``; "N ngày" alone is ``calendar_days`` (Civil Code 2015
+#: Art. 147-148: the first day is not counted, a last day that is off moves to the next working
+#: day) -- so the judicial record's "10 ngày" and a construction permit's "15 ngày" read alike;
+#: "giải quyết ngay trong ngày" is ``same_day``.
+TIME_READING = (
+    "ngày làm việc → working_days; ngày alone → calendar_days; ngay trong ngày → same_day"
+)
 OnlineLevel = Literal["full", "partial", "none"]
 SupplementRule = Literal["pause", "restart"]
 
@@ -92,7 +103,10 @@ class Procedure(_Frozen):
     Attributes:
         code: National procedure code.
         version: Definition version; dossiers keep the version in force when received.
-        effective_from: First day this version applies to new dossiers.
+        valid_from: First day of receipt this version governs (``None``: since before the
+            catalog's unit set).
+        valid_to: Last day of receipt it governs, inclusive (``None``: until further notice).
+            The versions of one code must follow each other without gap or overlap.
         name_vi: Vietnamese name.
         name_en: English name.
         field: Field (lĩnh vực), e.g. ``civil_status``, ``land``.
@@ -101,7 +115,9 @@ class Procedure(_Frozen):
             budgets share, at most 1).
         time_unit: ``working_days`` (default); ``same_day`` (due by the close of the receipt
             working day, or of the next one after the cut-off); or ``calendar_days``.
-        fee_vnd: Fee or charge in VND.
+        fee_vnd: Fee or charge in VND (at the counter, and online unless ``fee_vnd_online``).
+        fee_vnd_online: Fee for an online filing when the law sets another one (``None``: the
+            same as ``fee_vnd``).
         online: Online service: ``full``, ``partial`` or ``none``.
         postal: Whether intake and return by post are offered.
         location_independent: Whether any unit of ``intake_levels`` may receive it.
@@ -118,7 +134,8 @@ class Procedure(_Frozen):
 
     code: str = Field(pattern=CODE_PATTERN, max_length=60)
     version: int = Field(default=1, ge=1)
-    effective_from: date | None = None
+    valid_from: date | None = None
+    valid_to: date | None = None
     name_vi: str = Field(min_length=1, max_length=500)
     name_en: str = Field(min_length=1, max_length=500)
     field: str = Field(pattern=KEY_PATTERN, max_length=60)
@@ -126,6 +143,7 @@ class Procedure(_Frozen):
     statutory_days: float = Field(gt=0, le=365)
     time_unit: TimeUnit = "working_days"
     fee_vnd: int = Field(default=0, ge=0)
+    fee_vnd_online: int | None = Field(default=None, ge=0)
     online: OnlineLevel = "none"
     postal: bool = False
     location_independent: bool = False
@@ -135,6 +153,15 @@ class Procedure(_Frozen):
     source: str = Field(default="", max_length=1000)
     assumed: bool = False
     route: Route
+
+    @model_validator(mode="after")
+    def _interval(self) -> Procedure:
+        if self.valid_from and self.valid_to and self.valid_to < self.valid_from:
+            raise ValueError(
+                f"valid_to {self.valid_to.isoformat()} is before valid_from "
+                f"{self.valid_from.isoformat()}"
+            )
+        return self
 
     @model_validator(mode="after")
     def _budgets_sum(self) -> Procedure:
@@ -160,9 +187,76 @@ class Procedure(_Frozen):
         """``(code, version)``: identifies one definition version."""
         return (self.code, self.version)
 
+    def in_force(self, day: date) -> bool:
+        """Whether this version governs dossiers received on ``day``."""
+        return (self.valid_from is None or self.valid_from <= day) and (
+            self.valid_to is None or day <= self.valid_to
+        )
+
+    def fee_for(self, channel: str) -> int:
+        """The fee due for a dossier filed through ``channel`` (``online`` or another)."""
+        if channel == "online" and self.fee_vnd_online is not None:
+            return self.fee_vnd_online
+        return self.fee_vnd
+
+
+def _day(d: date | None) -> str:
+    return d.isoformat() if d else "the start"
+
+
+def version_problems(
+    versions: Iterable[tuple[Procedure, str, str]],
+) -> list[Problem]:
+    """Overlaps and gaps between the versions of one procedure code.
+
+    Args:
+        versions: ``(procedure, file, key path)`` of every version of one code.
+
+    Returns:
+        One problem per overlap or gap, placed at the later version's ``valid_from``.
+    """
+    ordered = sorted(versions, key=lambda v: (v[0].valid_from or date.min, v[0].version))
+    problems: list[Problem] = []
+    for (prev, _, _), (proc, file, path) in zip(ordered, ordered[1:], strict=False):
+        where = f"{path}.valid_from"
+        if proc.valid_from is None or prev.valid_to is None or proc.valid_from <= prev.valid_to:
+            end = prev.valid_to.isoformat() if prev.valid_to else "further notice"
+            problems.append(
+                Problem(
+                    file,
+                    where,
+                    f"version {proc.version} of {proc.code!r} (from {_day(proc.valid_from)}) "
+                    f"overlaps version {prev.version} (in force until {end})",
+                )
+            )
+        elif proc.valid_from > prev.valid_to + timedelta(days=1):
+            problems.append(
+                Problem(
+                    file,
+                    where,
+                    f"no version of {proc.code!r} is in force from "
+                    f"{(prev.valid_to + timedelta(days=1)).isoformat()} to "
+                    f"{(proc.valid_from - timedelta(days=1)).isoformat()} (gap between version "
+                    f"{prev.version} and version {proc.version})",
+                )
+            )
+    return problems
+
 
 def _check_procedure(proc: Procedure, units: Units, file: str, path: str) -> list[Problem]:
     problems: list[Problem] = []
+    spec = units.spec
+    if (spec.valid_to and proc.valid_from and proc.valid_from > spec.valid_to) or (
+        spec.valid_from and proc.valid_to and proc.valid_to < spec.valid_from
+    ):
+        problems.append(
+            Problem(
+                file,
+                f"{path}.valid_from",
+                f"version {proc.version} of {proc.code!r} is never in force while unit set "
+                f"{units.name!r} is ({_day(spec.valid_from)} to {_day(spec.valid_to)})",
+            )
+        )
     level = units.levels.get(proc.level)
     if level is None:
         return [Problem(file, f"{path}.level", f"unknown level {proc.level!r}")]
@@ -245,6 +339,7 @@ class Catalog:
         self._lifecycles: dict[tuple[str, int], Lifecycle] = {}
         problems: list[Problem] = []
         versions: dict[str, list[Procedure]] = defaultdict(list)
+        placed: dict[str, list[tuple[Procedure, str, str]]] = defaultdict(list)
         seen: dict[tuple[str, int], str] = {}
         for proc, file, path in entries:
             if proc.key in seen:
@@ -268,14 +363,17 @@ class Catalog:
                     )
                 )
             versions[proc.code].append(proc)
+            placed[proc.code].append((proc, file, path))
             try:
                 self._lifecycles[proc.key] = Lifecycle(proc)
             except DefinitionError as exc:
                 problems.extend(Problem(file, path, p.reason) for p in exc.problems)
+        for code in sorted(placed):
+            problems.extend(version_problems(placed[code]))
         if problems:
             raise DefinitionError(problems)
         for _code, procs in versions.items():
-            procs.sort(key=lambda p: (p.effective_from or date.min, p.version))
+            procs.sort(key=lambda p: (p.valid_from or date.min, p.version))
         self._versions = dict(versions)
 
     def __len__(self) -> int:
@@ -308,10 +406,14 @@ class Catalog:
             raise UnknownProcedure(f"procedure {code!r} has no version {version}")
         if at is None:
             return procs[-1]
-        for proc in reversed(procs):
-            if proc.effective_from is None or proc.effective_from <= at:
+        for proc in procs:
+            if proc.in_force(at):
                 return proc
         raise UnknownProcedure(f"procedure {code!r} is not in force on {at.isoformat()}")
+
+    def in_force(self, at: date) -> list[Procedure]:
+        """The version of every procedure in force on ``at``, ordered by code."""
+        return [p for c in sorted(self._versions) for p in self._versions[c] if p.in_force(at)]
 
     def lifecycle(self, proc: Procedure) -> Lifecycle:
         """The shared state machine of a procedure version (built and checked at load)."""
@@ -331,3 +433,88 @@ class Catalog:
         if agency is None:
             raise UnknownUnit(f"no {step.role!r} agency at level {level!r} for {competent_unit!r}")
         return agency
+
+
+#: What ``catalog diff`` compares between two versions, in the order it reports them.
+DIFF_FIELDS = (
+    "version",
+    "level",
+    "statutory_days",
+    "time_unit",
+    "fee_vnd",
+    "fee_vnd_online",
+    "online",
+    "postal",
+    "location_independent",
+    "intake_levels",
+    "route",
+    "source",
+)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One difference between the catalog in force on two days.
+
+    Attributes:
+        code: The procedure.
+        field: The field that differs; ``"procedure"`` when it exists on one day only.
+        before: Its value on the first day (``"—"``: not in force).
+        after: Its value on the second day.
+    """
+
+    code: str
+    field: str
+    before: str
+    after: str
+
+
+def _shown(proc: Procedure, name: str) -> str:
+    if name == "route":
+        return " → ".join(
+            f"{s.role or s.agency}{'@' + s.level if s.level else ''}({s.budget:g})"
+            for s in proc.route.steps
+        )
+    value = getattr(proc, name)
+    if value is None:
+        return "—"
+    if isinstance(value, tuple):
+        return ", ".join(value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def diff(catalog: Catalog, before: date, after: date, later: Catalog | None = None) -> list[Change]:
+    """What changed between the procedure versions in force on two days.
+
+    Args:
+        catalog: The catalog read on ``before`` (and on ``after`` unless ``later`` is given).
+        before: The first day.
+        after: The second day.
+        later: The catalog read on ``after`` when another unit set is in force by then.
+
+    Returns:
+        The changes, by procedure code then in :data:`DIFF_FIELDS` order.
+    """
+    old = {p.code: p for p in catalog.in_force(before)}
+    new = {p.code: p for p in (later or catalog).in_force(after)}
+    changes: list[Change] = []
+    for code in sorted(old.keys() | new.keys()):
+        a, b = old.get(code), new.get(code)
+        if a is None or b is None:
+            changes.append(
+                Change(
+                    code,
+                    "procedure",
+                    "—" if a is None else "in force",
+                    "—" if b is None else "in force",
+                )
+            )
+            continue
+        changes.extend(
+            Change(code, name, _shown(a, name), _shown(b, name))
+            for name in DIFF_FIELDS
+            if _shown(a, name) != _shown(b, name)
+        )
+    return changes

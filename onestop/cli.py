@@ -167,6 +167,76 @@ def catalog_check(
     out.print("[green]all definitions valid[/]")
 
 
+@catalog_app.command("diff")
+def catalog_diff(
+    at: Annotated[
+        list[str],
+        typer.Option("--at", help="A day (YYYY-MM-DD); give it twice: before, then after."),
+    ],
+    path: Annotated[Path, typer.Argument(help="Definitions directory or file.")] = Path(
+        "workflows"
+    ),
+    unit_set: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--unit-set",
+            help="The unit set to read: once for both days, or twice (before, then after).",
+        ),
+    ] = None,
+) -> None:
+    """Show what changed in the catalog between two days (statutory time, fees, route, basis).
+
+    Each day reads the unit set in force on it (the one with a catalog when several are, or
+    --unit-set) and the procedure versions in force on it.
+
+    Example: onestop catalog diff --at 2024-07-31 --at 2024-08-01
+    """
+    from onestop.catalog import diff
+    from onestop.definitions import Definitions
+
+    if len(at) != 2:
+        raise fail(f"--at: give exactly two days, got {len(at)}")
+    try:
+        days = [date.fromisoformat(a) for a in at]
+    except ValueError as exc:
+        raise fail(f"--at: {exc}") from None
+    try:
+        defs = Definitions.load(path)
+    except DefinitionError as exc:
+        raise _definition_failure(exc) from None
+
+    named = unit_set or []
+    if len(named) > 2:
+        raise fail(f"--unit-set: give it at most twice, got {len(named)}")
+    for name in named:
+        if name not in defs.unit_sets:
+            raise fail(f"--unit-set: unknown unit set {name!r}")
+
+    def set_on(day: date, index: int) -> str:
+        if named:
+            return named[min(index, len(named) - 1)]
+        live = [n for n, u in defs.unit_sets.items() if u.spec.in_force(day)]
+        if len(live) > 1:
+            live = [n for n in live if n in defs.catalogs] or live
+        if len(live) != 1:
+            raise fail(
+                f"{len(live)} unit sets are in force on {day} ({', '.join(live)}): "
+                "name one with --unit-set"
+            )
+        return live[0]
+
+    before, after = (set_on(d, i) for i, d in enumerate(days))
+    if before != after:
+        out.print(f"unit set: {before} → {after}", highlight=False)
+    changes = diff(defs.catalog_for(before), days[0], days[1], defs.catalog_for(after))
+    table = Table(title=f"Catalog changes {days[0]} → {days[1]}: {len(changes)}")
+    for column in ("procedure", "field", days[0].isoformat(), days[1].isoformat()):
+        table.add_column(column, overflow="fold")
+    for change in changes:
+        table.add_row(change.code, change.field, change.before, change.after)
+    out.print(table)
+
+
 def _level_table(report: object, title: str) -> Table:
     from onestop.presentation import count, percent
     from onestop.reports import Report

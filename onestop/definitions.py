@@ -3,7 +3,9 @@
 Files are recognised by their top-level keys, wherever they sit under the root:
 
 * ``levels`` + ``units`` — a unit set (:class:`onestop.units.UnitSet`);
-* ``procedures`` — procedures of one unit set (each a :class:`onestop.catalog.Procedure`);
+* ``procedures`` — procedures of one unit set (each a :class:`onestop.catalog.Procedure`); an
+  entry with ``versions:`` is one procedure whose versions each override the entry's fields
+  with their own (``valid_from``/``valid_to``, statutory time, fees, route, source...);
 * ``days_off`` / ``working_days`` — calendar overrides (:class:`~onestop.CalendarOverrides`);
 * ``mapping`` — a reorganisation mapping between two unit sets (:class:`UnitMapping`);
 * ``fields`` — the field vocabulary with names (:class:`onestop.fields.FieldVocabulary`);
@@ -15,7 +17,7 @@ Every file is validated and every problem in every file is reported at once.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +54,7 @@ class MappingEntry(BaseModel):
     old: str
     new: str
     note: str = ""
+    assumed: bool = False
 
 
 class UnitMapping(BaseModel):
@@ -119,7 +122,7 @@ class Definitions:
         files = [root] if root.is_file() else sorted(root.rglob("*.y*ml"))
         problems: list[Problem] = []
         unit_specs: dict[str, tuple[UnitSet, str]] = {}
-        proc_files: list[tuple[tuple[str, list[tuple[int, Procedure]]], str]] = []
+        proc_files: list[tuple[tuple[str, list[tuple[str, Procedure]]], str]] = []
         overrides: list[CalendarOverrides] = []
         mappings: dict[str, tuple[UnitMapping, str]] = {}
         manifest: Manifest | None = None
@@ -195,9 +198,7 @@ class Definitions:
             if set_name not in unit_specs:
                 problems.append(Problem(name, "unit_set", f"unknown unit set {set_name!r}"))
                 continue
-            entries.setdefault(set_name, []).extend(
-                (proc, name, f"procedures[{i}]") for i, proc in procs
-            )
+            entries.setdefault(set_name, []).extend((proc, name, key) for key, proc in procs)
         catalogs: dict[str, Catalog] = {}
         for set_name, items in entries.items():
             if set_name not in unit_sets:
@@ -234,22 +235,46 @@ class Definitions:
 
 def _parse_procedures(
     data: dict[str, Any], file: str, problems: list[Problem]
-) -> tuple[str, list[tuple[int, Procedure]]] | None:
-    """Validate a procedures file one procedure at a time, so that one bad entry does not hide
-    the cross-reference problems of the others."""
+) -> tuple[str, list[tuple[str, Procedure]]] | None:
+    """Validate a procedures file one procedure (version) at a time, so that one bad entry does
+    not hide the cross-reference problems of the others.
+
+    Returns:
+        The unit set's name and ``(key path, procedure)`` for each valid version.
+    """
     try:
         head = _ProceduresHead.model_validate(data)
     except pydantic.ValidationError as exc:
         problems.extend(problems_from(exc, file))
         return None
-    items = head.procedures
-    good: list[tuple[int, Procedure]] = []
-    for i, item in enumerate(items):
-        try:
-            good.append((i, Procedure.model_validate(item)))
-        except pydantic.ValidationError as exc:
-            problems.extend(problems_from(exc, file, f"procedures[{i}]"))
+    good: list[tuple[str, Procedure]] = []
+    for i, item in enumerate(head.procedures):
+        for key, fields in _versions_of(item, f"procedures[{i}]", file, problems):
+            try:
+                good.append((key, Procedure.model_validate(fields)))
+            except pydantic.ValidationError as exc:
+                problems.extend(problems_from(exc, file, key))
     return head.unit_set, good
+
+
+def _versions_of(item: Any, key: str, file: str, problems: list[Problem]) -> list[tuple[str, Any]]:
+    """Expand an entry with ``versions:`` into one field set per version (numbered from 1
+    unless given), each with its key path; any other entry is one version."""
+    if not isinstance(item, dict) or "versions" not in item:
+        return [(key, item)]
+    versions = item["versions"]
+    if not isinstance(versions, list) or not versions:
+        problems.append(Problem(file, f"{key}.versions", "expected a non-empty list of versions"))
+        return []
+    base = {k: v for k, v in item.items() if k != "versions"}
+    out: list[tuple[str, Any]] = []
+    for j, override in enumerate(versions):
+        where = f"{key}.versions[{j}]"
+        if not isinstance(override, dict):
+            problems.append(Problem(file, where, "expected a mapping of the fields that change"))
+            continue
+        out.append((where, {**base, "version": j + 1, **override}))
+    return out
 
 
 def _check_mapping(mp: UnitMapping, unit_sets: dict[str, Units], file: str) -> list[Problem]:
@@ -260,6 +285,25 @@ def _check_mapping(mp: UnitMapping, unit_sets: dict[str, Units], file: str) -> l
     ]
     if problems:
         return problems
+    old_set, new_set = unit_sets[mp.from_unit_set].spec, unit_sets[mp.to_unit_set].spec
+    if new_set.valid_from is not None and new_set.valid_from != mp.effective:
+        problems.append(
+            Problem(
+                file,
+                "effective",
+                f"the mapping takes effect on {mp.effective.isoformat()} but unit set "
+                f"{new_set.unit_set!r} is valid from {new_set.valid_from.isoformat()}",
+            )
+        )
+    if old_set.valid_to is not None and old_set.valid_to + timedelta(days=1) != mp.effective:
+        problems.append(
+            Problem(
+                file,
+                "effective",
+                f"the mapping takes effect on {mp.effective.isoformat()} but unit set "
+                f"{old_set.unit_set!r} is valid until {old_set.valid_to.isoformat()}",
+            )
+        )
     sides = (("old", unit_sets[mp.from_unit_set]), ("new", unit_sets[mp.to_unit_set]))
     for i, entry in enumerate(mp.units):
         for side, units in sides:

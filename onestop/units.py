@@ -24,7 +24,7 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from onestop._yaml import load_yaml, validate_model
 from onestop.errors import DefinitionError, Problem, UnknownUnit
@@ -79,6 +79,8 @@ class Unit(_Frozen):
         level: Level code.
         kind: Urban district, rural district, ward, commune, town...
         parent: Code of the unit above, ``None`` for the top.
+        source: Where the unit (name, composition) comes from.
+        assumed: True when the entry could not be taken from a source.
     """
 
     code: str = Field(pattern=CODE_PATTERN, max_length=40)
@@ -86,6 +88,8 @@ class Unit(_Frozen):
     level: str = Field(max_length=40)
     kind: UnitKind
     parent: str | None = Field(default=None, max_length=40)
+    source: str = Field(default="", max_length=1000)
+    assumed: bool = False
 
 
 class Agency(_Frozen):
@@ -118,6 +122,21 @@ class UnitSet(_Frozen):
     levels: tuple[Level, ...] = Field(min_length=1)
     units: tuple[Unit, ...] = Field(min_length=1)
     agencies: tuple[Agency, ...] = ()
+
+    @model_validator(mode="after")
+    def _interval(self) -> UnitSet:
+        if self.valid_from and self.valid_to and self.valid_to < self.valid_from:
+            raise ValueError(
+                f"valid_to {self.valid_to.isoformat()} is before valid_from "
+                f"{self.valid_from.isoformat()}"
+            )
+        return self
+
+    def in_force(self, day: date) -> bool:
+        """Whether this map is the administrative map on ``day``."""
+        return (self.valid_from is None or self.valid_from <= day) and (
+            self.valid_to is None or day <= self.valid_to
+        )
 
     def build(self, file: str) -> Units:
         """Check cross-references and return the queryable :class:`Units`.
