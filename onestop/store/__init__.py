@@ -26,7 +26,7 @@ from onestop.catalog import Catalog
 from onestop.store import schema
 from onestop.store.codec import DATE_COLUMNS, DATETIME_COLUMNS, from_json, to_json
 from onestop.store.event_log import replay, replay_rows
-from onestop.store.unit_of_work import EMPTY_ROW, UnitOfWork
+from onestop.store.unit_of_work import EMPTY_ROW, Batch, UnitOfWork
 
 __all__ = [
     "DATETIME_COLUMNS",
@@ -44,6 +44,8 @@ __all__ = [
 _MIGRATIONS = Path(__file__).parent / "migrations"
 #: Execution option marking a connection as a reader (SQLite: deferred BEGIN).
 _READ_ONLY = "onestop_read_only"
+#: Inside a batch, events waiting for their multi-row insert are flushed at this many.
+_BATCH_EVENTS = 5000
 
 
 class Store:
@@ -142,17 +144,22 @@ class Store:
     def batch(self) -> Iterator[None]:
         """Make this thread's units of work inside the block share one transaction.
 
+        Its commands' events are inserted together (one multi-row statement before the batch
+        commits, or before a read inside it), and a dossier it has locked is not read again.
+
         Raises:
             RuntimeError: If a batch is already open in this thread.
         """
         if getattr(self._local, "conn", None) is not None:
             raise RuntimeError("batches do not nest")
         with self.engine.begin() as conn:
-            self._local.conn = conn
+            pending = Batch()
+            self._local.conn, self._local.batch = conn, pending
             try:
                 yield
+                pending.flush(UnitOfWork(conn))
             finally:
-                self._local.conn = None
+                self._local.conn = self._local.batch = None
 
     @contextmanager
     def write(self, savepoint: bool = True) -> Iterator[UnitOfWork]:
@@ -168,11 +175,18 @@ class Store:
         if conn is None:
             with self.engine.begin() as fresh:
                 yield UnitOfWork(fresh)
-        elif savepoint:
+            return
+        pending: Batch = self._local.batch
+        uow = UnitOfWork(conn, pending)
+        if savepoint:
             with conn.begin_nested():
-                yield UnitOfWork(conn)
+                yield uow
         else:
-            yield UnitOfWork(conn)
+            yield uow
+        # Reached only when the command succeeded: its events and rows join the batch's.
+        pending.absorb(uow)
+        if len(pending.events) >= _BATCH_EVENTS:
+            pending.flush(uow)
 
     @contextmanager
     def read(self) -> Iterator[UnitOfWork]:
@@ -185,7 +199,9 @@ class Store:
             with self.engine.connect() as fresh:
                 yield UnitOfWork(fresh.execution_options(**{_READ_ONLY: True}))
         else:
-            yield UnitOfWork(conn)
+            uow = UnitOfWork(conn)
+            self._local.batch.flush(uow)
+            yield uow
 
     def sync_definitions(self, catalog: Catalog) -> None:
         """Store the unit set and catalog the engine runs with (replacing older copies)."""
