@@ -202,8 +202,8 @@ class Engine(DossierCommands):
         changes = {k: v for k, v in row.items() if k not in ("id", "version", "event_hash")}
         # A savepoint (inside a batch) only where the database can refuse: a claimed key, or a
         # reference another writer may take between the check and the insert.
-        keyed = meta.idempotency_key is not None or row["reference"] is not None
-        with self.store.write(savepoint=keyed) as uow:
+        keyed = meta.idempotency_key is not None
+        with self.store.write(savepoint=keyed or row["reference"] is not None, keyed=keyed) as uow:
             prior = uow.replay_or_claim(meta.idempotency_key, trigger, now)
             if prior is not None:
                 return Dossier.from_row(prior)
@@ -250,7 +250,8 @@ class Engine(DossierCommands):
             raise ValidationError("dossier_id", "must be an integer")
         trigger = spec.trigger or command
         now = self._now()
-        with self.store.write(savepoint=meta.idempotency_key is not None) as uow:
+        keyed = meta.idempotency_key is not None
+        with self.store.write(savepoint=keyed, keyed=keyed) as uow:
             prior = uow.replay_or_claim(meta.idempotency_key, trigger, now)
             if prior is not None:
                 return Dossier.from_row(prior)

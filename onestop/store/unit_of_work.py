@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Dialect, bindparam, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
 from onestop.clock import VN_TZ
@@ -67,6 +68,7 @@ class Prepared:
         compiled = statement.compile(
             dialect=dialect, column_keys=None if keys is None else list(keys)
         )
+        assert isinstance(compiled, SQLCompiler)  # a DML or SELECT statement
         self.sql: str = compiled.string
         self.positional: bool = compiled.positional
         names = compiled.positiontup if compiled.positional else list(compiled.binds)
@@ -127,56 +129,91 @@ class UnitOfWork:
             multi-row insert and the rows this batch has locked stay known (``None`` outside).
     """
 
-    __slots__ = ("_cursor", "_prepared", "batch", "conn", "events", "rows")
+    __slots__ = ("_conn", "_cursor", "_driver", "_prepared", "batch", "dialect", "events", "rows")
 
-    def __init__(self, conn: Connection, batch: Batch | None = None) -> None:
-        self.conn = conn
+    def __init__(
+        self,
+        conn: Connection | None,
+        batch: Batch | None = None,
+        *,
+        driver: Any = None,
+        dialect: Dialect | None = None,
+    ) -> None:
+        self._conn = conn
         self.batch = batch
+        self.dialect: Dialect = conn.dialect if conn is not None else dialect  # type: ignore[assignment]
+        # The DBAPI connection the hot-path statements run on (the one under ``conn``).
+        self._driver = driver
         #: Events appended by this unit of work, not yet inserted (inside a batch).
         self.events: list[dict[str, Any]] = []
         #: Dossier rows as this unit of work left them (inside a batch).
         self.rows: dict[int, dict[str, Any]] = {}
         self._cursor: Any = None
-        prepared = _PREPARED.get(conn.dialect)
+        prepared = _PREPARED.get(self.dialect)
         if prepared is None:
-            prepared = _PREPARED.setdefault(conn.dialect, {})
+            prepared = _PREPARED.setdefault(self.dialect, {})
         self._prepared = prepared
+
+    @classmethod
+    def on_driver(cls, driver: Any, dialect: Dialect) -> UnitOfWork:
+        """A unit of work on a bare DBAPI connection (a command without idempotency key runs
+        its whole transaction there, see :meth:`onestop.store.Store.write`): only the row
+        operations, not the SQLAlchemy :attr:`conn`."""
+        return cls(None, driver=driver, dialect=dialect)
+
+    @property
+    def conn(self) -> Connection:
+        """The SQLAlchemy connection, inside its transaction.
+
+        Raises:
+            RuntimeError: If this unit of work runs on the driver only.
+        """
+        if self._conn is None:
+            raise RuntimeError("this unit of work runs on the DBAPI connection only")
+        return self._conn
 
     # -- the driver -----------------------------------------------------------------------------
 
-    def _statement(self, name: str, statement: ClauseElement, keys: tuple[str, ...] = ()) -> Prepared:
+    def _statement(
+        self, name: str, statement: ClauseElement, keys: tuple[str, ...] = ()
+    ) -> Prepared:
         key = (name, keys)
         prepared = self._prepared.get(key)
         if prepared is None:
-            prepared = Prepared(statement, self.conn.dialect, keys or None)
+            prepared = Prepared(statement, self.dialect, keys or None)
             self._prepared[key] = prepared
         return prepared
+
+    def _driver_connection(self) -> Any:
+        if self._driver is None:
+            self._driver = self.conn.connection.driver_connection
+        return self._driver
 
     def _run(self, prepared: Prepared, values: Mapping[str, Any]) -> Any:
         """Execute on the driver's cursor of this connection (same transaction); driver errors
         come out as SQLAlchemy's, as from ``Connection.execute``."""
         cursor = self._cursor
         if cursor is None:
-            cursor = self._cursor = self.conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            cursor = self._cursor = self._driver_connection().cursor()
         params = prepared.params(values)
         try:
             cursor.execute(prepared.sql, params)
-        except self.conn.dialect.loaded_dbapi.Error as exc:
+        except self.dialect.loaded_dbapi.Error as exc:
             raise DBAPIError.instance(
-                prepared.sql, params, exc, self.conn.dialect.loaded_dbapi.Error
+                prepared.sql, params, exc, self.dialect.loaded_dbapi.Error
             ) from exc
         return cursor
 
     def _run_many(self, prepared: Prepared, rows: Sequence[Mapping[str, Any]]) -> None:
         cursor = self._cursor
         if cursor is None:
-            cursor = self._cursor = self.conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            cursor = self._cursor = self._driver_connection().cursor()
         params = [prepared.params(row) for row in rows]
         try:
             cursor.executemany(prepared.sql, params)
-        except self.conn.dialect.loaded_dbapi.Error as exc:
+        except self.dialect.loaded_dbapi.Error as exc:
             raise DBAPIError.instance(
-                prepared.sql, params[:10], exc, self.conn.dialect.loaded_dbapi.Error
+                prepared.sql, params[:10], exc, self.dialect.loaded_dbapi.Error
             ) from exc
 
     # -- rows -----------------------------------------------------------------------------------
