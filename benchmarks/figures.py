@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from benchmarks import floors
+from benchmarks import floors, peer
 from benchmarks.data import LEVELS, TIMELINESS, fill
 from benchmarks.harness import Figure, median_of, timed
 from onestop import VN_TZ, Calendar, Definitions, Engine, ManualClock
@@ -541,9 +541,41 @@ def calendar(quick: bool, repeats: int) -> Figure:
     )
 
 
+def peer_figure(quick: bool, repeats: int) -> Figure:
+    """9: cases/s of receive → complete_step → resolve → return, one transaction per command,
+    beside SpiffWorkflow persisting its JSON after each task (optional peer, in the notes).
+    Floor: the bare driver replaying onestop's statements."""
+    n = 200 if quick else 2000
+
+    def engine_run() -> float:
+        engine = _fresh_engine(None)
+        _loops(engine, 10)  # warm caches
+        t0 = time.perf_counter()
+        _loops(engine, n)
+        rate = n / (time.perf_counter() - t0)
+        engine.store.dispose()
+        return rate
+
+    captured = _captured(None, batch=False)
+    value, samples = median_of(repeats, engine_run)
+    floor, _ = median_of(repeats, lambda: _replayed(None, captured, n, False) / 4)
+    notes: dict[str, Any] = {"cases": n, "samples": samples}
+    if not peer.available():
+        notes["skipped"] = peer.SKIPPED
+        goal, passed = f"≥ 2× SpiffWorkflow: {peer.SKIPPED}", False
+    else:
+        spiff, spiff_samples = median_of(repeats, lambda: peer.spiff_cases_per_second(n))
+        notes.update(spiff=spiff, spiff_samples=spiff_samples, times_spiff=value / spiff)
+        goal = f"≥ 2× SpiffWorkflow ({spiff:,.0f}/s): {value / spiff:.2f}×"
+        passed = value >= 2 * spiff
+    return Figure("peer: cases/s, persisted (SQLite)", value, floor, "case/s", True, goal, passed,
+                  notes)  # fmt: skip
+
+
 ALL: dict[str, Callable[[bool, int], Figure | list[Figure]]] = {
     "durable": durable,
     "bulk": bulk,
+    "peer": peer_figure,
     "dispatch": dispatch,
     "simulation": simulation,
     "report": report,

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from onestop import Engine
-from onestop.store import Store
+from onestop.store import SQLITE_WAL_PAGES, Store
 from onestop.store.unit_of_work import Prepared, UnitOfWork
 
 #: Parameters that name the dossier (replaced by the replayed dossier's id).
@@ -133,7 +133,8 @@ def _replay(
 
 def replay_sqlite(path: str, captured: Capture, n: int, batch: bool) -> float:
     """The captured loop ``n`` times with ``sqlite3`` on a new migrated database at ``path``
-    (WAL, ``synchronous=NORMAL``, foreign keys on, ``BEGIN IMMEDIATE``: as onestop)."""
+    (WAL, ``synchronous=NORMAL``, the same checkpoint interval, foreign keys on,
+    ``BEGIN IMMEDIATE``: as onestop)."""
     import sqlite3
 
     store = Store(f"sqlite:///{path}")
@@ -142,6 +143,7 @@ def replay_sqlite(path: str, captured: Capture, n: int, batch: bool) -> float:
     con = sqlite3.connect(path, isolation_level=None)
     con.execute("PRAGMA journal_mode=WAL")
     con.execute("PRAGMA synchronous=NORMAL")
+    con.execute(f"PRAGMA wal_autocheckpoint={SQLITE_WAL_PAGES}")
     con.execute("PRAGMA foreign_keys=ON")
     cur = con.cursor()
     try:

@@ -82,7 +82,9 @@ def print_table(figures: list[Figure], console: Console) -> None:
             f"{f.floor:,.2f} {f.unit}",
             f"{f.ratio:.2f}×",
             f.goal,
-            "[green]pass[/]" if f.passed else "[red]short[/]",
+            "skipped"
+            if f.notes.get("skipped")
+            else ("[green]pass[/]" if f.passed else "[red]short[/]"),
         )
     console.print(table)
 

@@ -33,6 +33,7 @@ __all__ = [
     "DATETIME_COLUMNS",
     "DATE_COLUMNS",
     "EMPTY_ROW",
+    "SQLITE_WAL_PAGES",
     "Store",
     "UnitOfWork",
     "from_json",
@@ -45,6 +46,8 @@ __all__ = [
 _MIGRATIONS = Path(__file__).parent / "migrations"
 #: Execution option marking a connection as a reader (SQLite: deferred BEGIN).
 _READ_ONLY = "onestop_read_only"
+#: Default ``wal_autocheckpoint`` of SQLite stores (see :class:`Store`).
+SQLITE_WAL_PAGES = 10_000
 #: Inside a batch, events waiting for their multi-row insert are flushed at this many.
 _BATCH_EVENTS = 5000
 
@@ -57,6 +60,12 @@ class Store:
             ``postgresql+psycopg://user@host/db``.
         sqlite_synchronous: SQLite ``synchronous`` pragma. ``NORMAL`` with WAL survives a
             process crash; ``FULL`` also survives power loss, at a cost per commit.
+        sqlite_wal_pages: SQLite ``wal_autocheckpoint``: the write-ahead log is copied back
+            into the database (two fsyncs) once it holds this many pages. A command writes
+            about a dozen pages (the dossier row, its indexes, the event, the step), so
+            SQLite's default of 1,000 pages checkpoints every ~80 commands, and those fsyncs
+            cost more than the commands; 10,000 pages (~40 MB of log) amortise them tenfold.
+            Durability is the same.
         echo: Log SQL (debugging).
     """
 
@@ -65,6 +74,7 @@ class Store:
         url: str = "sqlite:///onestop.db",
         *,
         sqlite_synchronous: str = "NORMAL",
+        sqlite_wal_pages: int = SQLITE_WAL_PAGES,
         echo: bool = False,
     ) -> None:
         parsed = make_url(url)
@@ -95,6 +105,7 @@ class Store:
                 cur = dbapi_conn.cursor()
                 if not memory:
                     cur.execute("PRAGMA journal_mode=WAL")
+                    cur.execute(f"PRAGMA wal_autocheckpoint={int(sqlite_wal_pages)}")
                 cur.execute(f"PRAGMA synchronous={sync}")
                 cur.execute("PRAGMA foreign_keys=ON")
                 cur.execute("PRAGMA busy_timeout=30000")
