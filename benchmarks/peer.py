@@ -31,11 +31,11 @@ def available() -> bool:
 
 def spiff_cases_per_second(n: int) -> float:
     """``n`` cases with SpiffWorkflow 3, the workflow JSON stored after each task."""
-    from SpiffWorkflow.serializer.json import JSONSerializer  # type: ignore[import-untyped]
-    from SpiffWorkflow.specs.Simple import Simple  # type: ignore[import-untyped]
-    from SpiffWorkflow.specs.WorkflowSpec import WorkflowSpec  # type: ignore[import-untyped]
-    from SpiffWorkflow.util.task import TaskState  # type: ignore[import-untyped]
-    from SpiffWorkflow.workflow import Workflow  # type: ignore[import-untyped]
+    from SpiffWorkflow.serializer.json import JSONSerializer
+    from SpiffWorkflow.specs.Simple import Simple
+    from SpiffWorkflow.specs.WorkflowSpec import WorkflowSpec
+    from SpiffWorkflow.util.task import TaskState
+    from SpiffWorkflow.workflow import Workflow
 
     spec = WorkflowSpec("dossier", addstart=True)
     previous = spec.start
