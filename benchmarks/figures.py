@@ -214,6 +214,8 @@ def durable(quick: bool, repeats: int, pg_url: str | None = None) -> Figure:
             "narrow_ratio": narrow / value,
         },
     )
+    if not pg_url:
+        fig.notes["wal_pages_per_command"] = floors.wal_pages_per_commit(captured)
     fig.passed = fig.ratio <= most and (bool(pg_url) or value >= 5000)
     return fig
 

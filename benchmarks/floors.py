@@ -173,3 +173,27 @@ def replay_postgres(url: str, captured: Capture, n: int, batch: bool) -> float:
     with psycopg.connect(dsn) as con:
         cur = con.cursor()
         return _replay(cur, lambda: None, con.commit, captured, n, batch)
+
+
+def wal_pages_per_commit(captured: Capture, n: int = 50) -> float:
+    """WAL pages a durable command writes on SQLite: the captured loop ``n`` times with
+    automatic checkpoints off, the log's frames counted after it."""
+    import sqlite3
+    import tempfile
+    from pathlib import Path
+
+    path = str(Path(tempfile.mkdtemp()) / "pages.db")
+    store = Store(f"sqlite:///{path}")
+    store.migrate()
+    store.dispose()
+    con = sqlite3.connect(path, isolation_level=None)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA wal_autocheckpoint=0")
+    con.execute("PRAGMA foreign_keys=ON")
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    cur = con.cursor()
+    _replay(cur, lambda: cur.execute("BEGIN IMMEDIATE"), lambda: cur.execute("COMMIT"), captured,
+            n, False)  # fmt: skip
+    frames = con.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1]
+    con.close()
+    return float(frames) / (len(captured.transactions) * n)
