@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -81,8 +82,10 @@ def print_table(figures: list[Figure], console: Console) -> None:
             f"{f.value:,.2f} {f.unit}",
             f"{f.floor:,.2f} {f.unit}",
             f"{f.ratio:.2f}×",
-            f.goal,
-            "[green]pass[/]" if f.passed else "[red]short[/]",
+            escape(f.goal),  # goals may hold brackets, e.g. pip extras
+            "skipped"
+            if f.notes.get("skipped")
+            else ("[green]pass[/]" if f.passed else "[red]short[/]"),
         )
     console.print(table)
 

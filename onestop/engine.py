@@ -123,7 +123,8 @@ class Engine(DossierCommands):
         """Run this thread's commands inside the block in one database transaction.
 
         For simulation and bulk loads. Each command still runs under a savepoint when it needs
-        one, so a refused command changes nothing and the batch goes on.
+        one, so a refused command changes nothing and the batch goes on; the events are inserted
+        together when the batch ends (or before a read inside it).
         """
         with self.store.batch():
             yield
@@ -167,6 +168,7 @@ class Engine(DossierCommands):
     ) -> Dossier:
         """Append the event, store the idempotent result, log; ``after`` is the new row."""
         uow.append_event(event, after)
+        uow.remember(after)
         if meta.idempotency_key is not None:
             uow.finish_key(meta.idempotency_key, after["id"], to_json(after))
         log.debug(
@@ -198,7 +200,10 @@ class Engine(DossierCommands):
         plan = plans.admission(self._context(row, now, status, proc, rules))
         row.update(plan.set)
         changes = {k: v for k, v in row.items() if k not in ("id", "version", "event_hash")}
-        with self.store.write() as uow:
+        # A savepoint (inside a batch) only where the database can refuse: a claimed key, or a
+        # reference another writer may take between the check and the insert.
+        keyed = meta.idempotency_key is not None
+        with self.store.write(savepoint=keyed or row["reference"] is not None, keyed=keyed) as uow:
             prior = uow.replay_or_claim(meta.idempotency_key, trigger, now)
             if prior is not None:
                 return Dossier.from_row(prior)
@@ -245,7 +250,8 @@ class Engine(DossierCommands):
             raise ValidationError("dossier_id", "must be an integer")
         trigger = spec.trigger or command
         now = self._now()
-        with self.store.write(savepoint=meta.idempotency_key is not None) as uow:
+        keyed = meta.idempotency_key is not None
+        with self.store.write(savepoint=keyed, keyed=keyed) as uow:
             prior = uow.replay_or_claim(meta.idempotency_key, trigger, now)
             if prior is not None:
                 return Dossier.from_row(prior)

@@ -16,6 +16,8 @@ from typing import Any
 from onestop.store.codec import from_json, to_json
 
 GENESIS = ""
+# One encoder for every event (``json.dumps`` with options builds a new one per call).
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 def canonical(event: Mapping[str, Any]) -> bytes:
@@ -34,7 +36,7 @@ def canonical(event: Mapping[str, Any]) -> bytes:
         "actor": event["actor"],
         "data": event["data"],
     }
-    return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+    return _CANONICAL.encode(body).encode()
 
 
 def chain_hash(previous: str, event: Mapping[str, Any]) -> str:

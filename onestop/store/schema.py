@@ -49,6 +49,21 @@ class AwareDateTime(TypeDecorator[datetime]):
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
+    def bind_processor(self, dialect: Dialect) -> Any:
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+
+        # SQLite keeps "YYYY-MM-DD HH:MM:SS.ffffff" in UTC (SQLAlchemy's storage format, which
+        # SQL comparisons rely on); isoformat writes exactly that, several times faster.
+        def process(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            if value.tzinfo is None:
+                raise ValueError("naive datetime given to the store")
+            return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+        return process
+
     def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
         if dialect.name != "sqlite":
             return super().result_processor(dialect, coltype)
@@ -58,7 +73,7 @@ class AwareDateTime(TypeDecorator[datetime]):
         def process(value: Any) -> datetime | None:
             if value is None:
                 return None
-            return datetime.fromisoformat(value).replace(tzinfo=UTC).astimezone(VN_TZ)
+            return datetime.fromisoformat(value + "+00:00").astimezone(VN_TZ)
 
         return process
 
