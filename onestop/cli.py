@@ -14,7 +14,13 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from onestop.errors import DefinitionError, OnestopError
@@ -521,13 +527,25 @@ def simulate(
     if db and Path(db).exists():
         raise fail(f"--db: {db} exists; choose a new file")
     with Progress(
-        TextColumn("[bold]simulating[/] {task.description}"),
+        TextColumn("[bold]{task.description}"),
         BarColumn(),
-        MofNCompleteColumn(),
+        TextColumn("{task.percentage:>3.0f} %"),
         TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
         console=err,
     ) as progress:
-        task = progress.add_task(f"{scenario.name} × {replications}", total=replications)
+        total = progress.add_task(f"{scenario.name} × {replications}", total=replications)
+        bars = [
+            progress.add_task(f"  replication {r + 1} (seed offset {r})", total=1.0)
+            for r in range(replications)
+        ]
+
+        def advance(index: int, share: float) -> None:
+            progress.update(bars[index], completed=share)
+            done = sum(progress.tasks[b].completed for b in bars)
+            progress.update(total, completed=done)
+
         try:
             summary = run_replications(
                 scenario,
@@ -537,7 +555,7 @@ def simulate(
                 days=days,
                 scale=scale,
                 db=db,
-                progress=lambda done, total: progress.update(task, completed=done),
+                progress=advance,
             )
         except DefinitionError as exc:
             raise _definition_failure(exc) from None
@@ -545,20 +563,39 @@ def simulate(
             raise fail(str(exc)) from None
     files = write_outputs(summary, out_dir)
     table = Table(title=f"{summary['scenario']}: on-time by level, {replications} replication(s)")
-    for col in ("level", "on-time rate", "± 95 % CI", "target", "resolved (mean)", "late (mean)"):
+    heads = ("level", "on-time rate", "95 % Wilson interval", "target", "resolved", "late")
+    for col in heads:
         table.add_column(col, justify="left" if col == "level" else "right")
     for level, data in summary["levels"].items():
-        rate = data["on_time_rate"]
+        rate = data["on_time"]
         target = summary["targets"].get(f"on_time_{level}")
         table.add_row(
             level,
-            f"{rate['mean'] * 100:.3f} %",
-            "–" if rate["half_width"] != rate["half_width"] else f"{rate['half_width'] * 100:.3f}",
+            f"{rate['rate'] * 100:.3f} %",
+            f"{rate['low'] * 100:.3f} – {rate['high'] * 100:.3f} %",
             f"{target * 100:.2f} %" if target is not None else "",
-            f"{data['resolved']['mean']:,.0f}",
-            f"{data['late']['mean']:,.1f}",
+            f"{data['resolved']:,}",
+            f"{data['late']:,}",
         )
     out.print(table)
+    late = summary["late_share"]
+    waits = summary["dossier_waits"]
+    out.print(
+        f"late share {late['rate'] * 100:.2f} % (95 % {late['low'] * 100:.2f}–"
+        f"{late['high'] * 100:.2f} %); fields by late share: "
+        + ", ".join(
+            f"{f} {d['late']['rate'] * 100:.2f} %"
+            for f, d in sorted(summary["fields"].items(), key=lambda kv: -kv[1]["late"]["rate"])
+            if d["late"]["successes"]
+        ),
+        highlight=False,
+    )
+    out.print(
+        "queue wait per dossier: "
+        f"{waits['mean_wait_working_hours']['mean']:.2f} working hours, "
+        f"{waits['mean_wait_calendar_hours']['mean']:.2f} calendar hours",
+        highlight=False,
+    )
     online = summary["kpis"]["online_share"]["mean"]
     speed = summary["simulated_dossiers_per_second"]
     out.print(
