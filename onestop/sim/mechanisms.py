@@ -92,13 +92,17 @@ class Handover(_Model):
         digitised_share: Share of dossiers handled as digitised files (0..1; published by year:
             8.83 % 2022, 41.47 % 2023, 77.38 % 2024, 86.46 % 2025). Online submissions are
             always digitised; the paper files are counter submissions.
-        paper_days: Working days to carry a paper file to an agency of another unit.
+        paper_days: Working days to carry a paper file to an agency of another unit, or of the
+            same unit at a level listed in ``carried_within_levels``.
+        carried_within_levels: Levels whose agencies sit in separate buildings (a city's
+            service centre and its departments), so a paper file is carried even within a unit.
         source: Where the values come from.
     """
 
     digital_hours: Distribution = Distribution(kind="fixed", mean=0.01)
     digitised_share: float = Field(default=1.0, ge=0, le=1)
     paper_days: Distribution
+    carried_within_levels: tuple[str, ...] = ("city",)
     source: str = ""
 
 

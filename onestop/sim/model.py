@@ -493,17 +493,17 @@ class Simulation:
             if k + 1 < len(steps):
                 d = self.do(engine.complete_step, d.id) or engine.get(d.id)
                 if mech.handover is not None and d.current_agency != agency:
-                    # The file goes to the next agency: a paper file bound for another unit is
-                    # carried there; otherwise it is signed out and opened (same building or
-                    # digitised).
+                    # The file goes to the next agency: a paper file bound for another unit, or
+                    # for another building of the same unit, is carried there; otherwise it is
+                    # signed out and opened.
                     hand = mech.handover
                     units = self.catalog.units
-                    other_unit = (
-                        units.agency(d.current_agency or agency).unit != units.agency(agency).unit
-                    )
+                    here = units.agency(agency).unit
+                    carried = units.agency(d.current_agency or agency).unit != here
+                    carried = carried or units.level_of(here).code in hand.carried_within_levels
                     delay = (
                         hand.paper_days.sample(rng) * self.hours_per_day
-                        if paper and other_unit
+                        if paper and carried
                         else hand.digital_hours.sample(rng)
                     )
                     yield self.env.timeout(self.working_delay(delay))

@@ -80,8 +80,9 @@ def wilson(successes: int, trials: int) -> dict[str, float]:
     half = Z975 / (1 + z2 / trials) * math.sqrt(p * (1 - p) / trials + z2 / (4 * trials**2))
     return {
         "rate": p,
-        "low": max(0.0, centre - half),
-        "high": min(1.0, centre + half),
+        # Clamped: rounding must not put 0 successes above 0 or all of them below 1.
+        "low": min(p, max(0.0, centre - half)),
+        "high": max(p, min(1.0, centre + half)),
         "successes": successes,
         "trials": trials,
     }
