@@ -331,6 +331,16 @@ class Simulation:
                     load[agency] = load.get(agency, 0.0) + rate * share * work
         return load
 
+    def expected_visits(self) -> dict[str, float]:
+        """Step visits per working hour, by agency, from the arrival streams."""
+        visits: dict[str, float] = {}
+        for rate, _pick, combos in self._loads:
+            for proc, unit, share in combos:
+                for step in proc.route.steps:
+                    agency = self.catalog.step_agency(proc, step, unit).code
+                    visits[agency] = visits.get(agency, 0.0) + rate * share
+        return visits
+
     def headcount(self, agency: str) -> int:
         """Officers of ``agency``: by agency, by level and role, by role, else the default
         (or, for exploration, sized from the expected load at ``target_utilisation``)."""
