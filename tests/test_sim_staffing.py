@@ -28,6 +28,8 @@ def test_erlang_c_headcount_is_the_smallest_that_meets_the_target() -> None:
     assert erlang_c(6, 2.4) * math.exp(-3.6) > 0.001
     assert erlang_c_headcount(2.4, 1.0, 1.0, 0.999) == 7
     assert erlang_c_headcount(2.4, 1.0, 1.0, 0.99) == 5
+    # 0.6472 · e^-0.6 = 0.3552 <= 0.4: three officers, the fewest that keep the queue stable
+    assert erlang_c_headcount(2.4, 1.0, 1.0, 0.6) == 3
 
 
 def test_staff_command_confirms_by_simulation() -> None:
