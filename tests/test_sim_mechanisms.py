@@ -4,13 +4,16 @@ on the same officers lowers the on-time rate."""
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from onestop.calendar import Calendar
 from onestop.definitions import Definitions
+from onestop.sim.mechanisms import tet_rush_days
 from onestop.sim.runner import run_replications
 
 BASE = Path(__file__).parent / "fixtures" / "scenarios" / "mechanisms.yaml"
@@ -146,3 +149,23 @@ def test_double_volume_same_officers_lowers_on_time_at_loaded_levels(tmp: Path) 
     for level in ("city", "district"):
         a, b = one["levels"][level]["on_time"], two["levels"][level]["on_time"]
         assert b["high"] < a["low"], (level, a, b)
+
+
+def test_tet_rush_days_are_the_working_days_before_the_holiday() -> None:
+    # Tết 2025: offices closed Mon 27 Jan - Fri 31 Jan (and Sat 1 Feb); the ten working days
+    # before are Mon 13 - Fri 24 January.
+    calendar = Calendar.vietnam()
+    days = tet_rush_days(calendar, date(2025, 1, 1), date(2025, 3, 1), 10)
+    assert sorted(days) == [date(2025, 1, d) for d in (13, 14, 15, 16, 17, 20, 21, 22, 23, 24)]
+
+
+def test_tet_backlog_alone_makes_dossiers_late(tmp: Path) -> None:
+    """The rush before Tết on one officer per district agency: the filings of the last two weeks
+    meet the week-long closure; without the rush the same officers keep up."""
+    volume = yaml.safe_load(BASE.read_text())["volume"]
+    volume["per_year"] = {"city": 500, "district": 6000, "commune": 500}
+    common = {"start": "2025-01-02", "days": 30, "staffing": THIN_DISTRICTS, "volume": volume}
+    MECHANISMS["tet"] = {"tet_backlog": {"surge": 3.0, "working_days_before": 10}}
+    rush, calm = run(tmp, "tet", **common), run(tmp, "off", **common)
+    a, b = rush["levels"]["district"]["on_time"], calm["levels"]["district"]["on_time"]
+    assert a["high"] < b["low"], (a, b)

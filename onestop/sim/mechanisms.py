@@ -140,7 +140,7 @@ def tet_rush_days(calendar: Calendar, first: date, last: date, working_days: int
     lunar dates of its own.
     """
     rush: set[date] = set()
-    for year in range(first.year, last.year + 2):
+    for year in range(first.year, last.year + 1):
         day, end = date(year, 1, 15), date(year, 2, 25)
         start = None
         while day <= end:
