@@ -15,7 +15,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from onestop.errors import (
@@ -622,13 +628,25 @@ def simulate(
     if db and Path(db).exists():
         raise fail(f"--db: {db} exists; choose a new file")
     with Progress(
-        TextColumn("[bold]simulating[/] {task.description}"),
+        TextColumn("[bold]{task.description}"),
         BarColumn(),
-        MofNCompleteColumn(),
+        TextColumn("{task.percentage:>3.0f} %"),
         TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
         console=err,
     ) as progress:
-        task = progress.add_task(f"{scenario.name} × {replications}", total=replications)
+        total = progress.add_task(f"{scenario.name} × {replications}", total=replications)
+        bars = [
+            progress.add_task(f"  replication {r + 1} (seed offset {r})", total=1.0)
+            for r in range(replications)
+        ]
+
+        def advance(index: int, share: float) -> None:
+            progress.update(bars[index], completed=share)
+            done = sum(progress.tasks[b].completed for b in bars)
+            progress.update(total, completed=done)
+
         try:
             summary = run_replications(
                 scenario,
@@ -638,7 +656,7 @@ def simulate(
                 days=days,
                 scale=scale,
                 db=db,
-                progress=lambda done, total: progress.update(task, completed=done),
+                progress=advance,
             )
         except DefinitionError as exc:
             raise _definition_failure(exc) from None
@@ -646,20 +664,39 @@ def simulate(
             raise fail(str(exc)) from None
     files = write_outputs(summary, out_dir)
     table = Table(title=f"{summary['scenario']}: on-time by level, {replications} replication(s)")
-    for col in ("level", "on-time rate", "± 95 % CI", "target", "resolved (mean)", "late (mean)"):
+    heads = ("level", "on-time rate", "95 % Wilson interval", "target", "resolved", "late")
+    for col in heads:
         table.add_column(col, justify="left" if col == "level" else "right")
     for level, data in summary["levels"].items():
-        rate = data["on_time_rate"]
+        rate = data["on_time"]
         target = summary["targets"].get(f"on_time_{level}")
         table.add_row(
             level,
-            f"{rate['mean'] * 100:.3f} %",
-            "–" if rate["half_width"] != rate["half_width"] else f"{rate['half_width'] * 100:.3f}",
+            f"{rate['rate'] * 100:.3f} %",
+            f"{rate['low'] * 100:.3f} – {rate['high'] * 100:.3f} %",
             f"{target * 100:.2f} %" if target is not None else "",
-            f"{data['resolved']['mean']:,.0f}",
-            f"{data['late']['mean']:,.1f}",
+            f"{data['resolved']:,}",
+            f"{data['late']:,}",
         )
     out.print(table)
+    late = summary["late_share"]
+    waits = summary["dossier_waits"]
+    out.print(
+        f"late share {late['rate'] * 100:.2f} % (95 % {late['low'] * 100:.2f}–"
+        f"{late['high'] * 100:.2f} %); fields by late share: "
+        + ", ".join(
+            f"{f} {d['late']['rate'] * 100:.2f} %"
+            for f, d in sorted(summary["fields"].items(), key=lambda kv: -kv[1]["late"]["rate"])
+            if d["late"]["successes"]
+        ),
+        highlight=False,
+    )
+    out.print(
+        "queue wait per dossier: "
+        f"{waits['mean_wait_working_hours']['mean']:.2f} working hours, "
+        f"{waits['mean_wait_calendar_hours']['mean']:.2f} calendar hours",
+        highlight=False,
+    )
     online = summary["kpis"]["online_share"]["mean"]
     speed = summary["simulated_dossiers_per_second"]
     out.print(
@@ -799,6 +836,125 @@ def keygen(
     with os.fdopen(fd, "w") as handle:
         handle.write(key.to_text() + "\n")
     out.print(f"wrote audit key {key.key_id} to {out_file}")
+
+
+def _hours(text: str, option: str) -> float:
+    """``2h``, ``30m`` or ``1.5`` (hours) as hours."""
+    value = text.strip().lower()
+    factor = 1.0
+    if value.endswith("m"):
+        value, factor = value[:-1], 1 / 60
+    elif value.endswith("h"):
+        value = value[:-1]
+    try:
+        hours = float(value) * factor
+    except ValueError:
+        raise fail(f"{option}: {text!r} is not a duration like 2h or 30m") from None
+    if hours <= 0:
+        raise fail(f"{option}: {text!r} must be positive")
+    return hours
+
+
+@app.command()
+def staff(
+    scenario: Annotated[Path, typer.Argument(help="Scenario file (simulations/*.yaml).")],
+    target: Annotated[
+        str, typer.Option(help="Target on-time rate at every level, as on_time=0.999.")
+    ] = "on_time=0.999",
+    max_wait: Annotated[
+        str, typer.Option(help="Working time a file may wait per visit (2h, 30m).")
+    ] = "2h",
+    replications: Annotated[int, typer.Option(min=1, max=100, help="Runs per round.")] = 2,
+    jobs: Annotated[int, typer.Option(min=1, max=64, help="Parallel processes.")] = 1,
+    days: Annotated[int | None, typer.Option(min=1, max=3660, help="Override days.")] = None,
+    scale: Annotated[
+        float | None, typer.Option(min=0.0001, max=1, help="Override the volume scale.")
+    ] = None,
+    rounds: Annotated[int, typer.Option(min=1, max=20, help="Confirmation rounds at most.")] = 4,
+) -> None:
+    """Smallest headcount per agency reaching an on-time target: Erlang C first, then confirmed
+    (and topped up where waits stay too long) by simulation; prints the pooled rates with 95 %
+    Wilson intervals.
+
+    Example: onestop staff simulations/two-tier-2025.yaml --target on_time=0.999 --max-wait 2h
+    """
+    from onestop.sim.scenario import Scenario
+    from onestop.sim.staffing import solve
+
+    configure_quiet()
+    name, _, value = target.partition("=")
+    try:
+        goal = float(value)
+    except ValueError:
+        goal = -1.0
+    if name.strip() != "on_time" or not 0 < goal < 1:
+        raise fail(f"--target: {target!r} is not like on_time=0.999")
+    wait = _hours(max_wait, "--max-wait")
+    try:
+        Scenario.load(scenario)
+    except DefinitionError as exc:
+        raise _definition_failure(exc) from None
+
+    def report_round(number: int, summary: dict[str, Any]) -> None:
+        rates = ", ".join(
+            f"{level} {lv['on_time']['rate'] * 100:.3f} %"
+            for level, lv in summary["levels"].items()
+        )
+        err.print(f"round {number}: {rates}", highlight=False)
+
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=err,
+    ) as progress:
+        task = progress.add_task("confirming by simulation", total=replications)
+        shares = [0.0] * replications
+
+        def advance(index: int, share: float) -> None:
+            shares[index] = share
+            progress.update(task, completed=sum(shares))
+
+        try:
+            result = solve(
+                scenario,
+                target=goal,
+                max_wait_hours=wait,
+                replications=replications,
+                jobs=jobs,
+                days=days,
+                scale=scale,
+                rounds=rounds,
+                progress=advance,
+                on_round=report_round,
+            )
+        except OnestopError as exc:
+            raise fail(str(exc)) from None
+    table = Table(
+        title=f"{result['scenario']}: officers per agency (changed from Erlang C marked *)"
+    )
+    for col in ("agency", "Erlang C", "confirmed"):
+        table.add_column(col, justify="left" if col == "agency" else "right")
+    for agency, count in sorted(result["headcounts"].items()):
+        first = result["erlang_c"].get(agency, count)
+        table.add_row(agency, str(first), f"{count}{' *' if count != first else ''}")
+    out.print(table)
+    for level, lv in result["levels"].items():
+        rate = lv["on_time"]
+        out.print(
+            f"{level}: on time {rate['rate'] * 100:.3f} % (95 % Wilson {rate['low'] * 100:.3f}–"
+            f"{rate['high'] * 100:.3f} %, {lv['resolved']:,} dossiers)",
+            highlight=False,
+        )
+    total = sum(result["headcounts"].values())
+    verdict = "reached" if result["reached"] else "NOT reached (lateness officers cannot fix)"
+    out.print(
+        f"target on_time={goal} {verdict} after {result['rounds']} round(s); "
+        f"{total:,} officers in {len(result['headcounts'])} agencies",
+        highlight=False,
+    )
 
 
 def configure_quiet() -> None:

@@ -34,7 +34,9 @@ def mmc() -> dict[str, Any]:
 
 
 def test_mmc_mean_wait_matches_erlang_c(mmc: dict[str, Any]) -> None:
-    waits = [run["agencies"]["W1-DESK"]["mean_wait_hours"] for run in mmc["runs"]]
+    waits = [
+        run["agencies"]["W1-DESK"]["mean_wait_per_visit_calendar_hours"] for run in mmc["runs"]
+    ]
     mean = sum(waits) / len(waits)
     sd = (sum((w - mean) ** 2 for w in waits) / (len(waits) - 1)) ** 0.5
     half = 2.571 * sd / len(waits) ** 0.5  # t(0.975, 5)
@@ -43,15 +45,27 @@ def test_mmc_mean_wait_matches_erlang_c(mmc: dict[str, Any]) -> None:
     assert half < 0.35 * theory  # the interval is informative, not vacuous
 
 
+def test_mmc_utilisation_is_rho(mmc: dict[str, Any]) -> None:
+    """ρ = λ/(cμ) = 2.4/3 = 0.8, measured over the arrival window although the runs drain.
+    One run's busy time over T = 960 h has sd ≥ sqrt(2λ/μ²T)/c ≈ 0.024 (the compound Poisson
+    work arriving; the backlog left at the window's end adds to it): the tolerance is the
+    replications' own 95 % interval, required to stay under 7.5 % of ρ."""
+    utilisation = [run["agencies"]["W1-DESK"]["utilisation"] for run in mmc["runs"]]
+    mean, half = mean_and_half_width(utilisation)
+    assert abs(mean - 0.8) <= half, (mean, half)
+    assert half < 0.06  # informative
+
+
 def test_littles_law_on_every_agency(mmc: dict[str, Any]) -> None:
-    """L = λW on every run's sample path: the time-average queue length (integrated from the
-    queue trace) equals the arrival rate times the mean wait. The runs drain (every request is
+    """L = λW on every run's sample path: the time integral of the queue length (from the queue
+    trace) equals the sum of the waits (from the requests). The runs drain (every request is
     served, the queue is empty at both ends), so the identity is exact up to rounding."""
     for run in mmc["runs"]:
         for agency, stats in run["agencies"].items():
             assert stats["requests"] > 1000, agency  # 40 days at 2.4/h: a real queue, not a few
-            lam_w = stats["arrival_rate_per_hour"] * stats["mean_wait_hours"]
-            assert stats["mean_queue"] == pytest.approx(lam_w, rel=1e-9), agency
+            assert stats["total_queue_area"] == pytest.approx(
+                stats["total_wait_hours"], rel=1e-9
+            ), agency
 
 
 def mean_and_half_width(values: list[float]) -> tuple[float, float]:
@@ -63,27 +77,25 @@ def mean_and_half_width(values: list[float]) -> tuple[float, float]:
 
 
 def test_mm1_utilisation(tmp_path: Path) -> None:
-    """ρ = λ/μ = 0.6 (14.4 arrivals a day = 0.6/h, mean service 1 h).
-
-    Run without the drain: the drain runs on to the last return of a result (about 80 h after
-    the last arrival here), and every time average is over that longer horizon, which biases
-    utilisation low by that share (about 8 % at 40 days: 960 h of arrivals, 1,041 h horizon). The tolerance is the 95 % interval
-    across 6 replications of 120 days (17,280 h): the busy time is a compound Poisson sum, so
-    one run's utilisation has sd sqrt(2λ/(μ²T)) ≈ 0.020, and the half-width comes out ≈ 0.02.
-    """
+    """ρ = λ/μ = 0.6 (14.4 arrivals a day = 0.6/h, mean service 1 h), over the arrival window
+    after a 10-day warm-up, although the runs drain (applicants collecting results afterwards
+    are outside the window). The tolerance is the 95 % interval across 6 replications of 110
+    window days (2,640 h): one run's utilisation has sd sqrt(2λ/(μ²T)) ≈ 0.021."""
     data = yaml.safe_load((SCENARIOS / "mm1.yaml").read_text())
     data["workflows"] = str(SCENARIOS.parent / "workflows")
-    data["drain"] = False
-    path = tmp_path / "mm1-no-drain.yaml"
+    data["warmup_days"] = 10
+    path = tmp_path / "mm1-warm.yaml"
     path.write_text(yaml.safe_dump(data))
     summary = run_replications(path, replications=6, jobs=2, days=120)
-    assert [run["horizon_hours"] for run in summary["runs"]] == [120 * 24.0] * 6
+    assert all(run["horizon_hours"] > 120 * 24.0 for run in summary["runs"])  # it drained
     stats = [run["agencies"]["W1-DESK"] for run in summary["runs"]]
+    # Visits counted in the window only: λ = 0.6/h over 110 days.
+    assert [s["visits_per_hour"] == pytest.approx(0.6, rel=0.05) for s in stats] == [True] * 6
     mean, half = mean_and_half_width([s["utilisation"] for s in stats])
     assert abs(mean - 0.6) <= half, (mean, half)
     assert half < 0.03  # informative: 5 % of ρ
     # Mean wait in queue of M/M/1: ρ / (μ - λ) = 0.6 / 0.4 = 1.5 h.
-    mean, half = mean_and_half_width([s["mean_wait_hours"] for s in stats])
+    mean, half = mean_and_half_width([s["mean_wait_per_visit_calendar_hours"] for s in stats])
     assert abs(mean - 1.5) <= half, (mean, half)
     assert half < 0.3  # informative: 20 % of the wait
 
@@ -145,21 +157,3 @@ def test_cantho_scenarios_load() -> None:
         scenario, workflows = Scenario.load(path)
         assert workflows.is_dir(), path
         assert scenario.volume.per_year or scenario.volume.arrivals
-
-
-def test_calibration_reproduces_2024_rates(tmp_path: Path) -> None:
-    """cantho-2024's parameters, on enough dossiers per level for ±0.1 point to mean something:
-    the rates are per level, so the test draws similar volumes at each level."""
-    data = yaml.safe_load((ROOT / "simulations" / "cantho-2024.yaml").read_text())
-    data["workflows"] = str(ROOT / "workflows")
-    data["volume"]["per_year"] = {"city": 7000, "district": 12000, "commune": 2500}
-    data["volume"]["scale"] = 1.0
-    path = tmp_path / "calibration.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True))
-    summary = run_replications(path, replications=2, jobs=2)
-    targets = summary["targets"]
-    for level in ("city", "district", "commune"):
-        rate = summary["levels"][level]["on_time_rate"]["mean"]
-        assert abs(rate - targets[f"on_time_{level}"]) <= 0.001, (level, rate)
-    online = summary["kpis"]["online_share"]["mean"]
-    assert abs(online - targets["online_share"]) <= 0.01

@@ -29,7 +29,8 @@ from onestop.definitions import Definitions
 from onestop.engine import Engine
 from onestop.errors import InvalidTransition, NotAllowedHere
 from onestop.periods import Period
-from onestop.reports import full_report
+from onestop.reports import full_report, on_time_report
+from onestop.sim.mechanisms import tet_rush_days
 from onestop.sim.scenario import Scenario
 from onestop.store import Store
 
@@ -38,34 +39,60 @@ Process = Generator[Any, Any, None]
 
 @dataclass
 class AgencyStats:
-    """Queue statistics of one agency over a run (hours)."""
+    """Queue statistics of one agency.
+
+    Time averages (utilisation, queue length, arrival rate) are taken over the *window*: from the
+    end of the warm-up to the last arrival, so neither the empty start nor the drain (applicants
+    collecting results after the last arrival) dilutes them. Waits are per visit (one dossier at
+    one step, however many work sessions it took), in calendar hours and in working hours.
+    ``total_*`` fields cover the whole run, for Little's law on the sample path.
+    """
 
     capacity: int
+    window: tuple[float, float]
+    window_working_hours: float
     requests: int = 0
-    served: int = 0
-    wait_hours: float = 0.0
-    busy_hours: float = 0.0
-    queue_area: float = 0.0  # ∫ queue length dt
+    visits: int = 0
+    visit_wait_calendar: float = 0.0
+    visit_wait_working: float = 0.0
+    busy_working: float = 0.0
+    away_working: float = 0.0
+    queue_area: float = 0.0  # ∫ queue length dt over the window
+    total_queue_area: float = 0.0
+    total_wait: float = 0.0
     queue: int = 0
     last_change: float = 0.0
 
     def queue_changed(self, now: float, delta: int) -> None:
-        self.queue_area += self.queue * (now - self.last_change)
+        w0, w1 = self.window
+        self.total_queue_area += self.queue * (now - self.last_change)
+        overlap = min(now, w1) - max(self.last_change, w0)
+        if overlap > 0:
+            self.queue_area += self.queue * overlap
         self.queue += delta
         self.last_change = now
 
-    def summary(self, horizon: float) -> dict[str, float]:
-        """Mean wait, time-average queue length, arrival rate, utilisation, Little's L = λW."""
-        mean_wait = self.wait_hours / self.served if self.served else 0.0
-        rate = self.requests / horizon if horizon else 0.0
+    def summary(self) -> dict[str, float]:
+        """Per-visit waits, and the window's time-average queue, arrival rate and utilisation."""
+        w0, w1 = self.window
+        span = w1 - w0
+        capacity_hours = self.capacity * self.window_working_hours
         return {
             "capacity": self.capacity,
+            "visits": self.visits,
             "requests": self.requests,
-            "mean_wait_hours": mean_wait,
-            "mean_queue": self.queue_area / horizon if horizon else 0.0,
-            "arrival_rate_per_hour": rate,
-            "little_l": rate * mean_wait,
-            "utilisation": self.busy_hours / (self.capacity * horizon) if horizon else 0.0,
+            "mean_wait_per_visit_calendar_hours": (
+                self.visit_wait_calendar / self.visits if self.visits else 0.0
+            ),
+            "mean_wait_per_visit_working_hours": (
+                self.visit_wait_working / self.visits if self.visits else 0.0
+            ),
+            "mean_queue": self.queue_area / span if span else 0.0,
+            "visits_per_hour": self.visits / span if span else 0.0,
+            "utilisation": self.busy_working / capacity_hours if capacity_hours else 0.0,
+            "away_share": self.away_working / capacity_hours if capacity_hours else 0.0,
+            "total_queue_area": self.total_queue_area,
+            "total_wait_hours": self.total_wait,
         }
 
 
@@ -80,7 +107,8 @@ class RunResult:
     report: dict[str, Any]
     agencies: dict[str, dict[str, float]]
     wall_seconds: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
+    by_field: list[dict[str, Any]] = field(default_factory=list)
+    dossier_waits: dict[str, float] = field(default_factory=dict)
 
 
 def _constant(value: tuple[Procedure, str]) -> tuple[Procedure, str]:
@@ -133,6 +161,22 @@ class Simulation:
         self.stats: dict[str, AgencyStats] = {}
         self.dossiers = 0
         self.commands = 0
+        self.open = 0  # dossier processes still running (officers' other duties stop at 0)
+        self.arrival_end = scenario.days * 24.0
+        self.window = (scenario.warmup_days * 24.0, self.arrival_end)
+        self.window_working_hours = self._working_hours_between(*self.window)
+        self.visit_waits: list[tuple[float, float]] = []  # per dossier: (calendar, working) h
+        mech = scenario.mechanisms
+        self.rush = (
+            tet_rush_days(
+                calendar,
+                start,
+                start + timedelta(days=scenario.days),
+                mech.tet_backlog.working_days_before,
+            )
+            if mech.tet_backlog
+            else set()
+        )
         self._online_weight = self._all_weight = 0.0
         self._loads: list[tuple[float, Any, list[tuple[Procedure, str, float]]]] = []
         self._streams = self._build_streams()
@@ -164,6 +208,18 @@ class Simulation:
         now = self.sync()
         end = self.calendar.add_working_days(now, working_hours / self.hours_per_day)
         return max(0.0, self.hours(end) - self.env.now)
+
+    def _working_hours_between(self, a: float, b: float) -> float:
+        if b <= a:
+            return 0.0
+        return self.calendar.working_days_between(self.at(a), self.at(b)) * self.hours_per_day
+
+    def _in_window(self, a: float, b: float, working: float) -> float:
+        """Working hours of the interval [a, b] (``working`` of them in all) inside the window."""
+        w0, w1 = self.window
+        if a >= w0 and b <= w1:
+            return working
+        return self._working_hours_between(max(a, w0), min(b, w1))
 
     # -- commands -----------------------------------------------------------------------------
 
@@ -231,12 +287,18 @@ class Simulation:
 
     def _profile(self, moment: datetime) -> float:
         vol = self.scenario.volume
-        return vol.weekday_profile[moment.weekday()] * vol.month_profile.get(moment.month, 1.0)
+        factor = vol.weekday_profile[moment.weekday()] * vol.month_profile.get(moment.month, 1.0)
+        tet = self.scenario.mechanisms.tet_backlog
+        if tet is not None and moment.date() in self.rush:
+            factor *= tet.surge
+        return factor
 
     def arrivals(self, rate: float, pick: Callable[[], tuple[Procedure, str]]) -> Process:
         """Poisson arrivals in working time, thinned by the weekday and month profiles."""
         vol = self.scenario.volume
         peak = max(vol.weekday_profile) * max([1.0, *vol.month_profile.values()])
+        if self.scenario.mechanisms.tet_backlog is not None:
+            peak *= self.scenario.mechanisms.tet_backlog.surge
         if rate <= 0 or peak <= 0:
             return
         end = self.scenario.days * 24.0
@@ -269,25 +331,98 @@ class Simulation:
                     load[agency] = load.get(agency, 0.0) + rate * share * work
         return load
 
+    def expected_visits(self) -> dict[str, float]:
+        """Step visits per working hour, by agency, from the arrival streams."""
+        visits: dict[str, float] = {}
+        for rate, _pick, combos in self._loads:
+            for proc, unit, share in combos:
+                for step in proc.route.steps:
+                    agency = self.catalog.step_agency(proc, step, unit).code
+                    visits[agency] = visits.get(agency, 0.0) + rate * share
+        return visits
+
+    def headcount(self, agency: str) -> int:
+        """Officers of ``agency``: by agency, by level and role, by role, else the default
+        (or, for exploration, sized from the expected load at ``target_utilisation``)."""
+        st = self.scenario.staffing
+        if agency in st.by_agency:
+            return st.by_agency[agency]
+        spec = self.catalog.units.agency(agency)
+        level = self.catalog.units.level_of(spec.unit).code
+        by_level = st.by_level.get(level, {})
+        if spec.role in by_level:
+            return by_level[spec.role]
+        if spec.role in st.by_role:
+            return st.by_role[spec.role]
+        if st.target_utilisation is not None:
+            return max(1, math.ceil(self._load.get(agency, 0.0) / st.target_utilisation))
+        return st.default
+
     def _officers(self, agency: str) -> simpy.PriorityResource:
         res = self.staff.get(agency)
         if res is None:
-            st = self.scenario.staffing
-            role = self.catalog.units.agency(agency).role
-            count = st.default
-            if st.target_utilisation is not None:
-                needed = self._load.get(agency, 0.0) / st.target_utilisation
-                count = max(1, math.ceil(needed))
-            count = st.by_agency.get(agency, st.by_role.get(role, count))
+            count = self.headcount(agency)
             # Officers take the file whose step is due first (earliest deadline first).
             res = self.staff[agency] = simpy.PriorityResource(self.env, capacity=count)
-            self.stats[agency] = AgencyStats(count, last_change=self.env.now)
+            self.stats[agency] = AgencyStats(
+                count, self.window, self.window_working_hours, last_change=self.env.now
+            )
+            level = self.catalog.units.level_of(self.catalog.units.agency(agency).unit).code
+            mech = self.scenario.mechanisms
+            for _ in range(count):
+                if mech.absence is not None:
+                    self.env.process(self.absences(agency))
+                if mech.other_posts is not None and mech.other_posts.share_by_level.get(level):
+                    self.env.process(self.other_post(agency, level))
         return res
+
+    # -- officers' time away from the agency's files ------------------------------------------
+
+    def _running(self) -> bool:
+        return self.env.now < self.arrival_end or self.open > 0
+
+    def away(self, agency: str, working_hours: float) -> Process:
+        """One officer of ``agency`` leaves its files for ``working_hours`` of office time
+        (taken as soon as the current work session ends: files are not dropped mid-session)."""
+        stats = self.stats[agency]
+        with self.staff[agency].request(priority=-1) as slot:
+            yield slot
+            begin = self.env.now
+            held = self.working_delay(working_hours)
+            yield self.env.timeout(held)
+            stats.away_working += self._in_window(begin, begin + held, working_hours)
+
+    def absences(self, agency: str) -> Process:
+        """One officer's leave: episodes at Poisson times in working time."""
+        absence = self.scenario.mechanisms.absence
+        assert absence is not None
+        rng, hpd = self.rng, self.hours_per_day
+        if absence.leave_days_per_year <= 0:
+            return
+        mean_episode = absence.episode_days.expected
+        gap_days = max(248 - absence.leave_days_per_year, 1) * mean_episode
+        gap_days /= absence.leave_days_per_year
+        while self._running():
+            yield self.env.timeout(self.working_delay(rng.expovariate(1 / gap_days) * hpd))
+            days = absence.episode_days.sample(rng)
+            if self._running() and rng.random() >= absence.covered_share:
+                yield from self.away(agency, days * hpd)
+
+    def other_post(self, agency: str, level: str) -> Process:
+        """One officer's blocks of work on another post."""
+        posts = self.scenario.mechanisms.other_posts
+        assert posts is not None
+        share = posts.share_by_level[level]
+        gap = posts.block_hours * (1 - share) / share
+        while self._running():
+            yield self.env.timeout(self.working_delay(self.rng.expovariate(1 / gap)))
+            if self._running():
+                yield from self.away(agency, posts.block_hours)
 
     def dossier(self, proc: Procedure, unit: str) -> Process:
         """The life of one dossier, every state change through the engine."""
         sc, rng, engine = self.scenario, self.rng, self.engine
-        ch, beh = sc.channels, sc.behaviour
+        ch = sc.channels
         online = proc.online != "none" and rng.random() < self.online_probability
         postal = not online and proc.postal and rng.random() < ch.postal
         intake = None
@@ -311,11 +446,27 @@ class Simulation:
         if d is None:
             return
         self.dossiers += 1
+        self.open += 1
+        try:
+            yield from self._process(proc, d, online, ret)
+        finally:
+            self.open -= 1
+
+    def _process(self, proc: Procedure, d: Any, online: bool, ret: str) -> Process:
+        sc, rng, engine = self.scenario, self.rng, self.engine
+        beh, mech = sc.behaviour, sc.mechanisms
         steps = proc.route.steps
-        overrun = beh.overrun_rate.get(proc.level, 0.0)
-        late_step = rng.randrange(len(steps)) if rng.random() < overrun else -1
         if beh.apology:
-            self.env.process(self.watch(d.id, late_step >= 0))
+            self.env.process(self.watch(d.id))
+        paper = False
+        if mech.handover is not None and not online and sc.channels.online < 1:
+            paper_share = (1 - mech.handover.digitised_share) / (1 - sc.channels.online)
+            paper = rng.random() < paper_share
+        main_step = max(range(len(steps)), key=lambda i: steps[i].budget)
+        rounds = [r for r in (mech.consultation, mech.site_visit) if r is not None]
+        rounds = [r for r in rounds if rng.random() < r.share(proc.field)]
+        received = self.env.now
+        waits = [0.0, 0.0]
         supplement_step = rng.randrange(len(steps)) if rng.random() < beh.supplement_rate else -1
         withdraw_step = rng.randrange(len(steps)) if rng.random() < beh.withdraw_rate else -1
         service = sc.service.by_field.get(proc.field, sc.service.default)
@@ -326,17 +477,19 @@ class Simulation:
             else:
                 work = service.sample(rng, budget_hours)
             step_due = self.hours(d.step_due_at) if d.step_due_at else self.env.now
-            yield from self.work(d.current_agency or "", work, step_due)
-            if k == late_step:
-                # An overrun: the file waits past the appointment date (site visit, another
-                # agency's opinion, an absent officer) by a multiple of the step's budget. It
-                # is waiting, not work: no officer is held.
-                now = self.sync()
-                to_due = max(0.0, self.calendar.working_days_between(now, d.due_at or now))
-                extra = (beh.overrun_factor.sample(rng) - 1) * budget_hours
-                yield self.env.timeout(
-                    self.working_delay(to_due * self.hours_per_day + max(extra, 0.5))
-                )
+            agency = d.current_agency or ""
+            yield from self.work(agency, work, step_due, waits)
+            if k == main_step:
+                for external in rounds:
+                    # Another agency's opinion or a site visit: the officer prepares it, then
+                    # the file waits (no officer held), possibly for several rounds.
+                    while True:
+                        if external.officer_hours:
+                            yield from self.work(agency, external.officer_hours, step_due, waits)
+                        delay = external.delay_days.sample(rng) * self.hours_per_day
+                        yield self.env.timeout(self.working_delay(delay))
+                        if rng.random() >= external.extra_round_share:
+                            break
             if k == withdraw_step:
                 self.do(engine.withdraw, d.id, reason="applicant withdrew")
                 return
@@ -349,6 +502,21 @@ class Simulation:
                 self.do(engine.supplement, d.id)
             if k + 1 < len(steps):
                 d = self.do(engine.complete_step, d.id) or engine.get(d.id)
+                if mech.handover is not None and d.current_agency != agency:
+                    # The file goes to the next agency: a paper file bound for another unit, or
+                    # for another building of the same unit, is carried there; otherwise it is
+                    # signed out and opened.
+                    hand = mech.handover
+                    units = self.catalog.units
+                    here = units.agency(agency).unit
+                    carried = units.agency(d.current_agency or agency).unit != here
+                    carried = carried or units.level_of(here).code in hand.carried_within_levels
+                    delay = (
+                        hand.paper_days.sample(rng) * self.hours_per_day
+                        if paper and carried
+                        else hand.digital_hours.sample(rng)
+                    )
+                    yield self.env.timeout(self.working_delay(delay))
                 continue
             asked_payment = proc.fee_vnd > 0 and self.do(engine.request_payment, d.id, proc.fee_vnd)
             if asked_payment:
@@ -356,9 +524,13 @@ class Simulation:
                 yield self.env.timeout(self.working_delay(delay))
                 self.do(engine.pay, d.id, online=rng.random() < beh.paid_online)
             self.do(engine.resolve, d.id)
+        if self.window[0] <= received < self.window[1]:
+            self.visit_waits.append((waits[0], waits[1]))
         yield from self.deliver(d.id, ret)
 
-    def work(self, agency: str, hours: float, due: float) -> Process:
+    def work(
+        self, agency: str, hours: float, due: float, waits: list[float] | None = None
+    ) -> Process:
         """An officer of ``agency`` spends ``hours`` of working time on a file due at ``due``.
 
         Work goes in sessions (``service.session_hours``): between sessions the file goes back
@@ -369,6 +541,8 @@ class Simulation:
         stats = self.stats[agency]
         session = self.scenario.service.session_hours
         remaining = hours
+        visit_start = self.env.now
+        wait_calendar = wait_working = 0.0
         while remaining > 1e-9:
             chunk = remaining if session is None else min(session, remaining)
             stats.requests += 1
@@ -376,13 +550,23 @@ class Simulation:
             stats.queue_changed(asked, +1)
             with officers.request(priority=round(due * 60)) as slot:
                 yield slot
-                stats.queue_changed(self.env.now, -1)
-                stats.wait_hours += self.env.now - asked
-                stats.served += 1
+                now = self.env.now
+                stats.queue_changed(now, -1)
+                stats.total_wait += now - asked
+                if now > asked:
+                    wait_calendar += now - asked
+                    wait_working += self._working_hours_between(asked, now)
                 held = self.working_delay(chunk)
-                stats.busy_hours += held
+                stats.busy_working += self._in_window(now, now + held, chunk)
                 yield self.env.timeout(held)
             remaining -= chunk
+        if self.window[0] <= visit_start < self.window[1]:
+            stats.visits += 1
+            stats.visit_wait_calendar += wait_calendar
+            stats.visit_wait_working += wait_working
+        if waits is not None:
+            waits[0] += wait_calendar
+            waits[1] += wait_working
 
     def deliver(self, dossier_id: int, method: str) -> Process:
         """Return the result: by post (dispatch, transit) or collected / downloaded."""
@@ -398,11 +582,11 @@ class Simulation:
             scores, weights = zip(*beh.ratings.items(), strict=True)
             self.do(engine.rate, dossier_id, rng.choices(scores, weights)[0])
 
-    def watch(self, dossier_id: int, known_late: bool) -> Process:
+    def watch(self, dossier_id: int) -> Process:
         """On the last day the law allows an apology letter (Form 04) in time
         (:func:`onestop.deadlines.apology_deadline` under the dossier's rule set), an officer
-        who knows the dossier will be late (a known overrun, or less time left than the
-        remaining steps' expected work) issues one. The new date is set by that expected work:
+        who sees the dossier will be late (less time left than the remaining steps' expected
+        work) issues one. The new date is set by that expected work:
         the remaining steps' mean work from now, in whole working days, at least one."""
         engine, cal = self.engine, self.calendar
         while True:
@@ -424,7 +608,7 @@ class Simulation:
             )
             now = self.sync()
             left = cal.working_days_between(now, d.due_at)
-            if known_late or remaining / self.hours_per_day > left:
+            if remaining / self.hours_per_day > left:
                 days = max(1, math.ceil(remaining / self.hours_per_day))
                 new_due = cal.add_working_days(max(d.due_at, now), days)
                 self.do(engine.apologise, dossier_id, new_due, "hồ sơ cần thêm thời gian xử lý")
@@ -453,14 +637,26 @@ class Simulation:
             st.queue_changed(horizon, 0)
         end = self.at(horizon)
         self.sync()
-        period = Period(self.scenario.start, max(end.date(), self.scenario.start), "simulation")
+        first = self.scenario.start + timedelta(days=self.scenario.warmup_days)
+        period = Period(first, max(end.date(), first), "simulation")
         report = full_report(self.engine.store, period, ["level"], as_of=end)
+        fields = on_time_report(self.engine.store, period, ["field"], as_of=end)
+        n = len(self.visit_waits)
         return RunResult(
             seed=self.seed,
             dossiers=self.dossiers,
             commands=self.commands,
             horizon_hours=horizon,
             report=report.as_dict(),
-            agencies={a: s.summary(horizon) for a, s in sorted(self.stats.items())},
+            agencies={a: s.summary() for a, s in sorted(self.stats.items())},
             wall_seconds=time.perf_counter() - t0,
+            by_field=[
+                {"field": r["field"], "resolved": r["resolved"], "late": r["late"]}
+                for r in fields.as_dict()["rows"]
+            ],
+            dossier_waits={
+                "dossiers": n,
+                "mean_wait_calendar_hours": sum(w[0] for w in self.visit_waits) / n if n else 0.0,
+                "mean_wait_working_hours": sum(w[1] for w in self.visit_waits) / n if n else 0.0,
+            },
         )

@@ -1,11 +1,14 @@
-"""Replications in parallel processes, and their summary with 95 % confidence intervals."""
+"""Replications in parallel processes, and their summary with 95 % confidence intervals.
+
+On-time rates are pooled over the dossiers of all replications with a Wilson interval (inside
+[0, 1]); means of per-replication figures (waits, utilisation, KPIs) get Student-t intervals.
+"""
 
 from __future__ import annotations
 
 import json
-import math
 import multiprocessing
-import statistics
+import queue
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -14,33 +17,41 @@ from typing import Any
 from onestop.log import configure
 from onestop.sim.model import RunResult, Simulation
 from onestop.sim.scenario import Scenario
+from onestop.sim.stats import mean_interval, wilson
 
-# Student's t, two-sided 95 %, by degrees of freedom (normal beyond 30).
-_T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
-        9: 2.262, 10: 2.228, 12: 2.179, 15: 2.131, 20: 2.086, 25: 2.060, 30: 2.042}  # fmt: skip
+ProgressCallback = Callable[[int, float], None]
+"""``progress(replication, share_done)``: replication index from 0, share of its days done."""
 
-
-def t95(df: int) -> float:
-    """The 97.5 % quantile of Student's t with ``df`` degrees of freedom."""
-    if df <= 0:
-        return math.inf
-    keys = [k for k in _T95 if k >= df]
-    return _T95[min(keys)] if keys else 1.96
+# The worker processes' channel for progress messages (set by the pool's initializer).
+_PROGRESS: Any = None
 
 
 def interval(values: list[float]) -> dict[str, float]:
-    """Mean and 95 % confidence half-width across replications."""
-    mean = statistics.fmean(values) if values else math.nan
-    if len(values) < 2:
-        return {"mean": mean, "half_width": math.nan, "n": len(values)}
-    half = t95(len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))
-    return {"mean": mean, "half_width": half, "n": len(values)}
+    """Mean and 95 % Student-t half-width across replications."""
+    return mean_interval(values)
 
 
-def _replicate(args: tuple[str, int, int | None, float | None, str]) -> RunResult:
-    path, seed, days, scale, url = args
+def _init_worker(channel: Any, log_level: str) -> None:
+    global _PROGRESS
+    _PROGRESS = channel
+    configure(None, log_level)
+
+
+def _replicate(
+    args: tuple[int, str, int, int | None, float | None, str],
+    progress: ProgressCallback | None = None,
+) -> RunResult:
+    index, path, seed, days, scale, url = args
     scenario, workflows = load_scenario(path, days, scale)
-    return Simulation(scenario, workflows, seed, url).run()
+    report = progress
+    if report is None and _PROGRESS is not None:
+        channel = _PROGRESS
+
+        def report(i: int, share: float) -> None:
+            channel.put((i, share))
+
+    sim = Simulation(scenario, workflows, seed, url)
+    return sim.run(None if report is None else (lambda share: report(index, share)))
 
 
 def load_scenario(
@@ -65,7 +76,7 @@ def run_replications(
     days: int | None = None,
     scale: float | None = None,
     db: str | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: ProgressCallback | None = None,
     worker_log_level: str = "WARNING",
 ) -> dict[str, Any]:
     """Run a scenario ``replications`` times (seeds seed, seed+1, ...) and summarise.
@@ -79,7 +90,8 @@ def run_replications(
         scale: Override the scenario's volume scale.
         db: SQLite file for the first replication's events (``onestop report`` can read it);
             default: every replication in memory.
-        progress: Called as ``progress(done, total)`` after each replication.
+        progress: Called as ``progress(replication, share_done)`` while each replication runs
+            (daily in simulated time) and with 1.0 when it ends.
         worker_log_level: Log level of the worker processes started for ``jobs > 1`` (they are
             onestop's own processes, so onestop configures their logging; the calling process's
             logging is left as the host set it).
@@ -90,37 +102,63 @@ def run_replications(
     scenario, _ = load_scenario(path, days, scale)
     base = scenario.seed if seed is None else seed
     tasks = [
-        (str(path), base + r, days, scale, f"sqlite:///{db}" if (db and r == 0) else "sqlite://")
+        (r, str(path), base + r, days, scale, f"sqlite:///{db}" if (db and r == 0) else "sqlite://")
         for r in range(replications)
     ]
     results: list[RunResult] = []
     if jobs > 1 and replications > 1:
         ctx = multiprocessing.get_context("spawn")
-        with ctx.Pool(
-            min(jobs, replications), initializer=configure, initargs=(None, worker_log_level)
-        ) as pool:
-            for result in pool.imap(_replicate, tasks):
-                results.append(result)
-                if progress:
-                    progress(len(results), replications)
+        with ctx.Manager() as manager:
+            channel = manager.Queue() if progress else None
+            with ctx.Pool(
+                min(jobs, replications),
+                initializer=_init_worker,
+                initargs=(channel, worker_log_level),
+            ) as pool:
+                pending = pool.map_async(_replicate, tasks)
+                while not pending.ready() or (channel is not None and not channel.empty()):
+                    if channel is None:
+                        pending.wait(0.5)
+                        continue
+                    try:
+                        index, share = channel.get(timeout=0.2)
+                    except queue.Empty:
+                        continue
+                    assert progress is not None
+                    progress(index, share)
+                results = pending.get()
     else:
         for task in tasks:
-            results.append(_replicate(task))
-            if progress:
-                progress(len(results), replications)
+            results.append(_replicate(task, progress))
+    if progress:
+        for r in range(replications):
+            progress(r, 1.0)
     return summarise(scenario, results)
 
 
 def summarise(scenario: Scenario, results: list[RunResult]) -> dict[str, Any]:
-    """Aggregate replications: means and 95 % intervals."""
-    levels: dict[str, dict[str, list[float]]] = {}
+    """Aggregate replications.
+
+    On-time rates by level and late shares by field are pooled over every replication's
+    resolved dossiers, with 95 % Wilson intervals; ``between_replications`` gives the t
+    interval of the per-replication rates (wider when queues make a run's dossiers share fate).
+    """
+    levels: dict[str, dict[str, Any]] = {}
     for res in results:
         for row in res.report["rows"]:
-            lv = levels.setdefault(row["level"], {"on_time_rate": [], "resolved": [], "late": []})
+            lv = levels.setdefault(row["level"], {"resolved": 0, "late": 0, "rates": []})
+            lv["resolved"] += row["resolved"]
+            lv["late"] += row["late"]
             if row["on_time_rate"] is not None:
-                lv["on_time_rate"].append(row["on_time_rate"])
-            lv["resolved"].append(row["resolved"])
-            lv["late"].append(row["late"])
+                lv["rates"].append(row["on_time_rate"])
+    fields: dict[str, list[int]] = {}
+    for res in results:
+        for row in res.by_field:
+            counts = fields.setdefault(row["field"], [0, 0])
+            counts[0] += row["resolved"]
+            counts[1] += row["late"]
+    resolved_all = sum(lv["resolved"] for lv in levels.values())
+    late_all = sum(lv["late"] for lv in levels.values())
     kpi_names = ["online_share", "paid_online_share", "post_return_share", "satisfaction"]
     kpis = {
         k: interval([r.report["kpis"][k] for r in results if r.report["kpis"][k] is not None])
@@ -134,14 +172,33 @@ def summarise(scenario: Scenario, results: list[RunResult]) -> dict[str, Any]:
                 acc[key] = acc.get(key, 0.0) + value / len(results)
     wall = sum(r.wall_seconds for r in results)
     dossiers = sum(r.dossiers for r in results)
+    waits = {
+        key: interval([r.dossier_waits[key] for r in results if r.dossier_waits.get("dossiers")])
+        for key in ("mean_wait_calendar_hours", "mean_wait_working_hours")
+    }
     return {
         "scenario": scenario.name,
         "replications": len(results),
         "seeds": [r.seed for r in results],
+        "warmup_days": scenario.warmup_days,
         "dossiers_per_replication": interval([float(r.dossiers) for r in results]),
         "commands": sum(r.commands for r in results),
         "simulated_dossiers_per_second": dossiers / wall if wall else None,
-        "levels": {lv: {k: interval(v) for k, v in data.items()} for lv, data in levels.items()},
+        "levels": {
+            level: {
+                "on_time": wilson(lv["resolved"] - lv["late"], lv["resolved"]),
+                "between_replications": interval(lv["rates"]),
+                "resolved": lv["resolved"],
+                "late": lv["late"],
+            }
+            for level, lv in levels.items()
+        },
+        "late_share": wilson(late_all, resolved_all),
+        "fields": {
+            f: {"late": wilson(late, resolved), "resolved": resolved}
+            for f, (resolved, late) in sorted(fields.items(), key=lambda kv: -kv[1][1])
+        },
+        "dossier_waits": waits,
         "kpis": kpis,
         "targets": scenario.targets,
         "agencies": agencies,
@@ -154,19 +211,25 @@ def write_outputs(summary: dict[str, Any], out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     files = [out / "summary.json", out / "on-time-by-level.csv", out / "agencies.csv"]
     files[0].write_text(json.dumps(summary, indent=2, default=str, ensure_ascii=False))
-    lines = ["level,on_time_rate,ci95_half_width,resolved_mean,late_mean,replications"]
+    lines = ["level,on_time_rate,wilson95_low,wilson95_high,resolved,late,replications"]
     for level, data in summary["levels"].items():
-        r = data["on_time_rate"]
+        r = data["on_time"]
         lines.append(
-            f"{level},{r['mean']:.6f},{r['half_width']:.6f},{data['resolved']['mean']:.1f},"
-            f"{data['late']['mean']:.2f},{r['n']}"
+            f"{level},{r['rate']:.6f},{r['low']:.6f},{r['high']:.6f},{data['resolved']},"
+            f"{data['late']},{summary['replications']}"
         )
     files[1].write_text("\n".join(lines) + "\n")
-    rows = ["agency,capacity,requests,mean_wait_hours,mean_queue,utilisation,little_l"]
+    keys = [
+        "capacity",
+        "visits",
+        "mean_wait_per_visit_calendar_hours",
+        "mean_wait_per_visit_working_hours",
+        "mean_queue",
+        "utilisation",
+        "away_share",
+    ]
+    rows = [",".join(["agency", *keys])]
     for agency, s in sorted(summary["agencies"].items()):
-        rows.append(
-            f"{agency},{s['capacity']:.0f},{s['requests']:.1f},{s['mean_wait_hours']:.4f},"
-            f"{s['mean_queue']:.4f},{s['utilisation']:.4f},{s['little_l']:.4f}"
-        )
+        rows.append(",".join([agency, *(f"{s[k]:.4f}" for k in keys)]))
     files[2].write_text("\n".join(rows) + "\n")
     return files

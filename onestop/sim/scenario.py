@@ -7,8 +7,6 @@ applicant and officer behaviour. Every number a calibration rests on is stated i
 
 from __future__ import annotations
 
-import math
-import random
 from datetime import date
 from pathlib import Path
 from typing import Literal
@@ -16,68 +14,14 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from onestop._yaml import load_yaml, validate_model
+from onestop.sim.distribution import Distribution
+from onestop.sim.mechanisms import Mechanisms
+
+__all__ = ["Distribution", "Mechanisms", "Scenario"]
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Distribution(_Model):
-    """A positive random duration.
-
-    Attributes:
-        kind: ``exponential``, ``lognormal``, ``gamma``, ``triangular`` or ``fixed``.
-        mean: Mean (exponential, lognormal, gamma, fixed).
-        cv: Coefficient of variation (lognormal, gamma).
-        low: Minimum (triangular).
-        mode: Most likely value (triangular).
-        high: Maximum (triangular).
-    """
-
-    kind: Literal["exponential", "lognormal", "gamma", "triangular", "fixed"] = "exponential"
-    mean: float | None = Field(default=None, gt=0)
-    cv: float = Field(default=1.0, gt=0, le=10)
-    low: float | None = Field(default=None, ge=0)
-    mode: float | None = Field(default=None, ge=0)
-    high: float | None = Field(default=None, gt=0)
-
-    @model_validator(mode="after")
-    def _complete(self) -> Distribution:
-        if self.kind == "triangular":
-            if None in (self.low, self.mode, self.high):
-                raise ValueError("a triangular distribution needs low, mode and high")
-            assert self.low is not None and self.mode is not None and self.high is not None
-            if not self.low <= self.mode <= self.high:
-                raise ValueError("triangular needs low <= mode <= high")
-        elif self.mean is None:
-            raise ValueError(f"a {self.kind} distribution needs a mean")
-        return self
-
-    @property
-    def expected(self) -> float:
-        """The distribution's mean."""
-        if self.kind == "triangular":
-            assert self.low is not None and self.mode is not None and self.high is not None
-            return (self.low + self.mode + self.high) / 3
-        assert self.mean is not None
-        return self.mean
-
-    def sample(self, rng: random.Random, scale: float = 1.0) -> float:
-        """Draw one value, multiplied by ``scale``."""
-        if self.kind == "triangular":
-            assert self.low is not None and self.mode is not None and self.high is not None
-            return rng.triangular(self.low, self.high, self.mode) * scale
-        assert self.mean is not None
-        mean = self.mean * scale
-        if self.kind == "fixed":
-            return mean
-        if self.kind == "exponential":
-            return rng.expovariate(1 / mean)
-        if self.kind == "gamma":
-            shape = 1 / self.cv**2
-            return rng.gammavariate(shape, mean / shape)
-        sigma2 = math.log(1 + self.cv**2)
-        return rng.lognormvariate(math.log(mean) - sigma2 / 2, math.sqrt(sigma2))
 
 
 class Arrival(_Model):
@@ -138,18 +82,21 @@ class Channels(_Model):
 
 
 class Staffing(_Model):
-    """Officers per agency.
+    """Officers per agency: an input, as a city counts them.
 
-    With ``target_utilisation`` set, each agency gets the fewest officers that keep its expected
-    load (arrivals × service time, from the scenario itself) at or below that utilisation, so
-    staffing follows volume and ``scale``. Counts in ``by_role`` / ``by_agency`` override it;
-    ``default`` applies when no target is set.
+    The count of an agency is the first of: ``by_agency[code]``, ``by_level[level][role]``,
+    ``by_role[role]``, then ``default``. ``target_utilisation`` (exploration only, not for
+    calibrated scenarios) instead sizes each agency not counted explicitly from its expected load
+    (arrivals × service time) at that utilisation, so staffing follows volume and no queue
+    ever responds to it.
     """
 
     target_utilisation: float | None = Field(default=None, gt=0, le=1)
     default: int = Field(default=2, ge=1, le=10_000)
     by_role: dict[str, int] = Field(default_factory=dict)
+    by_level: dict[str, dict[str, int]] = Field(default_factory=dict)
     by_agency: dict[str, int] = Field(default_factory=dict)
+    basis: str = ""
 
 
 class Service(_Model):
@@ -175,8 +122,6 @@ class Behaviour(_Model):
     withdraw_rate: float = Field(default=0.0, ge=0, le=1)
     payment_delay_days: Distribution = Distribution(kind="triangular", low=0.1, mode=1, high=5)
     paid_online: float = Field(default=0.0, ge=0, le=1)
-    overrun_rate: dict[str, float] = Field(default_factory=dict)
-    overrun_factor: Distribution = Distribution(kind="triangular", low=1.2, mode=1.5, high=3)
     apology: bool = True
     rating_share: float = Field(default=0.0, ge=0, le=1)
     ratings: dict[int, float] = Field(default_factory=lambda: {5: 0.7, 4: 0.25, 3: 0.05})
@@ -194,6 +139,8 @@ class Scenario(_Model):
         start: First day.
         days: Calendar days of arrivals.
         drain: Keep processing after the last arrival until every dossier is done.
+        warmup_days: Calendar days at the start left out of every statistic (queues start
+            empty); the on-time report then counts dossiers resolved after the warm-up.
         calendar: ``vietnam`` (working days, office hours) or ``round_the_clock``.
         seed: Base random seed (replication r uses seed + r).
         volume: Arrivals.
@@ -201,6 +148,8 @@ class Scenario(_Model):
         staffing: Officers.
         service: Service times.
         behaviour: Applicants and officers.
+        mechanisms: Where lateness comes from (consultations, site visits, absences, other
+            posts, hand-overs, the Tết rush); none by default.
         targets: Figures the scenario is calibrated to (for the summary's comparison).
     """
 
@@ -211,6 +160,7 @@ class Scenario(_Model):
     start: date
     days: int = Field(ge=1, le=3660)
     drain: bool = True
+    warmup_days: int = Field(default=0, ge=0)
     calendar: Literal["vietnam", "round_the_clock"] = "vietnam"
     seed: int = 1
     volume: Volume
@@ -218,7 +168,14 @@ class Scenario(_Model):
     staffing: Staffing = Staffing()
     service: Service = Service()
     behaviour: Behaviour = Behaviour()
+    mechanisms: Mechanisms = Mechanisms()
     targets: dict[str, float] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _warmup(self) -> Scenario:
+        if self.warmup_days >= self.days:
+            raise ValueError(f"warmup_days ({self.warmup_days}) must be less than days")
+        return self
 
     @classmethod
     def load(cls, path: str | Path) -> tuple[Scenario, Path]:

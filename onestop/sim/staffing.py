@@ -1,0 +1,144 @@
+"""Staffing as a question: the fewest officers per agency that reach an on-time target.
+
+Start from Erlang C (each agency an M/M/c queue of its expected visits, in working hours: the
+smallest c with P(wait > max_wait) <= 1 - target), then confirm by simulating the scenario with
+those headcounts, and add an officer where the simulated wait per visit still exceeds
+``max_wait`` until every level reaches the target (pooled Wilson interval reported).
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from onestop.sim.model import Simulation
+from onestop.sim.runner import ProgressCallback, load_scenario, run_replications
+
+
+def erlang_c(servers: int, offered: float) -> float:
+    """Probability that an arrival waits in an M/M/c queue (``offered`` = λ/μ Erlangs)."""
+    if offered <= 0:
+        return 0.0
+    if servers <= offered:
+        return 1.0
+    term, total = 1.0, 1.0  # a^k / k! summed for k < c, computed stably
+    for k in range(1, servers):
+        term *= offered / k
+        total += term
+    top = term * offered / servers * servers / (servers - offered)
+    return top / (total + top)
+
+
+def erlang_c_headcount(
+    rate: float, mean_service: float, max_wait: float, target: float, cap: int = 10_000
+) -> int:
+    """Smallest c with P(W > max_wait) = C(c, a) e^{-(cμ - λ) max_wait} <= 1 - target.
+
+    Args:
+        rate: Visits per working hour.
+        mean_service: Working hours per visit.
+        max_wait: Working hours a visit may wait.
+        target: Required share of visits waiting no longer (e.g. 0.999).
+        cap: Largest headcount tried.
+    """
+    if rate <= 0 or mean_service <= 0:
+        return 1
+    offered, mu = rate * mean_service, 1 / mean_service
+    c = max(1, math.floor(offered) + 1)
+    while c < cap:
+        late = erlang_c(c, offered) * math.exp(-(c * mu - rate) * max_wait)
+        if late <= 1 - target:
+            return c
+        c += 1
+    return cap
+
+
+def _write(scenario: Any, workflows: Path, by_agency: dict[str, int], folder: Path) -> Path:
+    data = scenario.model_dump(mode="json", exclude_defaults=False)
+    data["workflows"] = str(workflows)
+    data["staffing"] = {**data["staffing"], "by_agency": by_agency, "target_utilisation": None}
+    path = folder / f"{scenario.name}-staffed.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    return path
+
+
+def solve(
+    path: str | Path,
+    *,
+    target: float,
+    max_wait_hours: float,
+    replications: int = 2,
+    jobs: int = 1,
+    days: int | None = None,
+    scale: float | None = None,
+    rounds: int = 4,
+    progress: ProgressCallback | None = None,
+    on_round: Callable[[int, dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Search the headcount per agency reaching ``target`` on time at every level.
+
+    Args:
+        path: Scenario file.
+        target: Required on-time rate at every level (e.g. 0.999).
+        max_wait_hours: Working hours a file may wait at an agency's queue per visit.
+        replications: Replications per confirmation round.
+        jobs: Parallel processes.
+        days: Override the scenario's days.
+        scale: Override the scenario's volume scale.
+        rounds: Confirmation rounds at most.
+        progress: Replication progress, as in :func:`run_replications`.
+        on_round: Called with the round number and its summary.
+
+    Returns:
+        ``headcounts`` by agency, ``erlang_c`` (the starting point), ``levels`` (the last
+        round's pooled on-time rates with Wilson intervals), ``reached`` and ``rounds``.
+    """
+    scenario, workflows = load_scenario(path, days, scale)
+    sim = Simulation(scenario, workflows, scenario.seed)
+    load, visits = sim.expected_load(), sim.expected_visits()
+    start = {
+        agency: erlang_c_headcount(
+            visits[agency], load[agency] / visits[agency], max_wait_hours, target
+        )
+        for agency in load
+        if visits.get(agency)
+    }
+    counts = dict(start)
+    summary: dict[str, Any] = {}
+    reached = False
+    done = 0
+    with tempfile.TemporaryDirectory() as folder:
+        for done in range(1, rounds + 1):
+            staffed = _write(scenario, workflows, counts, Path(folder))
+            summary = run_replications(
+                staffed, replications=replications, jobs=jobs, progress=progress
+            )
+            if on_round:
+                on_round(done, summary)
+            reached = all(lv["on_time"]["rate"] >= target for lv in summary["levels"].values())
+            slow = [
+                agency
+                for agency, stats in summary["agencies"].items()
+                if stats["mean_wait_per_visit_working_hours"] > max_wait_hours
+            ]
+            if reached and not slow:
+                break
+            if not slow:  # late for reasons officers cannot fix (consultations, transport)
+                break
+            for agency in slow:
+                counts[agency] = counts.get(agency, 1) + 1
+    return {
+        "scenario": scenario.name,
+        "target": target,
+        "max_wait_hours": max_wait_hours,
+        "erlang_c": start,
+        "headcounts": counts,
+        "levels": summary.get("levels", {}),
+        "reached": reached,
+        "rounds": done,
+    }

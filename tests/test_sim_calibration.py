@@ -1,0 +1,61 @@
+"""The calibration's bookkeeping on made-up simulation records (the simulations themselves are a
+documented command, not CI): the fit picks the grid point nearest the published rates, and the
+leave-one-year-out check never looks at the year it predicts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from onestop.sim.calibration import PUBLISHED, distance, fit, leave_one_year_out
+
+GOOD = {"external_mean_days": 1.0, "paper_mode_days": 0.5}
+BAD = {"external_mean_days": 2.0, "paper_mode_days": 0.5}
+
+
+def record(params: dict[str, float], year: int, late: dict[str, int]) -> dict[str, Any]:
+    return {
+        "params": params,
+        "year": year,
+        "levels": {level: [10_000, k] for level, k in late.items()},
+        "fields": {},
+        "dossiers": 30_000,
+    }
+
+
+def published_late(year: int) -> dict[str, int]:
+    # 10,000 resolved per level: the published late share as a count, e.g. 2021 district
+    # 99.27 % on time -> 73 late.
+    return {level: round(10_000 * (1 - rate)) for level, rate in PUBLISHED[year].items()}
+
+
+def test_fit_picks_the_parameters_that_reproduce_the_published_rates() -> None:
+    assert published_late(2021) == {"city": 12, "district": 73, "commune": 20}
+    records = [record(GOOD, y, published_late(y)) for y in PUBLISHED]
+    records += [
+        record(BAD, y, {k: 3 * v + 10 for k, v in published_late(y).items()}) for y in PUBLISHED
+    ]
+    assert distance(records, GOOD, list(PUBLISHED)) < 1e-9
+    assert fit(records, list(PUBLISHED)) == GOOD
+
+
+def test_leave_one_year_out_ignores_the_held_year() -> None:
+    """GOOD misses 2021 by far and matches 2022-2024; BAD matches 2021 and misses the others by a
+    little. Held out, 2021 is predicted with GOOD (fitted on 2022-2024 only); any other held year
+    leaves 2021 in the fit, whose large miss makes BAD the choice."""
+    records = []
+    for y in PUBLISHED:
+        exact = published_late(y)
+        far = {k: 50 * v + 500 for k, v in exact.items()}
+        near = {k: 2 * v + 5 for k, v in exact.items()}
+        records += [
+            record(GOOD, y, far if y == 2021 else exact),
+            record(BAD, y, exact if y == 2021 else near),
+        ]
+    rows = leave_one_year_out(records)
+    chosen = {row["year"]: row["params"] for row in rows}
+    assert chosen == {2021: GOOD, 2022: BAD, 2023: BAD, 2024: BAD}
+    held_2021 = {
+        row["level"]: row["predicted_on_time"]["successes"] for row in rows if row["year"] == 2021
+    }
+    # GOOD's 2021 runs: 50 x (12, 73, 20) + 500 late of 10,000
+    assert held_2021 == {"city": 10_000 - 1100, "district": 10_000 - 4150, "commune": 10_000 - 1500}

@@ -1,0 +1,57 @@
+"""The staffing solver: Erlang C by hand, and the command end to end on an M/M/c queue."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from onestop.cli import app
+from onestop.sim.staffing import erlang_c, erlang_c_headcount
+
+SCENARIOS = Path(__file__).parent / "fixtures" / "scenarios"
+
+
+def test_erlang_c_by_hand() -> None:
+    # M/M/1: P(wait) = ρ. M/M/3 at a = 2.4: a³/3! · 3/(3 - a) = 2.304 · 5 = 11.52;
+    # 1 + 2.4 + 2.88 = 6.28; C = 11.52 / 17.8 = 0.64719.
+    assert erlang_c(1, 0.6) == pytest.approx(0.6)
+    assert erlang_c(3, 2.4) == pytest.approx(11.52 / 17.8)
+    assert erlang_c(2, 2.0) == 1.0  # saturated: everyone waits
+
+
+def test_erlang_c_headcount_is_the_smallest_that_meets_the_target() -> None:
+    """λ = 2.4/h, 1 h service, at most 1 h wait for 99.9 %: P(W > 1) = C(c, 2.4) e^-(c-2.4)
+    is 0.00109 at c = 6 and 0.000126 at c = 7 (the C values by hand as above)."""
+    assert erlang_c(6, 2.4) * math.exp(-3.6) > 0.001
+    assert erlang_c_headcount(2.4, 1.0, 1.0, 0.999) == 7
+    assert erlang_c_headcount(2.4, 1.0, 1.0, 0.99) == 5
+    # 0.6472 · e^-0.6 = 0.3552 <= 0.4: three officers, the fewest that keep the queue stable
+    assert erlang_c_headcount(2.4, 1.0, 1.0, 0.6) == 3
+
+
+def test_staff_command_confirms_by_simulation() -> None:
+    result = CliRunner().invoke(
+        app,
+        [
+            "staff",
+            str(SCENARIOS / "mmc.yaml"),
+            "--target",
+            "on_time=0.999",
+            "--max-wait",
+            "1h",
+            "--days",
+            "5",
+            "--replications",
+            "1",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "W1-DESK │        7 │         7" in result.output
+    assert (
+        "target on_time=0.999 reached after 1 round(s); 7 officers in 1 agencies" in result.output
+    )
+    bad = CliRunner().invoke(app, ["staff", str(SCENARIOS / "mmc.yaml"), "--target", "late=0.1"])
+    assert bad.exit_code == 2 and "is not like on_time=0.999" in bad.output
