@@ -17,6 +17,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from onestop import inputs
+from onestop.cli_guard import GuardedGroup, require_schema
 from onestop.errors import DefinitionError, OnestopError
 
 app = typer.Typer(
@@ -24,6 +26,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=GuardedGroup,
 )
 
 
@@ -390,8 +393,11 @@ def report(
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
-def _open_engine(db: str, workflows: Path | None, now: str | None = None) -> Any:
-    """Open the engine on an existing database (migrating it), with a fixed or system clock."""
+def _open_engine(
+    db: str, workflows: Path | None, now: str | None = None, init: bool = False
+) -> Any:
+    """Open the engine on an existing onestop database (migrating it; ``init``: creating its
+    tables if it has none), with a fixed or system clock."""
     from onestop.clock import VN_TZ, ManualClock, SystemClock
     from onestop.engine import Engine
 
@@ -403,7 +409,16 @@ def _open_engine(db: str, workflows: Path | None, now: str | None = None) -> Any
             moment = datetime.fromisoformat(now)
         except ValueError:
             raise fail(f"--now: {now!r} is not an ISO datetime like 2024-03-05T09:00") from None
-        clock = ManualClock(moment if moment.tzinfo else moment.replace(tzinfo=VN_TZ))
+        moment = inputs.moment(moment if moment.tzinfo else moment.replace(tzinfo=VN_TZ), "--now")
+        clock = ManualClock(moment)
+    if not init:
+        from onestop.store import Store
+
+        probe = Store(db_url(db))
+        try:
+            require_schema(probe, db)
+        finally:
+            probe.dispose()
     try:
         return Engine.open(db_url(db), workflows or default_workflows(), clock=clock)
     except DefinitionError as exc:
@@ -419,6 +434,7 @@ def alerts(
         str | None, typer.Option(help="Sweep time (ISO; default now, Asia/Ho_Chi_Minh).")
     ] = None,
     workflows: Annotated[Path | None, typer.Option(help="Definitions directory.")] = None,
+    init: Annotated[bool, typer.Option(help="Create onestop's tables if --db has none.")] = False,
 ) -> None:
     """Run one alert sweep and print the new due-soon and overdue alerts.
 
@@ -426,7 +442,7 @@ def alerts(
     """
     from onestop.alerts import AlertSweeper
 
-    engine = _open_engine(db, workflows, now)
+    engine = _open_engine(db, workflows, now, init)
     found = AlertSweeper(engine.store, engine.clock, engine.calendar).sweep()
     table = Table(title=f"New alerts at {engine.clock.now():%Y-%m-%d %H:%M}: {len(found)}")
     for col in ("dossier", "scope", "kind", "agency", "unit", "procedure", "due"):
@@ -455,6 +471,7 @@ def scheduler_run(
     sweep_minutes: Annotated[float, typer.Option(min=0.01, help="Minutes between sweeps.")] = 15,
     reports_dir: Annotated[Path, typer.Option(help="Where report files go.")] = Path("reports"),
     webhook: Annotated[str | None, typer.Option(help="POST alerts to this URL.")] = None,
+    init: Annotated[bool, typer.Option(help="Create onestop's tables if --db has none.")] = False,
 ) -> None:
     """Run the scheduler in the foreground until SIGINT/SIGTERM. One instance is active per
     database; a second one waits and takes over when the first stops.
@@ -468,7 +485,7 @@ def scheduler_run(
     from onestop.scheduler import Schedule, SchedulerService
 
     configure()
-    engine = _open_engine(db, workflows)
+    engine = _open_engine(db, workflows, init=init)
     notifiers: list[Notifier] = [LogNotifier()]
     if webhook:
         try:
@@ -588,11 +605,13 @@ def verify(
     if "://" not in db and not Path(db).exists():
         raise fail(f"--db: {db} does not exist")
     store = Store(db_url(db))
+    require_schema(store, db)
     if anchor is not None:
         try:
             day = date.fromisoformat(anchor)
         except ValueError:
             raise fail(f"--anchor: {anchor!r} is not a date") from None
+        inputs.day(day, "--anchor")
         anchor_day(store, day, SystemClock().now())
     findings = check(store)
     if findings:

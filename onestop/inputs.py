@@ -28,7 +28,7 @@ Example:
 from __future__ import annotations
 
 import unicodedata
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 import pydantic
@@ -101,9 +101,7 @@ Reference = Annotated[str, StringConstraints(min_length=1, max_length=100), _LIN
 #: An idempotency key.
 Key = Annotated[str, StringConstraints(min_length=1, max_length=200), _LINE]
 #: Free text that may span lines: reasons and notes.
-Text = Annotated[
-    str, StringConstraints(min_length=1, max_length=2000), BeforeValidator(_free_text)
-]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=2000), BeforeValidator(_free_text)]
 #: A key of the store: an integer from 1 to 2**63 - 1.
 Id = Annotated[int, Strict(), Field(ge=1, le=MAX_ID)]
 #: A citizen identity number (căn cước): exactly 12 ASCII digits.
@@ -128,3 +126,32 @@ def dossier_id(value: Any, field: str = "dossier_id") -> int:
         return _ID.validate_python(value)
     except pydantic.ValidationError:
         raise ValidationError(field, f"must be an integer from 1 to {MAX_ID}") from None
+
+
+_MOMENT = pydantic.TypeAdapter(Moment)
+
+
+def moment(value: Any, field: str) -> datetime:
+    """``value`` if it is a :data:`Moment` (aware, representable in Vietnam's time zone).
+
+    Raises:
+        ValidationError: Naming ``field`` and what is wrong.
+    """
+    try:
+        return _MOMENT.validate_python(value)
+    except pydantic.ValidationError as exc:
+        msg = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise ValidationError(field, msg) from None
+
+
+def day(value: date, field: str) -> date:
+    """``value`` if its year is within ``FIRST_YEAR..LAST_YEAR``.
+
+    Raises:
+        ValidationError: Naming ``field`` otherwise.
+    """
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValidationError(
+            field, f"{value.isoformat()} is outside the years {FIRST_YEAR}..{LAST_YEAR}"
+        )
+    return value

@@ -16,7 +16,8 @@ CORE = [
 ]  # fmt: skip
 ABOVE_CORE = ("onestop.store", "onestop.engine", "onestop.commands", "onestop.alerts",
               "onestop.scheduler", "onestop.audit", "onestop.reports", "onestop.rollups",
-              "onestop.report_html", "onestop.sim", "onestop.cli", "onestop.testing")  # fmt: skip
+              "onestop.report_html", "onestop.sim", "onestop.cli", "onestop.cli_guard",
+              "onestop.testing")  # fmt: skip
 
 
 def imports(module: str) -> set[str]:
