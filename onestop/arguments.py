@@ -6,10 +6,11 @@ and turns the first pydantic error into :class:`onestop.errors.ValidationError` 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal, TypedDict, TypeVar
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from onestop.access import Actor
 from onestop.errors import ValidationError
@@ -30,7 +31,6 @@ from onestop.inputs import (
 Channel = Literal["counter", "online", "postal"]
 ReturnMethod = Literal["counter", "online", "post"]
 Outcome = Literal["approved", "denied"]
-
 
 
 _USER_ID: pydantic.TypeAdapter[str] = pydantic.TypeAdapter(UserId)
@@ -68,15 +68,17 @@ class Meta(_Args):
     expected_version: Id | None = None
     idempotency_key: Key | None = None
 
-    @model_validator(mode="after")
-    def _actor_id(self) -> Meta:
+    @field_validator("actor")
+    @classmethod
+    def _actor_id(cls, actor: str | Actor | None) -> str | Actor | None:
         # An Actor built by the caller passes as is: its user id still meets the UserId rule.
-        if isinstance(self.actor, Actor):
+        if isinstance(actor, Actor):
             try:
-                _USER_ID.validate_python(self.actor.user_id)
+                _USER_ID.validate_python(actor.user_id)
             except pydantic.ValidationError as exc:
-                raise ValueError(f"user_id: {exc.errors()[0]['msg']}") from None
-        return self
+                msg = exc.errors()[0]["msg"].removeprefix("Value error, ")
+                raise ValueError(f"user_id: {msg}") from None
+        return actor
 
 
 class Intake(_Args):
@@ -233,6 +235,20 @@ def validated(model: type[A], **kwargs: Any) -> A:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"]) or model.__name__
         raise ValidationError(field, err["msg"].removeprefix("Value error, ")) from None
+
+
+def validated_mapping(model: type[A], arguments: Any) -> A:
+    """Validate a mapping of arguments (``None``: no arguments) as ``model``.
+
+    Raises:
+        ValidationError: If ``arguments`` is not a mapping of names, or naming the first wrong
+            field and what is wrong with it.
+    """
+    if arguments is None:
+        arguments = {}
+    if not isinstance(arguments, Mapping) or not all(isinstance(k, str) for k in arguments):
+        raise ValidationError("arguments", "must be a mapping of argument names to values")
+    return validated(model, **arguments)
 
 
 def actor_id(meta: Meta) -> str | None:

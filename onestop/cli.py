@@ -347,6 +347,7 @@ def report(
     url = db_url(db)
     if "://" not in db and not Path(db).exists():
         raise fail(f"--db: {db} does not exist")
+    require_schema(db)
     try:
         store = Store(url)
         with store.engine.connect() as conn:
@@ -412,13 +413,7 @@ def _open_engine(
         moment = inputs.moment(moment if moment.tzinfo else moment.replace(tzinfo=VN_TZ), "--now")
         clock = ManualClock(moment)
     if not init:
-        from onestop.store import Store
-
-        probe = Store(db_url(db))
-        try:
-            require_schema(probe, db)
-        finally:
-            probe.dispose()
+        require_schema(db)
     try:
         return Engine.open(db_url(db), workflows or default_workflows(), clock=clock)
     except DefinitionError as exc:
@@ -604,8 +599,8 @@ def verify(
 
     if "://" not in db and not Path(db).exists():
         raise fail(f"--db: {db} does not exist")
+    require_schema(db)
     store = Store(db_url(db))
-    require_schema(store, db)
     if anchor is not None:
         try:
             day = date.fromisoformat(anchor)

@@ -9,9 +9,11 @@ traceback was written, never the traceback itself.
 from __future__ import annotations
 
 import os
+import sqlite3
 import tempfile
 import time
 import traceback
+from pathlib import Path
 from typing import Any, NoReturn
 
 import typer
@@ -97,17 +99,36 @@ class GuardedGroup(TyperGroup):
             _fail(message)
 
 
-def require_schema(store: Any, db: str) -> None:
-    """Exit with one line unless ``store``'s database holds onestop's tables.
+def require_schema(db: str) -> None:
+    """Exit with one line unless the database ``db`` holds onestop's tables; it is only read
+    (an SQLite file is opened read-only: not even its journal mode changes).
 
     Args:
-        store: The :class:`onestop.store.Store` opened on ``db``.
-        db: The ``--db`` value, to name in the message.
+        db: The ``--db`` value: a SQLAlchemy URL or the path of an SQLite file.
     """
-    from sqlalchemy import inspect
+    from sqlalchemy import create_engine, inspect
+    from sqlalchemy.engine import make_url
 
-    with store.engine.connect() as conn:
-        tables = set(inspect(conn).get_table_names())
+    url = make_url(db if "://" in db else f"sqlite:///{db}")
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        path = Path(url.database or "")
+        if not path.is_file():
+            _fail(f"--db: {db} is not a file")
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+        except sqlite3.DatabaseError as exc:
+            _fail(f"--db: {db}: {exc}")
+        finally:
+            conn.close()
+        tables = {name for (name,) in rows}
+    else:
+        engine = create_engine(url)
+        try:
+            with engine.connect() as conn:
+                tables = set(inspect(conn).get_table_names())
+        finally:
+            engine.dispose()
     if not {"dossiers", "events", "alembic_version"} <= tables:
         _fail(
             f"--db: {db} has no onestop tables (create them with --init, onestop demo, "

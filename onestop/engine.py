@@ -36,6 +36,7 @@ from onestop.arguments import (
     Reason,
     actor_id,
     validated,
+    validated_mapping,
 )
 from onestop.calendar import Calendar
 from onestop.catalog import Catalog, Procedure
@@ -250,7 +251,7 @@ class Engine(DossierCommands):
         if spec is None:
             raise ValidationError("command", f"unknown command {command!r}")
         meta = validated(Meta, **options)
-        args = validated(spec.arguments, **(arguments or {}))
+        args = validated_mapping(spec.arguments, arguments)
         dossier_id = valid_id(dossier_id)
         trigger = spec.trigger or command
         now = self._now()

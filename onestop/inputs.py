@@ -91,23 +91,42 @@ def _in_vietnam_time(value: datetime) -> datetime:
 _LINE = BeforeValidator(_single_line)
 
 #: A code of the definitions: procedure, unit, agency.
-Code = Annotated[str, StringConstraints(min_length=1, max_length=60), _LINE]
+Code = Annotated[
+    str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=60), _LINE
+]
 #: A person's name (the applicant's).
-Name = Annotated[str, StringConstraints(min_length=1, max_length=200), _LINE]
+Name = Annotated[
+    str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=200), _LINE
+]
 #: An account: the user id recorded on events.
-UserId = Annotated[str, StringConstraints(min_length=1, max_length=100), _LINE]
+UserId = Annotated[
+    str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=100), _LINE
+]
 #: A caller's reference (e.g. the portal's dossier code), a postal tracking number.
-Reference = Annotated[str, StringConstraints(min_length=1, max_length=100), _LINE]
+Reference = Annotated[
+    str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=100), _LINE
+]
 #: An idempotency key.
-Key = Annotated[str, StringConstraints(min_length=1, max_length=200), _LINE]
+Key = Annotated[
+    str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=200), _LINE
+]
 #: Free text that may span lines: reasons and notes.
-Text = Annotated[str, StringConstraints(min_length=1, max_length=2000), BeforeValidator(_free_text)]
+Text = Annotated[
+    str,
+    Strict(),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=2000),
+    BeforeValidator(_free_text),
+]
 #: A key of the store: an integer from 1 to 2**63 - 1.
 Id = Annotated[int, Strict(), Field(ge=1, le=MAX_ID)]
 #: A citizen identity number (căn cước): exactly 12 ASCII digits.
-CitizenId = Annotated[str, StringConstraints(pattern=r"^[0-9]{12}$"), _LINE]
+CitizenId = Annotated[
+    str, Strict(), StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{12}$"), _LINE
+]
 #: A Vietnamese phone number: ``0`` or ``+84`` then 9 or 10 ASCII digits.
-Phone = Annotated[str, StringConstraints(pattern=r"^(\+84|0)[0-9]{9,10}$"), _LINE]
+Phone = Annotated[
+    str, Strict(), StringConstraints(strip_whitespace=True, pattern=r"^(\+84|0)[0-9]{9,10}$"), _LINE
+]
 #: An amount of VND: a finite integer, 0 to 10**13.
 Amount = Annotated[int, Field(ge=0, le=10**13, allow_inf_nan=False)]
 #: A timezone-aware moment that Vietnam's time zone can represent.
