@@ -114,13 +114,13 @@ def require_schema(db: str) -> None:
         path = Path(url.database or "")
         if not path.is_file():
             _fail(f"--db: {db} is not a file")
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        lite = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         try:
-            rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+            rows = lite.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
         except sqlite3.DatabaseError as exc:
             _fail(f"--db: {db}: {exc}")
         finally:
-            conn.close()
+            lite.close()
         tables = {name for (name,) in rows}
     else:
         engine = create_engine(url)
