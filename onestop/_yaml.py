@@ -18,7 +18,10 @@ M = TypeVar("M", bound=pydantic.BaseModel)
 MAX_FILE_BYTES = 2 * 1024 * 1024
 #: Most values (mappings, lists, scalars) a file may hold, aliases counted at each use: bounds
 #: what validation walks, whatever a file's anchors multiply.
-MAX_NODES = 1_000_000
+MAX_NODES = 250_000
+#: Deepest nesting of mappings and lists accepted: definitions nest a few levels, and the
+#: composer recurses once a level (in C with libyaml, where too deep a file would crash).
+MAX_DEPTH = 50
 #: libyaml's safe loader when PyYAML was built with it (several times faster), else PyYAML's.
 _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -48,6 +51,26 @@ def _read_capped(path: Path) -> bytes:
     return data
 
 
+def _check_shape(text: str, name: str) -> None:
+    """Walk the YAML events (iteratively: no recursion) and raise DefinitionError if the file
+    nests deeper than :data:`MAX_DEPTH` or holds more than :data:`MAX_NODES` values, before any
+    of it is built."""
+    depth = events = 0
+    for event in yaml.parse(text, Loader=_LOADER):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                where = f"line {event.start_mark.line + 1}" if event.start_mark else ""
+                raise DefinitionError([Problem(name, where, f"nested deeper than {MAX_DEPTH}")])
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+        elif not isinstance(event, yaml.ScalarEvent | yaml.AliasEvent):
+            continue
+        events += 1
+        if events > MAX_NODES:
+            raise DefinitionError([Problem(name, "", f"more than {MAX_NODES} values")])
+
+
 def _count_nodes(data: Any, name: str) -> None:
     """Raise DefinitionError if ``data`` holds more than :data:`MAX_NODES` values."""
     seen = 0
@@ -71,8 +94,8 @@ def load_yaml(path: Path) -> Any:
 
     Raises:
         DefinitionError: If the file is missing, not a regular file, larger than
-            :data:`MAX_FILE_BYTES`, not UTF-8, not valid YAML, or holds more than
-            :data:`MAX_NODES` values.
+            :data:`MAX_FILE_BYTES`, not UTF-8, not valid YAML, nests deeper than
+            :data:`MAX_DEPTH`, or holds more than :data:`MAX_NODES` values.
     """
     name = str(path)
     raw = _read_capped(path)
@@ -81,6 +104,7 @@ def load_yaml(path: Path) -> Any:
     except UnicodeDecodeError as exc:
         raise DefinitionError([Problem(name, "", f"not UTF-8 text ({exc.reason})")]) from None
     try:
+        _check_shape(text, name)
         data = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

@@ -60,11 +60,13 @@ def test_the_largest_id_and_the_calendars_last_day_are_accepted(fresh: Engine) -
     "name, content, reason",
     [
         ("big.yaml", None, "file larger than 2097152 bytes"),
+        ("deep.yaml", "a: " + "[" * 60 + "]" * 60 + "\n", "nested deeper than 50"),
+        ("wide.yaml", "a: [" + "1," * 250_001 + "]\n", "more than 250000 values"),
         ("bomb.yaml", "a: &a [1,1,1,1,1,1,1,1,1,1]\n"
          + "".join(f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},"
                    f"*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},"
                    f"*{chr(97 + i)},*{chr(97 + i)}]\n" for i in range(8)),
-         "more than 1000000 values (aliases counted at each use)"),
+         "more than 250000 values (aliases counted at each use)"),
     ],
 )  # fmt: skip
 def test_definition_files_are_bounded(
