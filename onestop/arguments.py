@@ -6,20 +6,34 @@ and turns the first pydantic error into :class:`onestop.errors.ValidationError` 
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, TypedDict, TypeVar
+from collections.abc import Mapping
+from typing import Any, Literal, TypedDict, TypeVar
 
 import pydantic
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from onestop.access import Actor
 from onestop.errors import ValidationError
+from onestop.inputs import (
+    Amount,
+    CitizenId,
+    Code,
+    Id,
+    Key,
+    Moment,
+    Name,
+    Phone,
+    Reference,
+    Text,
+    UserId,
+)
 
 Channel = Literal["counter", "online", "postal"]
 ReturnMethod = Literal["counter", "online", "post"]
 Outcome = Literal["approved", "denied"]
 
-_TEXT = Field(min_length=1, max_length=2000)
-UserId = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
+
+_USER_ID: pydantic.TypeAdapter[str] = pydantic.TypeAdapter(UserId)
 
 
 class _Args(BaseModel):
@@ -31,13 +45,13 @@ class Applicant(_Args):
 
     Attributes:
         name: Full name.
-        id_number: Citizen identity number (9 or 12 digits).
+        id_number: Citizen identity number (12 ASCII digits).
         phone: Vietnamese phone number (``0...`` or ``+84...``).
     """
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    id_number: str | None = Field(default=None, pattern=r"^\d{9}(\d{3})?$")
-    phone: str | None = Field(default=None, pattern=r"^(\+84|0)\d{9,10}$")
+    name: Name | None = None
+    id_number: CitizenId | None = None
+    phone: Phone | None = None
 
 
 class Meta(_Args):
@@ -51,8 +65,20 @@ class Meta(_Args):
     """
 
     actor: UserId | Actor | None = None
-    expected_version: int | None = Field(default=None, ge=1)
-    idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
+    expected_version: Id | None = None
+    idempotency_key: Key | None = None
+
+    @field_validator("actor")
+    @classmethod
+    def _actor_id(cls, actor: str | Actor | None) -> str | Actor | None:
+        # An Actor built by the caller passes as is: its user id still meets the UserId rule.
+        if isinstance(actor, Actor):
+            try:
+                _USER_ID.validate_python(actor.user_id)
+            except pydantic.ValidationError as exc:
+                msg = exc.errors()[0]["msg"].removeprefix("Value error, ")
+                raise ValueError(f"user_id: {msg}") from None
+        return actor
 
 
 class Intake(_Args):
@@ -65,13 +91,13 @@ class Intake(_Args):
             applicant again (``None``: not recorded).
     """
 
-    procedure: str = Field(min_length=1, max_length=60)
-    competent_unit: str = Field(min_length=1, max_length=40)
-    intake_unit: str | None = Field(default=None, min_length=1, max_length=40)
+    procedure: Code
+    competent_unit: Code
+    intake_unit: Code | None = None
     channel: Channel = "counter"
     return_method: ReturnMethod = "counter"
     applicant: Applicant | None = None
-    reference: str | None = Field(default=None, min_length=1, max_length=100)
+    reference: Reference | None = None
     digitised: bool | None = None
     reused_data: bool | None = None
 
@@ -79,7 +105,7 @@ class Intake(_Args):
 class Reason(_Args):
     """A free-text reason (refusal, supplement request, suspension, withdrawal...)."""
 
-    reason: str = _TEXT
+    reason: Text
 
 
 class NoArgs(_Args):
@@ -95,21 +121,21 @@ class SupplementRequest(_Args):
             then, and recorded; such a request does not stop the clock).
     """
 
-    reason: str = _TEXT
-    extra_reason: str | None = Field(default=None, min_length=1, max_length=2000)
+    reason: Text
+    extra_reason: Text | None = None
 
 
 class OptionalReason(_Args):
     """An optional free-text note."""
 
-    reason: str | None = Field(default=None, min_length=1, max_length=2000)
+    reason: Text | None = None
 
 
 class Payment(_Args):
     """A financial-obligation request."""
 
-    amount_vnd: int = Field(ge=0, le=10**13)
-    reason: str | None = Field(default=None, min_length=1, max_length=2000)
+    amount_vnd: Amount
+    reason: Text | None = None
 
 
 class Paid(_Args):
@@ -130,7 +156,7 @@ class Resolution(_Args):
     """
 
     outcome: Outcome = "approved"
-    note: str | None = Field(default=None, min_length=1, max_length=2000)
+    note: Text | None = None
     electronic: bool | None = None
     digitised: bool | None = None
 
@@ -138,20 +164,38 @@ class Resolution(_Args):
 class Apology(_Args):
     """An apology letter (Form 04) with a new appointment date."""
 
-    new_due: AwareDatetime
-    reason: str = _TEXT
+    new_due: Moment
+    reason: Text
 
 
 class Dispatch(_Args):
     """A result sent by post."""
 
-    tracking: str | None = Field(default=None, min_length=1, max_length=100)
+    tracking: Reference | None = None
 
 
 class Rating(_Args):
     """The applicant's satisfaction rating."""
 
     score: int = Field(ge=1, le=5)
+
+
+class OpenQuery(_Args):
+    """The filters of :meth:`onestop.Engine.open_dossiers`.
+
+    Attributes:
+        unit: Competent unit code.
+        agency: Current agency code.
+        procedure: Procedure code.
+        overdue_at: Only dossiers overdue at this moment.
+        limit: At most this many rows (1 to 100,000).
+    """
+
+    unit: Code | None = None
+    agency: Code | None = None
+    procedure: Code | None = None
+    overdue_at: Moment | None = None
+    limit: int = Field(default=1000, ge=1, le=100_000, strict=True)
 
 
 class Options(TypedDict, total=False):
@@ -190,7 +234,21 @@ def validated(model: type[A], **kwargs: Any) -> A:
     except pydantic.ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"]) or model.__name__
-        raise ValidationError(field, err["msg"]) from None
+        raise ValidationError(field, err["msg"].removeprefix("Value error, ")) from None
+
+
+def validated_mapping(model: type[A], arguments: Any) -> A:
+    """Validate a mapping of arguments (``None``: no arguments) as ``model``.
+
+    Raises:
+        ValidationError: If ``arguments`` is not a mapping of names, or naming the first wrong
+            field and what is wrong with it.
+    """
+    if arguments is None:
+        arguments = {}
+    if not isinstance(arguments, Mapping) or not all(isinstance(k, str) for k in arguments):
+        raise ValidationError("arguments", "must be a mapping of argument names to values")
+    return validated(model, **arguments)
 
 
 def actor_id(meta: Meta) -> str | None:

@@ -24,6 +24,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from onestop import inputs
+from onestop.cli_guard import GuardedGroup, require_schema
 from onestop.errors import (
     AnchorError,
     AuditKeyError,
@@ -42,6 +44,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=GuardedGroup,
 )
 
 
@@ -95,6 +98,7 @@ def existing_store(db: str) -> Store:
 
     if "://" not in db and not Path(db).exists():
         raise fail(f"--db: {db} does not exist")
+    require_schema(db)  # read-only: a file that is not onestop's is never touched
     store = Store(db_url(db))
     try:
         store.require_current_schema()
@@ -489,8 +493,11 @@ def report(
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
-def _open_engine(db: str, workflows: Path | None, now: str | None = None) -> Any:
-    """Open the engine on an existing database (migrating it), with a fixed or system clock."""
+def _open_engine(
+    db: str, workflows: Path | None, now: str | None = None, init: bool = False
+) -> Any:
+    """Open the engine on an existing onestop database (migrating it; ``init``: creating its
+    tables if it has none), with a fixed or system clock."""
     from onestop.clock import VN_TZ, ManualClock, SystemClock
     from onestop.engine import Engine
 
@@ -502,7 +509,10 @@ def _open_engine(db: str, workflows: Path | None, now: str | None = None) -> Any
             moment = datetime.fromisoformat(now)
         except ValueError:
             raise fail(f"--now: {now!r} is not an ISO datetime like 2024-03-05T09:00") from None
-        clock = ManualClock(moment if moment.tzinfo else moment.replace(tzinfo=VN_TZ))
+        moment = inputs.moment(moment if moment.tzinfo else moment.replace(tzinfo=VN_TZ), "--now")
+        clock = ManualClock(moment)
+    if not init:
+        require_schema(db)
     try:
         return Engine.open(db_url(db), workflows or default_workflows(), clock=clock)
     except DefinitionError as exc:
@@ -518,6 +528,7 @@ def alerts(
         str | None, typer.Option(help="Sweep time (ISO; default now, Asia/Ho_Chi_Minh).")
     ] = None,
     workflows: Annotated[Path | None, typer.Option(help="Definitions directory.")] = None,
+    init: Annotated[bool, typer.Option(help="Create onestop's tables if --db has none.")] = False,
 ) -> None:
     """Run one alert sweep and print the new due-soon and overdue alerts.
 
@@ -525,7 +536,7 @@ def alerts(
     """
     from onestop.alerts import AlertSweeper
 
-    engine = _open_engine(db, workflows, now)
+    engine = _open_engine(db, workflows, now, init)
     found = AlertSweeper(engine.store, engine.clock, engine.calendar).sweep()
     table = Table(title=f"New alerts at {engine.clock.now():%Y-%m-%d %H:%M}: {len(found)}")
     for col in ("dossier", "scope", "kind", "agency", "unit", "procedure", "due"):
@@ -558,6 +569,7 @@ def scheduler_run(
         Path | None, typer.Option(help="Append the nightly anchors to this file too.")
     ] = None,
     dev: Annotated[bool, typer.Option(help="Allow unsealed anchors without an audit key.")] = False,
+    init: Annotated[bool, typer.Option(help="Create onestop's tables if --db has none.")] = False,
 ) -> None:
     """Run the scheduler in the foreground until SIGINT/SIGTERM. One instance is active per
     database; a second one waits and takes over when the first stops. The nightly anchors are
@@ -573,7 +585,7 @@ def scheduler_run(
 
     key = _audit_key(dev)
     configure()
-    engine = _open_engine(db, workflows)
+    engine = _open_engine(db, workflows, init=init)
     notifiers: list[Notifier] = [LogNotifier()]
     if webhook:
         try:
@@ -778,8 +790,9 @@ def anchor(
     now = SystemClock().now()
     try:
         day = date.fromisoformat(through) if through else local_date(now) - timedelta(days=1)
+        inputs.day(day, "--through")
     except ValueError:
-        raise fail(f"--through: {through!r} is not a date (YYYY-MM-DD)") from None
+        raise fail(f"--through: {through!r} is not a date (YYYY-MM-DD) onestop handles") from None
     key = _audit_key(dev)
     try:
         new = anchor_through(store, day, now, key, file=file)

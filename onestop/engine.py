@@ -27,7 +27,17 @@ import structlog
 
 from onestop import plans
 from onestop.access import Actor, Forbidden, Policy
-from onestop.arguments import Intake, Meta, NewOptions, Options, Reason, actor_id, validated
+from onestop.arguments import (
+    Intake,
+    Meta,
+    NewOptions,
+    OpenQuery,
+    Options,
+    Reason,
+    actor_id,
+    validated,
+    validated_mapping,
+)
 from onestop.calendar import Calendar
 from onestop.catalog import Catalog, Procedure
 from onestop.clock import Clock, SystemClock, local_date
@@ -35,6 +45,7 @@ from onestop.commands import DossierCommands
 from onestop.definitions import Definitions
 from onestop.dossier import Dossier, Event, Step
 from onestop.errors import StaleVersion, ValidationError
+from onestop.inputs import dossier_id as valid_id
 from onestop.lifecycle import Facts, Lifecycle
 from onestop.rules import RuleBook, RuleSet
 from onestop.status import Status
@@ -245,9 +256,8 @@ class Engine(DossierCommands):
         if spec is None:
             raise ValidationError("command", f"unknown command {command!r}")
         meta = validated(Meta, **options)
-        args = validated(spec.arguments, **(arguments or {}))
-        if not isinstance(dossier_id, int) or isinstance(dossier_id, bool):
-            raise ValidationError("dossier_id", "must be an integer")
+        args = validated_mapping(spec.arguments, arguments)
+        dossier_id = valid_id(dossier_id)
         trigger = spec.trigger or command
         now = self._now()
         keyed = meta.idempotency_key is not None
@@ -386,7 +396,9 @@ class Engine(DossierCommands):
 
         Raises:
             UnknownDossier: If there is none.
+            ValidationError: If ``dossier_id`` is not an id of the store.
         """
+        dossier_id = valid_id(dossier_id)
         with self.store.read() as uow:
             return Dossier.from_row(uow.load_dossier(dossier_id))
 
@@ -395,7 +407,9 @@ class Engine(DossierCommands):
 
         Raises:
             UnknownDossier: If there is none.
+            ValidationError: If ``dossier_id`` is not an id of the store.
         """
+        dossier_id = valid_id(dossier_id)
         with self.store.read() as uow:
             return [Event.from_row(r) for r in queries.history(uow, dossier_id)]
 
@@ -404,7 +418,9 @@ class Engine(DossierCommands):
 
         Raises:
             UnknownDossier: If there is none.
+            ValidationError: If ``dossier_id`` is not an id of the store.
         """
+        dossier_id = valid_id(dossier_id)
         with self.store.read() as uow:
             return [Step.from_row(r) for r in queries.steps(uow, dossier_id)]
 
@@ -423,7 +439,15 @@ class Engine(DossierCommands):
         Raises:
             UnknownUnit: If ``unit`` or ``agency`` does not exist.
             UnknownProcedure: If ``procedure`` does not exist.
+            ValidationError: If a filter is malformed (naming it).
         """
+        q = validated(
+            OpenQuery, unit=unit, agency=agency, procedure=procedure, overdue_at=overdue_at,
+            limit=limit,
+        )  # fmt: skip
+        unit, agency, procedure, overdue_at, limit = (
+            q.unit, q.agency, q.procedure, q.overdue_at, q.limit,
+        )  # fmt: skip
         if unit is not None:
             self.units.unit(unit)
         if agency is not None:

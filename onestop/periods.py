@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 
 from onestop.clock import VN_TZ
 from onestop.errors import ValidationError
+from onestop.inputs import day
 
 
 @dataclass(frozen=True)
@@ -36,8 +37,16 @@ class Period:
         """Parse ``2024``, ``2024-Q1``, ``2024-03``, ``2024-03-05`` or ``2024-01-01..2024-06-30``.
 
         Raises:
-            ValidationError: If the text is none of these.
+            ValidationError: If the text is none of these, or falls outside the years onestop
+                handles (:data:`onestop.inputs.FIRST_YEAR` to :data:`~onestop.inputs.LAST_YEAR`).
         """
+        period = cls._parse(text)
+        day(period.start, "period")
+        day(period.end, "period")
+        return period
+
+    @classmethod
+    def _parse(cls, text: str) -> Period:
         t = text.strip()
         try:
             if ".." in t:
@@ -45,15 +54,15 @@ class Period:
                 if b < a:
                     raise ValidationError("period", f"{t!r} ends before it starts")
                 return cls(a, b, t)
-            if re.fullmatch(r"\d{4}", t):
+            if re.fullmatch(r"[0-9]{4}", t):
                 y = int(t)
                 return cls(date(y, 1, 1), date(y, 12, 31), t)
-            m = re.fullmatch(r"(\d{4})-[Qq]([1-4])", t)
+            m = re.fullmatch(r"([0-9]{4})-[Qq]([1-4])", t)
             if m:
                 y, q = int(m[1]), int(m[2])
                 start = date(y, 3 * q - 2, 1)
                 return cls(start, _month_end(y, 3 * q), f"{y}-Q{q}")
-            m = re.fullmatch(r"(\d{4})-(\d{2})", t)
+            m = re.fullmatch(r"([0-9]{4})-([0-9]{2})", t)
             if m:
                 y, mo = int(m[1]), int(m[2])
                 return cls(date(y, mo, 1), _month_end(y, mo), t)

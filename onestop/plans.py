@@ -33,7 +33,7 @@ from onestop.arguments import (
 from onestop.calendar import Calendar
 from onestop.catalog import Catalog, Procedure
 from onestop.clock import local_date
-from onestop.errors import ValidationError
+from onestop.errors import CalendarRangeError, ValidationError
 from onestop.intake import intake_mode
 from onestop.lifecycle import check_rating
 from onestop.rules import RuleSet
@@ -244,7 +244,8 @@ def apologise(c: Context, args: Any) -> Plan:
     the day-granular notice rule.
 
     Raises:
-        ValidationError: If the new date is in the past or not after the current one.
+        ValidationError: If the new date is in the past, not after the current one, or outside
+            the calendar.
     """
     new: datetime = args.new_due
     if new <= c.now:
@@ -253,6 +254,10 @@ def apologise(c: Context, args: Any) -> Plan:
         raise ValidationError(
             "new_due", f"must be after the current appointment {c.row['due_at'].isoformat()}"
         )
+    try:
+        c.calendar.position(new)  # the new appointment must be a moment the calendar covers
+    except CalendarRangeError as exc:
+        raise ValidationError("new_due", str(exc)) from None
     in_time = deadlines.apology_in_time(c.calendar, c.rules, c.now, c.row["due_at"])
     plan = Plan({"due_at": new, "apologies": c.row["apologies"] + 1})
     plan.record["notice_in_time"] = in_time

@@ -136,31 +136,27 @@ CASES: list[tuple[str, Callable[[Engine, int], Any], type[Exception], str]] = [
 ]
 
 
-# Dossier ids at the edges of the 64-bit key (BIGINT on PostgreSQL, INTEGER on SQLite), and one
-# beyond it: no dossier has them, so each is an UnknownDossier naming the id.
+# Dossier ids at the edges of the 64-bit key (BIGINT on PostgreSQL, INTEGER on SQLite): the
+# largest is a valid id no dossier has; 0, -1 and 2**63 are not ids of the store at all.
 ID_EDGES = [
     pytest.param(
-        f"dossier id {n}",
-        lambda e, d, n=n: e.complete_step(n),
+        "dossier id 2**63-1",
+        lambda e, d: e.complete_step(2**63 - 1),
         UnknownDossier,
-        f"no dossier {text}",
-        id=f"dossier id {label}",
-    )
-    for n, text, label in [
-        (2**63 - 1, "9223372036854775807", "2**63-1"),
-        (0, "0", "0"),
-        (-1, "-1", "-1"),
-    ]
+        "no dossier 9223372036854775807",
+        id="dossier id 2**63-1",
+    ),
+    *(
+        pytest.param(
+            f"dossier id {label}",
+            lambda e, d, n=n: e.complete_step(n),
+            ValidationError,
+            "dossier_id: must be an integer from 1 to 9223372036854775807",
+            id=f"dossier id {label}",
+        )
+        for n, label in [(0, "0"), (-1, "-1"), (2**63, "2**63")]
+    ),
 ]
-ID_EDGES.append(
-    pytest.param(
-        "dossier id 2**63",
-        lambda e, d: e.complete_step(2**63),
-        UnknownDossier,
-        "no dossier 9223372036854775808",
-        id="dossier id 2**63",
-    )
-)
 
 
 @pytest.mark.parametrize(
