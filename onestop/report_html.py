@@ -156,58 +156,76 @@ def _trend_block(report: Report) -> str:
     )
 
 
-def _late_procedures_block(report: Report) -> str:
-    procs = (report.late_procedures or [])[:10]
-    if not procs:
+def _most_late(
+    report: Report,
+    dim: str,
+    items: list[tuple[str, int, int, float]],
+    titles: tuple[str, str],
+    ids: tuple[str, str],
+    head: list[tuple[str, str]],
+) -> str:
+    """The ten with the most late: bars from zero, then a table of name, count, late, share.
+
+    Args:
+        report: The report (for names).
+        dim: The dimension the codes belong to (``procedure``, ``agency``).
+        items: ``(code, done, late, late share)``, most late first.
+        titles: Vietnamese and English heading.
+        ids: The chart's class and the table's id.
+        head: The table's headers after the name column.
+    """
+    items = items[:10]
+    if not items:
         return ""
+    top = max(late for _, _, late, _ in items)
     chart = bar_chart(
-        [
-            (report.label("procedure", p.procedure, "vi"), p.late, count(p.late, "vi"))
-            for p in procs
-        ],
-        top=max(p.late for p in procs),
-        title="Thủ tục có nhiều hồ sơ quá hạn nhất / Procedures with the most late dossiers",
+        [(report.label(dim, code, "vi"), late, count(late, "vi")) for code, _, late, _ in items],
+        top=top,
+        title=" / ".join(titles),
         low="0",
-        high=count(max(p.late for p in procs), "vi"),
-        css_class="late-procedures",
+        high=count(top, "vi"),
+        css_class=ids[0],
         colour=_COLOURS["late"],
     )
     rows = [
-        f"<tr>{_name_cell(report, 'procedure', p.procedure)}{_num(count(p.resolved, 'vi'))}"
-        f"{_num(count(p.late, 'vi'))}{_num(percent(p.late_share, 'vi'))}</tr>"
-        for p in procs
+        f"<tr>{_name_cell(report, dim, code)}{_num(count(done, 'vi'))}"
+        f"{_num(count(late, 'vi'))}{_num(percent(share, 'vi'))}</tr>"
+        for code, done, late, share in items
     ]
-    head = [("Thủ tục", "Procedure"), ("Đã giải quyết", "Resolved"), ("Quá hạn", "Late"),
-            ("Tỷ lệ quá hạn", "Late share")]  # fmt: skip
-    return (
-        "<h2>Thủ tục có nhiều hồ sơ quá hạn nhất <small>Procedures with the most late dossiers"
-        f"</small></h2>{chart}{_table('late-procedures', head, rows)}"
+    return f"<h2>{titles[0]} <small>{titles[1]}</small></h2>{chart}{_table(ids[1], head, rows)}"
+
+
+def _late_procedures_block(report: Report) -> str:
+    procs = report.late_procedures or []
+    return _most_late(
+        report,
+        "procedure",
+        [(p.procedure, p.resolved, p.late, p.late_share) for p in procs],
+        ("Thủ tục có nhiều hồ sơ quá hạn nhất", "Procedures with the most late dossiers"),
+        ("late-procedures", "late-procedures"),
+        [
+            ("Thủ tục", "Procedure"),
+            ("Đã giải quyết", "Resolved"),
+            ("Quá hạn", "Late"),
+            ("Tỷ lệ quá hạn", "Late share"),
+        ],  # fmt: skip
     )
 
 
 def _late_steps_block(report: Report) -> str:
-    steps = [s for s in report.late_steps or [] if s.late][:10]
-    if not steps:
-        return ""
-    chart = bar_chart(
-        [(report.label("agency", s.agency, "vi"), s.late, count(s.late, "vi")) for s in steps],
-        top=max(s.late for s in steps),
-        title="Bước xử lý quá hạn theo cơ quan / Late steps by agency",
-        low="0",
-        high=count(max(s.late for s in steps), "vi"),
-        css_class="late-agencies",
-        colour=_COLOURS["late"],
-    )
-    rows = [
-        f"<tr>{_name_cell(report, 'agency', s.agency)}{_num(count(s.completed, 'vi'))}"
-        f"{_num(count(s.late, 'vi'))}{_num(percent(s.late_share, 'vi'))}</tr>"
-        for s in steps
-    ]
-    head = [("Cơ quan", "Agency"), ("Bước hoàn thành", "Steps done"), ("Quá hạn", "Late"),
-            ("Tỷ lệ", "Share")]  # fmt: skip
-    return (
-        "<h2>Cơ quan có nhiều bước xử lý quá hạn nhất <small>Agencies with the most late steps"
-        f"</small></h2>{chart}{_table('late-steps', head, rows)}"
+    steps = [s for s in report.late_steps or [] if s.late]
+    return _most_late(
+        report,
+        "agency",
+        [(s.agency, s.completed, s.late, s.late_share) for s in steps],
+        ("Cơ quan có nhiều bước xử lý quá hạn nhất", "Agencies with the most late steps"),
+        ("late-agencies", "late-steps"),
+        [
+            ("Cơ quan", "Agency"),
+            ("Bước hoàn thành", "Steps done"),
+            ("Quá hạn", "Late"),
+            ("Tỷ lệ", "Share"),
+        ],  # fmt: skip
     )
 
 

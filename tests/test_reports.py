@@ -189,7 +189,7 @@ def test_kpis_and_late_steps(engine: Engine, clock: ManualClock) -> None:
     assert late["D1-DESK"] == (1, 0)
     assert report.late_steps and report.late_steps[0].agency == "C-DESK"
     html = render_html(report)
-    assert "Late steps by agency" in html and "C-DESK" in html and "Paid online" in html
+    assert "Agencies with the most late steps" in html and "C-DESK" in html and "Paid online" in html
     data = report.as_dict()
     assert data["kpis"]["online_share"] == 0.25
     assert data["late_steps_by_agency"][0] == {"agency": "C-DESK", "completed": 1, "late": 1}
