@@ -44,8 +44,8 @@ DIGITISED = {2021: 0.0883, 2022: 0.0883, 2023: 0.4147, 2024: 0.7738, 2025: 0.864
 # Held out: the merged city, 1-23 July 2025 (published: 1.58 % late of 47,816 dossiers).
 JULY_2025_LATE_SHARE, JULY_2025_DOSSIERS = 0.0158, 47_816
 GRID = {
-    "external_mean_days": (0.5, 1.0, 2.0),
-    "paper_mode_days": (0.25, 1.0),
+    "external_mean_days": (0.125, 0.25, 0.5),
+    "paper_mode_days": (0.25, 0.5),
 }
 
 
