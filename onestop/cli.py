@@ -962,7 +962,7 @@ def staff(
             highlight=False,
         )
     total = sum(result["headcounts"].values())
-    verdict = "reached" if result["reached"] else "NOT reached (lateness officers cannot fix)"
+    verdict = "reached" if result["reached"] else f"NOT reached ({result['stopped']})"
     out.print(
         f"target on_time={goal} {verdict} after {result['rounds']} round(s); "
         f"{total:,} officers in {len(result['headcounts'])} agencies",

@@ -53,5 +53,16 @@ def test_staff_command_confirms_by_simulation() -> None:
     assert (
         "target on_time=0.999 reached after 1 round(s); 7 officers in 1 agencies" in result.output
     )
+    # One round only, a 1-minute wait allowed: Erlang C gives 4 officers (P(W > 1 min) = 0.287
+    # e^-1.6/60 = 0.279 <= 0.5), the simulated wait (M/M/4: 0.287 / 1.6 = 0.18 h) is longer, and
+    # the counts reported are the ones simulated, not a top-up nobody ran.
+    short = CliRunner().invoke(
+        app,
+        ["staff", str(SCENARIOS / "mmc.yaml"), "--target", "on_time=0.5", "--max-wait", "1m",
+         "--days", "5", "--replications", "1", "--rounds", "1"],
+    )  # fmt: skip
+    assert short.exit_code == 0, short.output
+    assert "W1-DESK │        4 │         4" in short.output
+    assert "NOT reached (1 agencies still wait too long after 1 round(s))" in short.output
     bad = CliRunner().invoke(app, ["staff", str(SCENARIOS / "mmc.yaml"), "--target", "late=0.1"])
     assert bad.exit_code == 2 and "is not like on_time=0.999" in bad.output

@@ -82,7 +82,7 @@ def _run(task: tuple[str, str, int]) -> dict[str, Any]:
 
 def _pool_map(tasks: list[tuple[str, str, int]], jobs: int) -> list[dict[str, Any]]:
     if jobs <= 1:
-        return [_run(t) for t in tasks]  # pragma: no cover - the command runs with jobs
+        return [_run(t) for t in tasks]
     ctx = multiprocessing.get_context("spawn")
     outs = []
     with ctx.Pool(jobs, initializer=configure, initargs=(None, "WARNING")) as pool:

@@ -95,8 +95,9 @@ def solve(
         on_round: Called with the round number and its summary.
 
     Returns:
-        ``headcounts`` by agency, ``erlang_c`` (the starting point), ``levels`` (the last
-        round's pooled on-time rates with Wilson intervals), ``reached`` and ``rounds``.
+        ``headcounts`` by agency (those of the last simulated round), ``erlang_c`` (the starting
+        point), ``levels`` (that round's pooled on-time rates with Wilson intervals),
+        ``reached``, ``stopped`` (why the search ended) and ``rounds``.
     """
     scenario, workflows = load_scenario(path, days, scale)
     sim = Simulation(scenario, workflows, scenario.seed)
@@ -112,6 +113,7 @@ def solve(
     summary: dict[str, Any] = {}
     reached = False
     done = 0
+    stopped = ""
     with tempfile.TemporaryDirectory() as folder:
         for done in range(1, rounds + 1):
             staffed = _write(scenario, workflows, counts, Path(folder))
@@ -126,9 +128,13 @@ def solve(
                 for agency, stats in summary["agencies"].items()
                 if stats["mean_wait_per_visit_working_hours"] > max_wait_hours
             ]
-            if reached and not slow:
+            if not slow:
+                # Reached, or late for reasons officers cannot fix (consultations, transport).
+                stopped = "reached" if reached else "late, though no agency waits too long"
                 break
-            if not slow:  # late for reasons officers cannot fix (consultations, transport)
+            reached = False  # the on-time target alone is not enough: waits must fit too
+            if done == rounds:
+                stopped = f"{len(slow)} agencies still wait too long after {rounds} round(s)"
                 break
             for agency in slow:
                 counts[agency] = counts.get(agency, 1) + 1
@@ -140,5 +146,6 @@ def solve(
         "headcounts": counts,
         "levels": summary.get("levels", {}),
         "reached": reached,
+        "stopped": stopped,
         "rounds": done,
     }
