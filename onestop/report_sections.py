@@ -19,12 +19,26 @@ from onestop.periods import Period
 from onestop.store import clauses
 from onestop.store.schema import dossier_steps, dossiers
 from onestop.store.unit_of_work import UnitOfWork
-from onestop.timeliness import on_time_rate
+from onestop.timeliness import Timeliness, on_time_rate
 
 
 def count_if(condition: Any) -> Any:
     """SQL: how many rows of the group meet ``condition`` (0 for an empty group)."""
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def resolution_counts() -> list[Any]:
+    """SQL: how many of the group were resolved early, on time and late (in that order), by
+    the classification stored at resolution."""
+    t = dossiers.c.timeliness
+    return [count_if(t == c.value) for c in (Timeliness.EARLY, Timeliness.ON_TIME, Timeliness.LATE)]
+
+
+def resolved_in(period: Period, as_of: datetime) -> Any:
+    """SQL: the dossiers a report for ``period`` as of ``as_of`` judges at resolution."""
+    return dossiers.c.resolved_on.between(period.start, period.end) & (
+        dossiers.c.resolved_at <= clauses.instant(as_of)
+    )
 
 
 def _share(part: int, whole: int) -> float | None:
@@ -155,19 +169,12 @@ def late_steps_by_agency(uow: UnitOfWork, period: Period) -> list[StepLateness]:
     return sorted(out, key=lambda x: (-x.late, -x.late_share, x.agency))
 
 
-def _resolved_in(period: Period, as_of: datetime) -> Any:
-    """SQL: the dossiers a report for ``period`` as of ``as_of`` judges at resolution."""
-    return dossiers.c.resolved_on.between(period.start, period.end) & (
-        dossiers.c.resolved_at <= clauses.instant(as_of)
-    )
-
-
 def late_procedures(uow: UnitOfWork, period: Period, as_of: datetime) -> list[ProcedureLateness]:
     """Procedures with late resolutions in ``period`` (as of ``as_of``), most late first."""
     d = dossiers.c
     rows = uow.conn.execute(
         select(d.procedure_code, func.count(), count_if(d.timeliness == "late"))
-        .where(_resolved_in(period, as_of))
+        .where(resolved_in(period, as_of))
         .group_by(d.procedure_code)
     ).all()
     out = [ProcedureLateness(str(p), int(n), int(k)) for p, n, k in rows if k]
@@ -178,16 +185,9 @@ def monthly_trend(uow: UnitOfWork, period: Period, as_of: datetime) -> list[Mont
     """Resolutions per level and calendar month of ``period`` (as of ``as_of``), by month then
     level code. Grouped by day in SQL (portable across backends), summed to months here."""
     d = dossiers.c
-    t = d.timeliness
     rows = uow.conn.execute(
-        select(
-            d.level,
-            d.resolved_on,
-            count_if(t == "early"),
-            count_if(t == "on_time"),
-            count_if(t == "late"),
-        )
-        .where(_resolved_in(period, as_of))
+        select(d.level, d.resolved_on, *resolution_counts())
+        .where(resolved_in(period, as_of))
         .group_by(d.level, d.resolved_on)
     ).all()
     months: dict[tuple[date, str], list[int]] = defaultdict(lambda: [0, 0, 0])

@@ -31,6 +31,8 @@ from onestop.report_sections import (
     late_procedures,
     late_steps_by_agency,
     monthly_trend,
+    resolution_counts,
+    resolved_in,
 )
 from onestop.store import Store, clauses, queries
 from onestop.store.schema import dossiers, events
@@ -226,20 +228,9 @@ def on_time_report(
     if as_of is None:
         as_of = period.bounds[1]
     cols = [dossiers.c[DIMENSIONS[d]].label(d) for d in dims]
-    t = dossiers.c.timeliness
-
     resolved_q = (
-        select(
-            *cols,
-            count_if(t == "early"),
-            count_if(t == "on_time"),
-            count_if(t == "late"),
-            count_if(dossiers.c.apologies > 0),
-        )
-        .where(
-            dossiers.c.resolved_on.between(period.start, period.end),
-            dossiers.c.resolved_at <= clauses.instant(as_of),
-        )
+        select(*cols, *resolution_counts(), count_if(dossiers.c.apologies > 0))
+        .where(resolved_in(period, as_of))
         .group_by(*cols)
     )
     st = events.c

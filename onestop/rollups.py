@@ -17,7 +17,7 @@ from sqlalchemy import Connection, case, delete, func, insert, literal, select
 from onestop.clock import VN_TZ
 from onestop.errors import ValidationError
 from onestop.periods import Period
-from onestop.report_sections import count_if
+from onestop.report_sections import count_if, resolution_counts
 from onestop.reports import Report, Row, open_as_of, order_rows
 from onestop.store import Store, queries
 from onestop.store.schema import daily_rollups, dossiers
@@ -77,16 +77,8 @@ def compute_rollups(
         .where(d.received_on.between(start, end))
         .group_by(d.received_on, *keys)
     ).all()
-    t = d.timeliness
     resolved = conn.execute(
-        select(
-            d.resolved_on,
-            *keys,
-            count_if(t == "early"),
-            count_if(t == "on_time"),
-            count_if(t == "late"),
-            count_if(d.apologies > 0),
-        )
+        select(d.resolved_on, *keys, *resolution_counts(), count_if(d.apologies > 0))
         .where(d.resolved_on.between(start, end))
         .group_by(d.resolved_on, *keys)
     ).all()
