@@ -12,8 +12,9 @@ also catches removed anchors and an emptied database. Verifying never writes.
 
 from __future__ import annotations
 
+import functools
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -41,6 +42,10 @@ from onestop.store.schema import daily_rollups, dossiers, events, idempotency_ke
 
 if TYPE_CHECKING:
     from onestop.store.unit_of_work import UnitOfWork
+
+
+#: A day's event count and digest, read once per verification.
+Digests = Callable[[date], tuple[int, str]]
 
 
 @dataclass(frozen=True)
@@ -137,11 +142,12 @@ def audit(
     report = AuditReport()
     with store.read() as uow:
         report.findings += _check_dossiers(uow.conn)
-        report.findings += _check_results(uow.conn)
         report.findings += _check_rollups(uow)
-        _check_anchors(uow, key, report)
+        # Each day's events are read once, whether the database's anchor or the file's asks.
+        digest: Digests = functools.cache(functools.partial(day_digest, uow))
+        _check_anchors(uow, digest, key, report)
         if anchor_file is not None:
-            _check_anchor_file(uow, key, anchor_file, report)
+            _check_anchor_file(uow, digest, key, anchor_file, report)
     return report
 
 
@@ -156,11 +162,16 @@ def _check_order(dossier_id: int, history: list[dict[str, Any]]) -> Finding | No
 
 
 def _check_dossiers(conn: Connection) -> list[Finding]:
+    """Every dossier's chain, event order, row and stored idempotency results, in one pass over
+    the log; the results' findings after the others."""
     findings: list[Finding] = []
+    results: list[Finding] = []
     heads = {r.id: r for r in conn.execute(select(dossiers))}
+    keyed = _keyed_results(conn)
     seen: set[int] = set()
     for dossier_id, history in _by_dossier(conn):
         seen.add(dossier_id)
+        results += _check_results(dossier_id, history, keyed.pop(dossier_id, []))
         found = _check_chain(dossier_id, history) or _check_order(dossier_id, history)
         row = heads.get(dossier_id)
         if found is None and row is None:
@@ -177,26 +188,35 @@ def _check_dossiers(conn: Connection) -> list[Finding]:
             findings.append(found)
     for dossier_id in sorted(set(heads) - seen):
         findings.append(Finding(dossier_id, 1, "deleted", "the dossier has no events"))
-    return findings
+    for dossier_id, items in keyed.items():  # results of dossiers without events
+        results += _check_results(dossier_id, [], items)
+    return findings + sorted(results, key=lambda f: f.dossier_id or 0)
 
 
 def _differences(rebuilt: dict[str, Any], stored: dict[str, Any]) -> list[str]:
     return sorted(k for k in rebuilt if k in stored and rebuilt[k] != stored[k])
 
 
-def _check_results(conn: Connection) -> list[Finding]:
+def _keyed_results(conn: Connection) -> dict[int, list[tuple[str, Any]]]:
+    """The stored idempotency results by dossier: ``(key, result)`` in key order."""
+    k = idempotency_keys.c
+    out: dict[int, list[tuple[str, Any]]] = {}
+    for key, dossier_id, result in conn.execute(
+        select(k.key, k.dossier_id, k.result).where(k.result.is_not(None)).order_by(k.key)
+    ):
+        out.setdefault(dossier_id, []).append((key, result))
+    return out
+
+
+def _check_results(
+    dossier_id: int, history: list[dict[str, Any]], items: list[tuple[str, Any]]
+) -> list[Finding]:
     """An idempotency key's stored result is the dossier as its command left it: the replay
     of the dossier's events up to the result's version."""
     findings: list[Finding] = []
-    k = idempotency_keys.c
-    rows = conn.execute(
-        select(k.key, k.dossier_id, k.result).where(k.result.is_not(None)).order_by(k.dossier_id)
-    ).all()
-    histories = dict(_by_dossier(conn)) if rows else {}
-    for key, dossier_id, result in rows:
+    for key, result in items:
         stored = from_json(result)
         version = stored.get("version")
-        history = histories.get(dossier_id, [])
         if not isinstance(version, int) or not 0 < version <= len(history):
             findings.append(
                 Finding(dossier_id, None, "result_edited", f"idempotency key {key!r}: no such "
@@ -242,11 +262,20 @@ def _rollup_values(row: dict[str, Any]) -> tuple[Any, ...]:
     return tuple(row[c] for c in ROLLUP_COUNTS) + (row["field"],)
 
 
-def _check_anchors(uow: UnitOfWork, key: AuditKey | None, report: AuditReport) -> None:
+def _changed(where: str, day: date, then: int, now: int) -> Finding:
+    """The finding of a day whose events no longer match its anchor."""
+    return Finding(None, None, "anchor_mismatch",
+                   f"{where}events of {day} changed since they were anchored ({then} then, "
+                   f"{now} now)")  # fmt: skip
+
+
+def _check_anchors(
+    uow: UnitOfWork, digest: Digests, key: AuditKey | None, report: AuditReport
+) -> None:
     """The anchors in the database: one per day without a gap, each chained to the day before
     and sealed over that day's events as they are now."""
     stored = stored_anchors(uow)
-    unchecked = 0
+    unchecked: list[str] = []
     previous: Anchor | None = None
     for anchor in stored:
         if previous is not None and anchor.day != previous.day + timedelta(days=1):
@@ -264,21 +293,17 @@ def _check_anchors(uow: UnitOfWork, key: AuditKey | None, report: AuditReport) -
                 Finding(None, None, "anchor_missing",
                         f"the anchor of {anchor.day} does not follow {where}")
             )  # fmt: skip
-        count, digest = day_digest(uow, anchor.day)
-        expected = expected_hash(anchor, digest, count, key)
+        count, day_hash = digest(anchor.day)
+        expected = expected_hash(anchor, day_hash, count, key)
         if expected is None:
-            unchecked += 1
-        if expected is not None and (expected != anchor.hash or count != anchor.events):
-            report.findings.append(
-                Finding(None, None, "anchor_mismatch",
-                        f"events of {anchor.day} changed since they were anchored "
-                        f"({anchor.events} then, {count} now)")
-            )  # fmt: skip
+            unchecked.append(anchor.key_id)
+        elif expected != anchor.hash or count != anchor.events:
+            report.findings.append(_changed("", anchor.day, anchor.events, count))
         previous = anchor
     if unchecked:
         report.notes.append(
-            f"{unchecked} anchor seal(s) not checked: they were made with audit key "
-            f"{stored[-1].key_id}, which is not at hand"
+            f"{len(unchecked)} anchor seal(s) not checked: made with audit key(s) "
+            f"{', '.join(sorted(set(unchecked)))}, not at hand"
         )
     last_day = stored[-1].day if stored else None
     after = events.c.at >= Period(last_day, last_day, "").bounds[1] if last_day else true()
@@ -289,7 +314,7 @@ def _check_anchors(uow: UnitOfWork, key: AuditKey | None, report: AuditReport) -
 
 
 def _check_anchor_file(
-    uow: UnitOfWork, key: AuditKey | None, file: Path, report: AuditReport
+    uow: UnitOfWork, digest: Digests, key: AuditKey | None, file: Path, report: AuditReport
 ) -> None:
     """Every line of the external anchor file: chained to the line before, sealed with the key,
     and present unchanged in the database over the same events."""
@@ -304,7 +329,7 @@ def _check_anchor_file(
             report.findings.append(
                 Finding(None, None, "anchor_file", f"{where}: does not follow the line before")
             )
-        count, digest = day_digest(uow, item.day)
+        count, day_hash = digest(item.day)
         expected = expected_hash(item, item.digest, item.events, key)
         if expected is not None and expected != item.hash:
             report.findings.append(
@@ -321,12 +346,8 @@ def _check_anchor_file(
                 Finding(None, None, "anchor_mismatch",
                         f"{where}: the database's anchor of {item.day} differs from the file")
             )  # fmt: skip
-        if (count, digest) != (item.events, item.digest):
-            report.findings.append(
-                Finding(None, None, "anchor_mismatch",
-                        f"{where}: events of {item.day} changed since they were anchored "
-                        f"({item.events} then, {count} now)")
-            )  # fmt: skip
+        if (count, day_hash) != (item.events, item.digest):
+            report.findings.append(_changed(f"{where}: ", item.day, item.events, count))
         previous = item
 
 

@@ -199,6 +199,10 @@ def test_9_rewritten_dossier_with_recomputed_anchors(log: Log) -> None:
     assert {f.problem for f in found} == {"result_edited", "anchor_mismatch"}
     assert sum("differs from the file" in f.detail for f in found) == 2
     assert sum("changed since they were anchored" in f.detail for f in found) == 2
+    notes = audit(log.engine.store, KEY, log.file).notes
+    assert notes[0] == (
+        f"2 anchor seal(s) not checked: made with audit key(s) {FORGED_KEY.key_id}, not at hand"
+    )
 
 
 def test_10_anchoring_an_anchored_day_again_is_refused(log: Log) -> None:
