@@ -17,15 +17,7 @@ from onestop.report_html import render_html
 from onestop.reports import full_report, on_time_report
 from onestop.rollups import rollup_report, snapshot_range
 
-from .helpers import dt
-
-
-def finish(engine: Engine, clock: ManualClock, dossier_id: int, at: datetime) -> None:
-    d = engine.get(dossier_id)
-    while d.step_index + 1 < d.step_count:
-        d = engine.complete_step(d.id)
-    clock.set(at)
-    engine.resolve(d.id)
+from .helpers import dt, finish
 
 
 @pytest.fixture
@@ -189,7 +181,9 @@ def test_kpis_and_late_steps(engine: Engine, clock: ManualClock) -> None:
     assert late["D1-DESK"] == (1, 0)
     assert report.late_steps and report.late_steps[0].agency == "C-DESK"
     html = render_html(report)
-    assert "Agencies with the most late steps" in html and "C-DESK" in html and "Paid online" in html
+    assert (
+        "Agencies with the most late steps" in html and "C-DESK" in html and "Paid online" in html
+    )
     data = report.as_dict()
     assert data["kpis"]["online_share"] == 0.25
     assert data["late_steps_by_agency"][0] == {"agency": "C-DESK", "completed": 1, "late": 1}

@@ -21,7 +21,6 @@ full.
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
 
 import pytest
@@ -34,15 +33,7 @@ from onestop.scorecard import GROUPS, Scorecard, scorecard
 from onestop.scorecard_html import render_scorecard_html
 
 from .conftest import FIXTURES
-from .helpers import dt
-
-
-def finish(engine: Engine, clock: ManualClock, dossier_id: int, at: datetime) -> None:
-    d = engine.get(dossier_id)
-    while d.step_index + 1 < d.step_count:
-        d = engine.complete_step(d.id)
-    clock.set(at)
-    engine.resolve(d.id)
+from .helpers import dt, finish
 
 
 @pytest.fixture
