@@ -100,15 +100,15 @@ class _Chains:
     unchecked_events: int = 0
     without_steps: int = 0
 
-    def seal(self, event: dict[str, Any]) -> AuditKey | None | bool:
-        """The key to recompute ``event``'s hash with (``None``: plain sha256), or ``False``
-        when its key is not at hand."""
+    def seal(self, event: dict[str, Any]) -> tuple[bool, AuditKey | None]:
+        """Whether ``event``'s hash can be recomputed here, and with which key (``None``: a
+        plain sha256)."""
         kid = event.get("key_id")
         if kid is None:
-            return None
+            return True, None
         if self.key is not None and kid == self.key.key_id:
-            return self.key
-        return False
+            return True, self.key
+        return False, None
 
     def notes(self) -> list[str]:
         out = []
@@ -137,8 +137,8 @@ def _check_chain(dossier_id: int, history: list[dict[str, Any]], chains: _Chains
         expected = i + 1
         if event["seq"] > expected:
             return Finding(dossier_id, expected, "deleted", f"event {expected} is missing")
-        seal = chains.seal(event)
-        if seal is False:
+        checkable, seal = chains.seal(event)
+        if not checkable:
             if chains.key is not None:
                 # A forger can write any key id; the key at hand is the only one we trust.
                 detail = f"chained with audit key {event['key_id']}, not the key at hand"
@@ -147,7 +147,7 @@ def _check_chain(dossier_id: int, history: list[dict[str, Any]], chains: _Chains
             chains.unchecked_events += 1
             previous = event["hash"]
             continue
-        if seal is None:
+        if seal is None:  # a plain sha256 chain
             chains.unkeyed += 1
             if chains.first_keyed is not None and event["id"] > chains.first_keyed:
                 detail = "chained without the audit key after keyed events began"
@@ -156,8 +156,8 @@ def _check_chain(dossier_id: int, history: list[dict[str, Any]], chains: _Chains
             after = history[i + 1] if i + 1 < len(history) else None
             original = {**after, "seq": after["seq"] - 1} if after is not None else None
             if original is not None:
-                next_seal = chains.seal(original)
-                if next_seal is not False and (
+                next_checkable, next_seal = chains.seal(original)
+                if next_checkable and (
                     chain_hash(previous, original, next_seal) == original["hash"]
                 ):
                     # The next event, at its original number, chains from the one before this

@@ -53,7 +53,7 @@ def test_events_are_chained_with_hmac_under_the_audit_key(engine: Engine) -> Non
     assert [r["key_id"] for r in rows] == [hashlib.sha256(secret).hexdigest()[:16]] * 2
     # The second event's hash is HMAC-SHA-256 over the first's hash and its content: recomputed
     # here with the standard library, the plain SHA-256 of the same bytes does not match.
-    message = rows[0]["hash"].encode() + canonical(rows[1])
+    message = rows[0]["hash"].encode() + canonical(dict(rows[1]))
     assert rows[1]["hash"] == hmac.new(secret, message, hashlib.sha256).hexdigest()
     assert rows[1]["hash"] != hashlib.sha256(message).hexdigest()
 
@@ -133,7 +133,7 @@ def test_dossier_ids_are_never_handed_out_twice(engine: Engine) -> None:
     # The newest dossier is deleted (as an archive purge, or a forger, would): its id stays
     # used, and so do its events' ids.
     with engine.store.begin() as conn:
-        last_event = conn.execute(select(func.max(events.c.id))).scalar()
+        last_event = conn.execute(select(func.max(events.c.id))).scalar_one()
         for table in (events, dossier_steps):
             conn.execute(delete(table).where(table.c.dossier_id == 3))
         conn.execute(delete(dossiers).where(dossiers.c.id == 3))
