@@ -38,6 +38,7 @@ from onestop.arguments import (
     validated,
     validated_mapping,
 )
+from onestop.audit_key import AuditKey, audit_key_for_writing
 from onestop.calendar import Calendar
 from onestop.catalog import Catalog, Procedure
 from onestop.clock import Clock, SystemClock, local_date
@@ -69,6 +70,10 @@ class Engine(DossierCommands):
         rules: Legal rule sets by date (default: :meth:`RuleBook.vietnam`).
         policy: Who may do what (default: none, every caller is trusted). With a policy every
             command needs an :class:`~onestop.access.Actor`.
+        audit_key: The key chaining new events (default: from ``ONESTOP_AUDIT_KEY`` or
+            ``ONESTOP_AUDIT_KEY_FILE``). Commands refuse to run without one, unless ``dev``.
+        dev: Development mode: without a key, events are chained with plain SHA-256, which
+            anyone who can write to the database can recompute.
 
     The engine does not configure logging: it logs through structlog, whatever the host set up
     (see :func:`onestop.log.redact` for the personal-data processor to include).
@@ -82,8 +87,14 @@ class Engine(DossierCommands):
         clock: Clock | None = None,
         rules: RuleBook | None = None,
         policy: Policy | None = None,
+        *,
+        audit_key: AuditKey | None = None,
+        dev: bool = False,
     ) -> None:
         self.store = store
+        self.dev = dev
+        self._audit_key = audit_key
+        self._key_ready = False
         self.policy = policy
         self.catalog = catalog
         self.units = catalog.units
@@ -103,6 +114,8 @@ class Engine(DossierCommands):
         rules: RuleBook | None = None,
         migrate: bool = True,
         policy: Policy | None = None,
+        audit_key: AuditKey | None = None,
+        dev: bool = False,
     ) -> Engine:
         """Load definitions, open (and migrate) the database, and return a ready engine.
 
@@ -116,6 +129,8 @@ class Engine(DossierCommands):
             rules: Legal rule sets (default: Vietnam's).
             migrate: Run schema migrations and store the definitions.
             policy: Access policy (default: none).
+            audit_key: The key chaining new events (default: from the environment).
+            dev: Development mode (an unkeyed chain when there is no key).
 
         Raises:
             DefinitionError: If a definition file is invalid.
@@ -127,7 +142,9 @@ class Engine(DossierCommands):
         if migrate:
             store.migrate()
             store.sync_definitions(defs.catalog)
-        return cls(store, defs.catalog, calendar, clock, rules, policy)
+        return cls(
+            store, defs.catalog, calendar, clock, rules, policy, audit_key=audit_key, dev=dev
+        )
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -139,6 +156,17 @@ class Engine(DossierCommands):
         """
         with self.store.batch():
             yield
+
+    def _chain_key(self) -> AuditKey | None:
+        """The audit key for new events, looked up once (before anything is written).
+
+        Raises:
+            AuditKeyError: Without a key outside development mode.
+        """
+        if not self._key_ready:
+            self._audit_key = audit_key_for_writing(self._audit_key, dev=self.dev)
+            self._key_ready = True
+        return self._audit_key
 
     def lifecycle(self, proc: Procedure) -> Lifecycle:
         """The shared state machine of a procedure version."""
@@ -199,22 +227,25 @@ class Engine(DossierCommands):
         return plans.Context(row, now, status, proc, rules, self.calendar, self.catalog)
 
     def _create(self, trigger: str, meta: Meta, intake: Intake, args: dict[str, Any]) -> Dossier:
-        now = self._now()
-        proc = self.catalog.get(intake.procedure, at=local_date(now))
-        rules = self.rules.in_force(local_date(now))
-        values = plans.intake_values(intake, trigger, proc, self.catalog, rules, now)
-        self._authorize(meta, trigger, values)
-        status = self.lifecycle(proc).fire(
-            trigger, Facts(Status.NEW.value, steps=values["step_count"])
-        )
-        row = {**EMPTY_ROW, **values, "status": status.value, "status_code": status.portal_code}
-        plan = plans.admission(self._context(row, now, status, proc, rules))
-        row.update(plan.set)
-        changes = {k: v for k, v in row.items() if k not in ("id", "version", "event_hash")}
+        key = self._chain_key()
         # A savepoint (inside a batch) only where the database can refuse: a claimed key, or a
         # reference another writer may take between the check and the insert.
         keyed = meta.idempotency_key is not None
-        with self.store.write(savepoint=keyed or row["reference"] is not None, keyed=keyed) as uow:
+        savepoint = keyed or intake.reference is not None
+        with self.store.write(savepoint=savepoint, keyed=keyed) as uow:
+            # Read once the write lock is held, so the log's times never go backwards.
+            now = self._now()
+            proc = self.catalog.get(intake.procedure, at=local_date(now))
+            rules = self.rules.in_force(local_date(now))
+            values = plans.intake_values(intake, trigger, proc, self.catalog, rules, now)
+            self._authorize(meta, trigger, values)
+            status = self.lifecycle(proc).fire(
+                trigger, Facts(Status.NEW.value, steps=values["step_count"])
+            )
+            row = {**EMPTY_ROW, **values, "status": status.value, "status_code": status.portal_code}
+            plan = plans.admission(self._context(row, now, status, proc, rules))
+            row.update(plan.set)
+            changes = {k: v for k, v in row.items() if k not in ("id", "version", "event_hash")}
             prior = uow.replay_or_claim(meta.idempotency_key, trigger, now)
             if prior is not None:
                 return Dossier.from_row(prior)
@@ -226,7 +257,8 @@ class Engine(DossierCommands):
                 uow.insert_step(row["id"], step)
             event = event_row(
                 row, None, trigger, Status.NEW.value, changes, {**args, **plan.record},
-                actor=actor_id(meta), at=now, unit=row["intake_unit"],
+                actor=actor_id(meta), at=now, unit=row["intake_unit"], key=key,
+                new_steps=plan.new_steps,
             )  # fmt: skip
             # The first event's hash needs the new id: the head is set after the insert.
             uow.set_event_hash(row["id"], event["hash"])
@@ -259,13 +291,15 @@ class Engine(DossierCommands):
         args = validated_mapping(spec.arguments, arguments)
         dossier_id = valid_id(dossier_id)
         trigger = spec.trigger or command
-        now = self._now()
+        key = self._chain_key()
         keyed = meta.idempotency_key is not None
         with self.store.write(savepoint=keyed, keyed=keyed) as uow:
+            row = uow.load_dossier(dossier_id, lock=True)
+            # Read once the dossier is locked, so its events' times never go backwards.
+            now = self._now()
             prior = uow.replay_or_claim(meta.idempotency_key, trigger, now)
             if prior is not None:
                 return Dossier.from_row(prior)
-            row = uow.load_dossier(dossier_id, lock=True)
             if meta.expected_version is not None and row["version"] != meta.expected_version:
                 raise StaleVersion(dossier_id, meta.expected_version, row["version"])
             self._authorize(meta, command, row)
@@ -288,13 +322,15 @@ class Engine(DossierCommands):
             event = event_row(
                 after, row["event_hash"], trigger, before.value, changes,
                 {**args.model_dump(), **plan.record}, actor=actor_id(meta), at=now, unit=None,
+                key=key, new_steps=plan.new_steps, step_updates=plan.step_updates,
             )  # fmt: skip
+            # The version-checked UPDATE first (the chain head moves with the other columns):
+            # if it is refused, nothing of the command has been written, even inside a batch.
+            uow.update_dossier(dossier_id, row["version"], {**changes, "event_hash": event["hash"]})
             for seq, values in plan.step_updates:
                 uow.update_step(dossier_id, seq, values)
             for step in plan.new_steps:
                 uow.insert_step(dossier_id, step)
-            # The chain head moves in the same version-checked UPDATE as the other columns.
-            uow.update_dossier(dossier_id, row["version"], {**changes, "event_hash": event["hash"]})
             after["event_hash"] = event["hash"]
             return self._record(uow, after, event, meta)
 
