@@ -218,6 +218,9 @@ class Store:
 
         Its commands' events are inserted together (one multi-row statement before the batch
         commits, or before a read inside it), and a dossier it has locked is not read again.
+        Everything a batch returns, dossier ids included, is provisional until it commits: a
+        batch that is killed or raises leaves nothing, and on SQLite the ids it handed out are
+        given again (PostgreSQL's sequences skip them). Committed ids are never given twice.
 
         Raises:
             RuntimeError: If a batch is already open in this thread.
