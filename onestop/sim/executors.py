@@ -121,7 +121,9 @@ def parse_executor(spec: str) -> str | None:
 
 
 @contextmanager
-def open_executor(spec: str, jobs: int = 1) -> Iterator[Executor | None]:
+def open_executor(
+    spec: str, jobs: int = 1, worker_log_level: str = "WARNING"
+) -> Iterator[Executor | None]:
     """The executor named by ``spec``, closed on exit.
 
     ``local`` yields ``None``: the runner then uses ``jobs`` local processes (or this process
@@ -133,6 +135,8 @@ def open_executor(spec: str, jobs: int = 1) -> Iterator[Executor | None]:
     Args:
         spec: ``local`` or ``dask://HOST:PORT``.
         jobs: Local processes.
+        worker_log_level: Log level of Dask workers whose structlog nobody configured (present
+            and future workers; a worker configured by its host keeps its own logging).
 
     Raises:
         ExecutorUnavailable: Malformed ``spec``, Dask not installed, or scheduler unreachable.
@@ -152,7 +156,28 @@ def open_executor(spec: str, jobs: int = 1) -> Iterator[Executor | None]:
     except (OSError, TimeoutError) as exc:
         raise ExecutorUnavailable(f"--executor {spec}: no Dask scheduler answers ({exc})") from None
     try:
+        _quiet_workers(client, worker_log_level)
+    except Exception as exc:
+        client.close()  # type: ignore[no-untyped-call]
+        raise ExecutorUnavailable(f"--executor {spec}: the Dask workers refused ({exc})") from None
+    try:
         # pure=False: every replication is its own task, never merged with an equal-looking one.
         yield client.get_executor(pure=False)  # type: ignore[no-untyped-call]
     finally:
         client.close()  # type: ignore[no-untyped-call]
+
+
+def _quiet_workers(client: Any, level: str) -> None:
+    """Register a worker plugin setting the log level of workers that left structlog as is."""
+    from distributed import WorkerPlugin
+
+    class QuietLogs(WorkerPlugin):
+        def setup(self, worker: Any) -> None:
+            import structlog
+
+            from onestop.log import configure
+
+            if not structlog.is_configured():
+                configure(None, level)
+
+    client.register_plugin(QuietLogs(), name="onestop-quiet-logs")
