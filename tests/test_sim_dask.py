@@ -28,7 +28,7 @@ REPS = 3
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[LocalCluster]:
-    with LocalCluster(
+    with LocalCluster(  # type: ignore[no-untyped-call]
         n_workers=2,
         threads_per_worker=1,
         processes=True,
@@ -74,7 +74,7 @@ def test_same_seed_same_summary_locally_on_one_worker_and_on_two(
     with open_executor(address) as pool:
         assert pool is not None
         two = run_replications(SCENARIO, replications=REPS, days=DAYS, executor=pool)
-    with Client(cluster.scheduler_address, set_as_default=False) as client:
+    with Client(cluster.scheduler_address, set_as_default=False) as client:  # type: ignore[no-untyped-call]
         one_worker = [next(iter(client.scheduler_info()["workers"]))]
         only = client.get_executor(pure=False, workers=one_worker, allow_other_workers=False)
         one = run_replications(SCENARIO, replications=REPS, days=DAYS, executor=only)
@@ -90,12 +90,13 @@ def test_a_worker_killed_mid_run_costs_a_retry_not_a_replication(
 ) -> None:
     """The scheduler is told to give up on a task at its first lost worker (allowed_failures
     0), so the runner's own retry is what brings the replication back."""
-    saved = cluster.scheduler.allowed_failures
-    cluster.scheduler.allowed_failures = 0
+    scheduler: Any = cluster.scheduler  # in this process: LocalCluster runs it here
+    saved = scheduler.allowed_failures
+    scheduler.allowed_failures = 0
     killed: list[str] = []
     finished: list[int] = []
     try:
-        with Client(cluster.scheduler_address, set_as_default=False) as client:
+        with Client(cluster.scheduler_address, set_as_default=False) as client:  # type: ignore[no-untyped-call]
             counting = Counting(client.get_executor(pure=False))
 
             def kill_a_busy_worker(index: int, share: float) -> None:
@@ -117,7 +118,7 @@ def test_a_worker_killed_mid_run_costs_a_retry_not_a_replication(
                 progress=kill_a_busy_worker,
             )
     finally:
-        cluster.scheduler.allowed_failures = saved
+        scheduler.allowed_failures = saved
     assert killed, "no worker was busy when the first replication finished"
     assert len(counting.submitted) > REPS  # a replication went out again after its worker died
     assert sorted(set(counting.submitted)) == [0, 1, 2]
