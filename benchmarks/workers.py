@@ -9,7 +9,8 @@ over the wall time from a common start (a barrier) to the last worker's end. Bes
 measured in the same run: the bare driver (``psycopg``) replaying onestop's own statements in as
 many processes (:mod:`benchmarks.floors`), and the ratio of each to its own 1-process figure.
 The contended case runs suspend/resume on 4 dossiers shared by every worker (the row lock
-serialises them).
+serialises them). A pure-Python loop in as many processes shows how much parallel CPU the machine
+gave at that moment (no figure can scale past it), and the load average is printed beside it.
 
 *Replications*: replications/s of the same scenario and seeds on ``W`` local processes and on a
 Dask LocalCluster of ``W`` single-threaded worker processes, beside one process running them one
@@ -90,6 +91,15 @@ def _worker(
     """One worker process: warm up, wait for the others, work ``seconds``; returns its start,
     end and commands committed."""
     configure(level="WARNING")
+    if kind == "cpu":
+        start.wait()
+        t0 = now = time.monotonic()
+        units = 0
+        while now - t0 < seconds:
+            sum(i * i for i in range(10_000))  # pure Python: what a spare core would give
+            units += 1
+            now = time.monotonic()
+        return t0, now, units
     if kind == "driver":
         import psycopg
 
@@ -150,7 +160,8 @@ def engine_workers(url: str, quick: bool, repeats: int, console: Console) -> dic
     for workers in WORKERS:
         row: dict[str, Any] = {"workers": workers}
         with ctx.Manager() as manager, ctx.Pool(workers) as pool:
-            for kind in ("engine", "driver", "shared"):
+            row["load_average"] = os.getloadavg()[0]
+            for kind in ("engine", "driver", "shared", "cpu"):
                 samples = []
                 for _ in range(repeats):
                     shared = _prepare(url)
@@ -164,7 +175,7 @@ def engine_workers(url: str, quick: bool, repeats: int, console: Console) -> dic
         out["rows"].append(row)
         console.print(
             f"  {workers} worker(s): onestop {row['engine']:,.0f}, driver {row['driver']:,.0f}, "
-            f"shared {row['shared']:,.0f} cmd/s",
+            f"shared {row['shared']:,.0f} cmd/s; load average {row['load_average']:.1f}",
             highlight=False,
         )
     return out
@@ -199,6 +210,7 @@ def replications(quick: bool, repeats: int, workers: int = 2) -> dict[str, Any]:
         return statistics.median(samples), samples
 
     found: dict[str, Any] = {"scenario": "mmc", "days": days, "replications": reps}
+    found["load_average"] = os.getloadavg()[0]
     found["workers"] = workers
     found["serial"], found["serial_samples"] = medians(run())
     found["local"], found["local_samples"] = medians(run(jobs=workers))
@@ -254,7 +266,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"medians of {data['repeats']}"
             )
             heads = ("workers", "onestop", "× 1 worker", "bare driver (floor)", "× 1 worker",
-                     "driver/onestop", "shared dossiers", "× 1 worker")  # fmt: skip
+                     "driver/onestop", "shared dossiers", "× 1 worker", "CPU loop × 1 worker",
+                     "load avg")  # fmt: skip
             for head in heads:
                 table.add_column(head, justify="right")
             base = data["rows"][0]
@@ -268,13 +281,16 @@ def main(argv: list[str] | None = None) -> int:
                     f"{row['driver'] / row['engine']:.2f}",
                     f"{row['shared']:,.0f}",
                     f"{row['shared'] / base['shared']:.2f}×",
+                    f"{row['cpu'] / base['cpu']:.2f}×",
+                    f"{row['load_average']:.1f}",
                 )
             console.print(table)
     if args.only != "engine":
         rep = replications(args.quick, args.repeats)
         table = Table(
             title=f"replications/s, {rep['replications']} replications of {rep['scenario']} "
-            f"({rep['days']} days), {rep['workers']} workers"
+            f"({rep['days']} days), {rep['workers']} workers, "
+            f"load average {rep['load_average']:.1f}"
         )
         for head in ("executor", "replications/s", "× one process (floor)"):
             table.add_column(head, justify="right")
