@@ -14,7 +14,7 @@ from typing import Any
 
 import dask
 import pytest
-from distributed import Client, LocalCluster
+from distributed import Client, LocalCluster, get_task_stream
 from typer.testing import CliRunner
 
 from onestop.cli import app
@@ -173,3 +173,23 @@ def test_a_bad_executor_is_one_line_and_exit_2(spec: str, message: str, tmp_path
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(message.format(port=port)), result.output
     assert not (tmp_path / "summary.json").exists()
+
+
+def test_staff_confirms_on_a_dask_cluster(cluster: LocalCluster, address: str) -> None:
+    """The solver's round runs on the cluster, with the figures of the local staffing test
+    (tests/test_sim_staffing.py: 7 officers, reached after one round)."""
+    with (
+        Client(cluster.scheduler_address, set_as_default=False) as client,  # type: ignore[no-untyped-call]
+        get_task_stream(client) as stream,
+    ):
+        result = CliRunner().invoke(
+            app,
+            ["staff", str(SCENARIO), "--target", "on_time=0.999", "--max-wait", "1h"]
+            + ["--days", "5", "--replications", "1", "--executor", address],
+        )
+    assert result.exit_code == 0, result.output
+    assert [t["key"].startswith("_replicate-") for t in stream.data] == [True]
+    assert "W1-DESK │        7 │         7" in result.output
+    assert (
+        "target on_time=0.999 reached after 1 round(s); 7 officers in 1 agencies" in result.output
+    )
