@@ -24,6 +24,7 @@ from onestop.engine import Engine
 from onestop.errors import (
     CalendarRangeError,
     DefinitionError,
+    ExecutorUnavailable,
     InvalidTransition,
     NotAllowedHere,
     OnestopError,
@@ -78,6 +79,7 @@ __all__ = [
     # Tier 3: errors.
     "CalendarRangeError",
     "DefinitionError",
+    "ExecutorUnavailable",
     "Forbidden",
     "InvalidTransition",
     "NotAllowedHere",

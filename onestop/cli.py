@@ -623,12 +623,18 @@ def simulate(
         str | None, typer.Option(help="SQLite file for the first run's events (for report).")
     ] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path("out"),
+    executor: Annotated[
+        str,
+        typer.Option(help="Where replications run: local (processes) or dask://HOST:PORT."),
+    ] = "local",
 ) -> None:
     """Simulate dossier load through the real engine; write summary.json and the by-level
     on-time report with 95 % confidence intervals across replications.
 
     Example: onestop simulate simulations/cantho-2024.yaml --replications 4 --jobs 2
+    (or --executor dask://scheduler:8786 to run them on a Dask cluster)
     """
+    from onestop.sim.executors import open_executor, parse_executor
     from onestop.sim.runner import run_replications, write_outputs
     from onestop.sim.scenario import Scenario
 
@@ -639,7 +645,9 @@ def simulate(
         raise _definition_failure(exc) from None
     if db and Path(db).exists():
         raise fail(f"--db: {db} exists; choose a new file")
-    with Progress(
+    if db and parse_executor(executor) is not None:
+        raise fail("--db: the file would be written on a Dask worker; use --executor local")
+    display = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         TextColumn("{task.percentage:>3.0f} %"),
@@ -647,7 +655,8 @@ def simulate(
         TextColumn("ETA"),
         TimeRemainingColumn(),
         console=err,
-    ) as progress:
+    )
+    with open_executor(executor, jobs) as pool, display as progress:
         total = progress.add_task(f"{scenario.name} × {replications}", total=replications)
         bars = [
             progress.add_task(f"  replication {r + 1} (seed offset {r})", total=1.0)
@@ -669,6 +678,7 @@ def simulate(
                 scale=scale,
                 db=db,
                 progress=advance,
+                executor=pool,
             )
         except DefinitionError as exc:
             raise _definition_failure(exc) from None
@@ -884,6 +894,10 @@ def staff(
         float | None, typer.Option(min=0.0001, max=1, help="Override the volume scale.")
     ] = None,
     rounds: Annotated[int, typer.Option(min=1, max=20, help="Confirmation rounds at most.")] = 4,
+    executor: Annotated[
+        str,
+        typer.Option(help="Where replications run: local (processes) or dask://HOST:PORT."),
+    ] = "local",
 ) -> None:
     """Smallest headcount per agency reaching an on-time target: Erlang C first, then confirmed
     (and topped up where waits stay too long) by simulation; prints the pooled rates with 95 %
@@ -891,6 +905,7 @@ def staff(
 
     Example: onestop staff simulations/two-tier-2025.yaml --target on_time=0.999 --max-wait 2h
     """
+    from onestop.sim.executors import open_executor
     from onestop.sim.scenario import Scenario
     from onestop.sim.staffing import solve
 
@@ -915,14 +930,15 @@ def staff(
         )
         err.print(f"round {number}: {rates}", highlight=False)
 
-    with Progress(
+    bar = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         TimeElapsedColumn(),
         TextColumn("ETA"),
         TimeRemainingColumn(),
         console=err,
-    ) as progress:
+    )
+    with open_executor(executor, jobs) as pool, bar as progress:
         task = progress.add_task("confirming by simulation", total=replications)
         shares = [0.0] * replications
 
@@ -942,6 +958,7 @@ def staff(
                 rounds=rounds,
                 progress=advance,
                 on_round=report_round,
+                executor=pool,
             )
         except OnestopError as exc:
             raise fail(str(exc)) from None

@@ -126,3 +126,8 @@ class AnchorError(OnestopError):
 class SchemaOutOfDate(OnestopError):
     """The database was written by another version of onestop: its schema is not the one this
     version reads (``onestop migrate`` brings an older one up to date)."""
+
+
+class ExecutorUnavailable(OnestopError):
+    """The executor asked for cannot be used: not ``local`` nor ``dask://HOST:PORT``, Dask not
+    installed, no scheduler answering at that address, or its workers failed every retry."""
