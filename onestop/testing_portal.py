@@ -35,6 +35,13 @@ from typing import Any
 MODES = ("ok", "error", "slow", "timeout", "drop", "duplicate_ack")
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A server that does not print the connections its clients drop (timeouts, kills)."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass
+
+
 def _check(modes: Iterable[str]) -> None:
     for mode in modes:
         if mode not in MODES:
@@ -162,6 +169,9 @@ class FakePortal:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, as a real portal
+            # Headers and body are written separately: without this, Nagle's algorithm and the
+            # client's delayed ACK hold every answer back ~40 ms.
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 pass  # quiet
@@ -197,10 +207,12 @@ class FakePortal:
                 except OSError:  # the client gave up (timeout): nothing to answer
                     self.close_connection = True
 
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server = _QuietServer(("127.0.0.1", 0), Handler)
         server.daemon_threads = True
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 
