@@ -314,6 +314,19 @@ def _extra_tables(report: Any) -> list[Table]:
                 percent(s.late_share, "en"),
             )
         tables.append(lt)
+    if report.sync:
+        st = Table(title="Synchronisation with the national portal (status acknowledged)")
+        for col in ("level / unit", "received", "acknowledged", "share"):
+            st.add_column(col, justify="left" if col == "level / unit" else "right")
+        for s in report.sync:
+            name = (
+                report.label("level", s.level, "en")
+                if s.unit is None
+                else ("  " + report.label("unit", s.unit, "en"))
+            )
+            st.add_row(name, count(s.dossiers, "en"), count(s.acknowledged, "en"),
+                       percent(s.share, "en"))  # fmt: skip
+        tables.append(st)
     return tables
 
 

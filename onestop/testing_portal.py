@@ -193,6 +193,8 @@ class FakePortal:
                     return
                 self._answer(200, payload, b'{"status":"accepted"}')
                 if mode == "duplicate_ack":
+                    # Late enough that the client has read the first and sent its next request.
+                    time.sleep(0.01)
                     self._answer(200, payload, b'{"status":"accepted"}')
 
             def _answer(self, status: int, payload: Mapping[str, Any], body: bytes) -> None:

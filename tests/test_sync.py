@@ -463,3 +463,56 @@ def test_sync_commands(engine: Engine, clock: ManualClock, portal: FakePortal) -
     assert [p["seq"] for p in portal.deduplicated()] == [1, 2]
     bad = runner.invoke(app, ["sync", "run", "--db", url, "--endpoint", "ftp://x", "--once"])
     assert bad.exit_code == 2
+
+
+# -- the synchronisation KPI ------------------------------------------------------------------
+
+
+def test_the_kpi_counts_dossiers_whose_current_status_the_portal_acknowledged(
+    engine: Engine, clock: ManualClock, calendar: Calendar, portal: FakePortal
+) -> None:
+    from onestop.periods import Period
+    from onestop.reports import full_report
+    from onestop.scorecard import scorecard
+
+    clock.set(datetime(2025, 1, 24, 9, 0, tzinfo=VN_TZ))
+    a = engine.receive("COPY", "W1")
+    b = engine.receive("COPY", "W2")
+    engine.resolve(b.id)
+    clock.set(datetime(2025, 1, 24, 9, 10, tzinfo=VN_TZ))
+    dispatcher_for(engine, portal, clock).drain()  # a received, b received and resolved
+    clock.set(datetime(2025, 1, 24, 9, 20, tzinfo=VN_TZ))
+    engine.receive("JUDICIAL", "C")  # never delivered
+    clock.set(datetime(2025, 1, 24, 10, 0, tzinfo=VN_TZ))
+    engine.resolve(a.id)  # the portal has not heard of it
+    january = Period.parse("2025-01")
+
+    def shares(as_of: datetime) -> list[tuple[str, str | None, int, int]]:
+        report = full_report(engine.store, january, as_of=as_of)
+        return [(s.level, s.unit, s.dossiers, s.acknowledged) for s in report.sync or []]
+
+    assert shares(datetime(2025, 1, 31, 17, 0, tzinfo=VN_TZ)) == [
+        ("city", None, 1, 0),
+        ("city", "C", 1, 0),
+        ("commune", None, 2, 1),
+        ("commune", "W1", 1, 0),  # its resolution is not acknowledged
+        ("commune", "W2", 1, 1),
+    ]
+    # As of 09:30 a's status then (received) was acknowledged; c was not.
+    assert shares(datetime(2025, 1, 24, 9, 30, tzinfo=VN_TZ)) == [
+        ("city", None, 1, 0),
+        ("city", "C", 1, 0),
+        ("commune", None, 2, 2),
+        ("commune", "W1", 1, 1),
+        ("commune", "W2", 1, 1),
+    ]
+    from onestop.report_html import render_html
+
+    page = render_html(full_report(engine.store, january))
+    assert 'id="sync"' in page and "50,00 %" in page  # the commune level, 1 of 2
+    # Before anything was delivered: none.
+    assert shares(datetime(2025, 1, 24, 9, 5, tzinfo=VN_TZ))[2] == ("commune", None, 2, 0)
+    card = scorecard(engine.store, january, "level", calendar)
+    by_level = {r.key: r.scores["1.3"] for r in card.rows}
+    assert (by_level["commune"].value, by_level["commune"].points) == (0.5, None)
+    assert (by_level["city"].numerator, by_level["city"].denominator) == (0, 1)

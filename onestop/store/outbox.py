@@ -241,8 +241,8 @@ def requeue_dead(store: Store, ids: Sequence[int] | None = None) -> int:
     return int(result.rowcount)
 
 
-def acknowledged(key: Any, period: Period, as_of: datetime) -> Select[Any]:
-    """SQL: per ``key`` (a ``dossiers`` column), the dossiers received in ``period`` (by
+def acknowledged(keys: Sequence[Any], period: Period, as_of: datetime) -> Select[Any]:
+    """SQL: per ``keys`` (``dossiers`` columns), the dossiers received in ``period`` (by
     ``as_of``) and how many of them had their status at ``as_of`` acknowledged by the portal.
 
     A dossier's status at ``as_of`` is acknowledged when its latest message written by then was
@@ -262,7 +262,7 @@ def acknowledged(key: Any, period: Period, as_of: datetime) -> Select[Any]:
     synced = and_(shown.c.delivered_at.is_not(None), shown.c.delivered_at <= at)
     return (
         select(
-            key,
+            *keys,
             func.count(),
             func.coalesce(func.sum(case((synced, 1), else_=0)), 0),
         )
@@ -272,5 +272,5 @@ def acknowledged(key: Any, period: Period, as_of: datetime) -> Select[Any]:
             )
         )
         .where(d.received_on.between(period.start, min(period.end, local_date(as_of))))
-        .group_by(key)
+        .group_by(*keys)
     )
