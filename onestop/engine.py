@@ -47,7 +47,7 @@ from onestop.dossier import Dossier, Event, Step
 from onestop.errors import StaleVersion, ValidationError
 from onestop.inputs import dossier_id as valid_id
 from onestop.lifecycle import Facts, Lifecycle
-from onestop.portal import changes_portal, portal_message
+from onestop.portal import changes_portal, portal_state
 from onestop.rules import RuleBook, RuleSet
 from onestop.status import Status
 from onestop.store import EMPTY_ROW, Store, UnitOfWork, queries, to_json
@@ -183,8 +183,7 @@ class Engine(DossierCommands):
         store the idempotent result, log; ``before`` and ``after`` are the old and new rows."""
         uow.append_event(event, after)
         if self.store.outbox and changes_portal(before, after):
-            message = portal_message(after, event["seq"], event["at"], event["trigger"])
-            uow.append_message(after["id"], event["seq"], event["at"], message)
+            uow.append_message(event, portal_state(after))
         uow.remember(after)
         if meta.idempotency_key is not None:
             uow.finish_key(meta.idempotency_key, after["id"], to_json(after))

@@ -24,7 +24,7 @@ from onestop import VN_TZ, Calendar, Engine, ManualClock
 from onestop.portal import SCHEMA_FILE
 from onestop.scheduler import Schedule, SchedulerService
 from onestop.store import from_json
-from onestop.store.outbox import backlog, requeue_dead
+from onestop.store.outbox import backlog, messages, requeue_dead
 from onestop.store.schema import outbox
 from onestop.sync import Dispatcher, HttpTransport, RetryPolicy
 from onestop.testing_portal import MODES, FakePortal
@@ -107,7 +107,7 @@ def received_view(portal: FakePortal) -> dict[int, list[tuple[int, int]]]:
     return out
 
 
-def stored_messages(engine: Engine) -> list[dict[str, Any]]:
+def outbox_rows(engine: Engine) -> list[dict[str, Any]]:
     with engine.store.engine.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(select(outbox).order_by(outbox.c.id))]
 
@@ -156,10 +156,7 @@ def test_messages_follow_what_the_portal_shows(engine: Engine, clock: ManualCloc
     d = engine.resolve(d.id)
     d = engine.return_result(d.id)
     engine.rate(d.id, 5)
-    got = [
-        (m["seq"], m["payload"]["trigger"], m["payload"]["status_code"], m["payload"]["agency"])
-        for m in stored_messages(engine)
-    ]
+    got = [(m["seq"], m["trigger"], m["status_code"], m["agency"]) for m in messages(engine.store)]
     # The second hand-over stays with C-JUS and the rating shows nothing new: no message.
     assert got == [
         (1, "receive", 2, "C-DESK"),
@@ -167,7 +164,7 @@ def test_messages_follow_what_the_portal_shows(engine: Engine, clock: ManualCloc
         (4, "resolve", 9, "C-JUS"),
         (5, "return_result", 10, "C-JUS"),
     ]
-    first = stored_messages(engine)[0]["payload"]
+    first = messages(engine.store)[0]
     assert first["key"] == f"tiny/{d.id}/1"
     # 10 working days from Friday 24 January 2025 09:00: Tết (25 Jan – 2 Feb) is off, then
     # 3–7 and 10–14 February.
@@ -183,22 +180,25 @@ def test_every_message_matches_the_contract_and_carries_no_personal_data(
     validator = jsonschema.Draft202012Validator(
         schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
     )
-    messages = stored_messages(engine)
+    sent = messages(engine.store)
     expected = expected_messages(engine, ids)
-    assert len(messages) == sum(len(v) for v in expected.values())
-    for m in messages:
-        validator.validate(m["payload"])
-        text = json.dumps(m["payload"], ensure_ascii=False)
+    assert [(m["dossier_id"], m["seq"], m["status_code"]) for m in sent] == sorted(
+        ((d, seq, code) for d, shown in expected.items() for seq, code in shown),
+        key=lambda t: (t[0], t[1]),
+    )
+    for m in sent:
+        validator.validate(m)
+        text = json.dumps(m, ensure_ascii=False)
         for secret in (NAME, CITIZEN_ID, PHONE):
             assert secret not in text
-    codes = {m["payload"]["status_code"] for m in messages}
+    codes = {m["status_code"] for m in sent}
     assert codes == {1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
 
 
 def test_the_contract_refuses_a_bad_message(engine: Engine) -> None:
     engine.receive("COPY", "W1")
     schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
-    message = stored_messages(engine)[0]["payload"]
+    message = messages(engine.store)[0]
     for broken in (
         {**message, "status_code": 11},
         {**message, "applicant_name": NAME},
@@ -216,7 +216,7 @@ def test_a_batch_writes_messages_only_for_commands_that_succeed(
         with pytest.raises(Exception, match="return"):
             engine.return_result(a.id)  # refused: not resolved
         engine.resolve(a.id)
-    assert [(m["seq"], m["payload"]["status_code"]) for m in stored_messages(engine)] == [
+    assert [(m["seq"], m["status_code"]) for m in messages(engine.store)] == [
         (1, 2),
         (2, 9),
     ]
@@ -226,7 +226,7 @@ def test_no_outbox_no_messages(db_url: str, clock: ManualClock, calendar: Calend
     engine = Engine.open(db_url, FIXTURES, clock=clock, calendar=calendar)
     engine.store.outbox = False
     engine.receive("COPY", "W1")
-    assert stored_messages(engine) == []
+    assert outbox_rows(engine) == []
     engine.store.dispose()
 
 
@@ -308,7 +308,7 @@ def test_backoff_is_exponential_with_jitter(
     waits = []
     for _ in range(3):
         dispatcher.drain()
-        retry_at = stored_messages(engine)[0]["next_attempt_at"]
+        retry_at = outbox_rows(engine)[0]["next_attempt_at"]
         waits.append((retry_at - clock.now()).total_seconds())
         clock.set(retry_at - timedelta(microseconds=1))
         assert dispatcher.drain().claimed == 0  # not before its time

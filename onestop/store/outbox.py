@@ -21,10 +21,34 @@ from sqlalchemy import Select, and_, case, exists, func, or_, select, update
 
 from onestop.clock import local_date
 from onestop.periods import Period
+from onestop.portal import DOSSIER_FIELDS, STATE_FIELDS, message_key, portal_message
 from onestop.store import Store, clauses
 from onestop.store.schema import dossiers, outbox
 
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
+#: What a message is built from: the outbox row and the dossier's intake columns.
+_MESSAGE = (
+    outbox.c.id,
+    outbox.c.dossier_id,
+    outbox.c.seq,
+    outbox.c.attempts,
+    outbox.c.created_at,
+    outbox.c.trigger,
+    *(outbox.c[name] for name in STATE_FIELDS),
+    *(dossiers.c[name] for name in DOSSIER_FIELDS),
+)
+
+
+def _payload(row: Any) -> dict[str, Any]:
+    values = row._mapping
+    return portal_message(
+        values["dossier_id"],
+        values["seq"],
+        values["created_at"],
+        values["trigger"],
+        values,
+        values,
+    )
 
 
 @dataclass(frozen=True)
@@ -82,7 +106,8 @@ def _heads(now: datetime, limit: int) -> Select[Any]:
     earlier = outbox.alias("earlier")
     at = clauses.instant(now)
     return (
-        select(o.id, o.dossier_id, o.seq, o.attempts, o.payload)
+        select(*_MESSAGE)
+        .join_from(outbox, dossiers, dossiers.c.id == o.dossier_id)
         .where(
             o.delivered_at.is_(None),
             o.state == PENDING,
@@ -123,7 +148,7 @@ def claim(store: Store, holder: str, now: datetime, ttl: float, limit: int) -> l
             .where(outbox.c.id.in_([r.id for r in rows]))
             .values(claimed_by=holder, claimed_until=now + timedelta(seconds=ttl))
         )
-    return [Claimed(r.id, r.dossier_id, r.seq, r.attempts, r.payload) for r in rows]
+    return [Claimed(r.id, r.dossier_id, r.seq, r.attempts, _payload(r)) for r in rows]
 
 
 def settle(
@@ -199,7 +224,8 @@ def backlog(store: Store, now: datetime) -> Backlog:
         ).one()
         delivered = conn.execute(select(func.count()).where(o.delivered_at.is_not(None))).scalar()
         letters = conn.execute(
-            select(o.id, o.payload, o.attempts, o.last_error)
+            select(o.id, o.dossier_id, o.seq, o.attempts, o.last_error, dossiers.c.unit_set)
+            .join_from(outbox, dossiers, dossiers.c.id == o.dossier_id)
             .where(undelivered, o.state == DEAD)
             .order_by(o.id)
             .limit(20)
@@ -213,13 +239,24 @@ def backlog(store: Store, now: datetime) -> Backlog:
         dead_letters=[
             {
                 "id": r.id,
-                "key": r.payload["key"],
+                "key": message_key(r.unit_set, r.dossier_id, r.seq),
                 "attempts": r.attempts,
                 "last_error": r.last_error,
             }
             for r in letters
         ],
     )
+
+
+def messages(store: Store) -> list[dict[str, Any]]:
+    """Every message as it is sent, oldest first (for tests, benchmarks and inspection)."""
+    query = (
+        select(*_MESSAGE)
+        .join_from(outbox, dossiers, dossiers.c.id == outbox.c.dossier_id)
+        .order_by(outbox.c.id)
+    )
+    with store.read() as uow:
+        return [_payload(r) for r in uow.conn.execute(query)]
 
 
 def requeue_dead(store: Store, ids: Sequence[int] | None = None) -> int:
@@ -246,31 +283,26 @@ def acknowledged(keys: Sequence[Any], period: Period, as_of: datetime) -> Select
     ``as_of``) and how many of them had their status at ``as_of`` acknowledged by the portal.
 
     A dossier's status at ``as_of`` is acknowledged when its latest message written by then was
-    delivered by then (messages are delivered in order, so every earlier one was too). A dossier
-    without a message (received while the outbox was off) is not synchronised.
+    delivered by then. Messages are delivered in order, so that is when the latest message
+    delivered by then is the latest written by then (none is delivered before it is written).
+    A dossier without a message (received while the outbox was off) is not synchronised.
     """
     o = outbox.c
     at = clauses.instant(as_of)
-    latest = (
-        select(o.dossier_id, func.max(o.seq).label("seq"))
-        .where(o.created_at <= at)
-        .group_by(o.dossier_id)
-        .subquery("latest")
-    )
-    shown = outbox.alias("shown")
-    d = dossiers.c
-    synced = and_(shown.c.delivered_at.is_not(None), shown.c.delivered_at <= at)
-    return (
+    per_dossier = (
         select(
-            *keys,
-            func.count(),
-            func.coalesce(func.sum(case((synced, 1), else_=0)), 0),
+            o.dossier_id,
+            func.max(case((o.created_at <= at, o.seq))).label("shown"),
+            func.max(case((o.delivered_at <= at, o.seq))).label("acked"),
         )
-        .select_from(
-            dossiers.outerjoin(latest, latest.c.dossier_id == d.id).outerjoin(
-                shown, and_(shown.c.dossier_id == latest.c.dossier_id, shown.c.seq == latest.c.seq)
-            )
-        )
+        .group_by(o.dossier_id)
+        .subquery("per_dossier")
+    )
+    d = dossiers.c
+    synced = and_(per_dossier.c.acked.is_not(None), per_dossier.c.acked == per_dossier.c.shown)
+    return (
+        select(*keys, func.count(), func.coalesce(func.sum(case((synced, 1), else_=0)), 0))
+        .select_from(dossiers.outerjoin(per_dossier, per_dossier.c.dossier_id == d.id))
         .where(d.received_on.between(period.start, min(period.end, local_date(as_of))))
         .group_by(*keys)
     )

@@ -352,8 +352,19 @@ outbox = Table(
     Column("dossier_id", BigId, nullable=False),
     # The event's seq: messages of a dossier are delivered in this order.
     Column("seq", Integer, nullable=False),
+    # When the event happened, and the dossier's columns the message carries as they were after
+    # it (onestop.portal.STATE_FIELDS); the message is built from them and the dossier's intake
+    # columns when it is sent.
     Column("created_at", AwareDateTime, nullable=False),
-    Column("payload", JSON, nullable=False),
+    Column("trigger", String(40), nullable=False),
+    Column("status", String(30), nullable=False),
+    Column("current_agency", String(60)),
+    Column("due_at", AwareDateTime),
+    Column("received_at", AwareDateTime),
+    Column("resolved_at", AwareDateTime),
+    Column("returned_at", AwareDateTime),
+    Column("outcome", String(20)),
+    Column("timeliness", String(20)),
     # pending, delivered, or dead (gave up after the maximum attempts; `sync retry` requeues).
     Column("state", String(10), nullable=False, server_default="pending"),
     Column("attempts", Integer, nullable=False, server_default="0"),
@@ -363,8 +374,9 @@ outbox = Table(
     Column("claimed_until", AwareDateTime),
     Column("delivered_at", AwareDateTime),
     Column("last_error", String(500)),
-    UniqueConstraint("dossier_id", "seq"),
-    # Only undelivered messages: the dispatcher's and `sync status`'s scans stay small.
+    # No other index: each costs every command a b-tree insert (one message per event is the
+    # events table's unique key already). Only undelivered messages are indexed, for the
+    # dispatcher's claims and `sync status`; a delivered one leaves the index.
     Index(
         "ix_outbox_undelivered",
         "dossier_id",

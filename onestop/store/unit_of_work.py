@@ -19,6 +19,7 @@ from sqlalchemy.sql.expression import ClauseElement
 
 from onestop.clock import VN_TZ
 from onestop.errors import StaleVersion, UnknownDossier, ValidationError
+from onestop.portal import STATE_FIELDS
 from onestop.store.codec import DATETIME_COLUMNS, from_json
 from onestop.store.schema import dossier_steps, dossiers, events, idempotency_keys, outbox
 
@@ -48,7 +49,7 @@ _DOSSIER_COLUMNS = tuple(c.name for c in dossiers.columns)
 #: The columns of an event row, in the order of the multi-row insert.
 EVENT_COLUMNS = tuple(c.name for c in events.columns if c.name != "id")
 #: The columns an outbox message is written with (the rest take their defaults).
-MESSAGE_COLUMNS = ("dossier_id", "seq", "created_at", "payload")
+MESSAGE_COLUMNS = ("dossier_id", "seq", "created_at", "trigger", *STATE_FIELDS)
 
 
 class Prepared:
@@ -317,12 +318,17 @@ class UnitOfWork:
         if rows:
             self._run_many(self._statement("insert_event", _INSERT_EVENT, EVENT_COLUMNS), rows)
 
-    def append_message(
-        self, dossier_id: int, seq: int, at: datetime, payload: Mapping[str, Any]
-    ) -> None:
-        """Write an outbox message for the portal beside the event ``seq`` (same transaction;
-        inside a batch it waits for the batch's multi-row insert, as events do)."""
-        row = {"dossier_id": dossier_id, "seq": seq, "created_at": at, "payload": payload}
+    def append_message(self, event: Mapping[str, Any], state: Mapping[str, Any]) -> None:
+        """Write an outbox message for the portal about ``event`` (same transaction), holding
+        the dossier's ``state`` after it (:func:`onestop.portal.portal_state`). Inside a batch
+        it waits for the batch's multi-row insert, as events do."""
+        row = {
+            "dossier_id": event["dossier_id"],
+            "seq": event["seq"],
+            "created_at": event["at"],
+            "trigger": event["trigger"],
+            **state,
+        }
         if self.batch is not None:
             self.messages.append(row)
         else:
