@@ -1150,6 +1150,10 @@ def sync_run(
         int, typer.Option(min=1, help="Attempts before a message is a dead letter.")
     ] = 12,
     poll: Annotated[float, typer.Option(min=0.01, help="Seconds between polls.")] = 1.0,
+    header: Annotated[
+        list[str] | None,
+        typer.Option(help="Extra request header 'Name: value' (repeatable), e.g. a token."),
+    ] = None,
 ) -> None:
     """Deliver the outbox's messages to the portal: at least once, in order per dossier, with
     an Idempotency-Key header; failed attempts back off exponentially (with jitter) and become
@@ -1163,8 +1167,14 @@ def sync_run(
     from onestop.clock import SystemClock
     from onestop.sync import Dispatcher, HttpTransport, RetryPolicy
 
+    headers = {}
+    for item in header or []:
+        name, sep, value = item.partition(":")
+        if not sep or not name.strip():
+            raise fail("--header: expected 'Name: value' (not shown: it may be secret)")
+        headers[name.strip()] = value.strip()
     try:
-        transport = HttpTransport(endpoint, timeout=timeout)
+        transport = HttpTransport(endpoint, timeout=timeout, headers=headers)
     except ValueError as exc:
         raise fail(f"--endpoint: {exc}") from None
     store = existing_store(db)

@@ -236,7 +236,7 @@ def test_no_outbox_no_messages(db_url: str, clock: ManualClock, calendar: Calend
 def test_under_injected_failures_nothing_is_lost_or_reordered(
     engine: Engine, clock: ManualClock, portal: FakePortal
 ) -> None:
-    ids = populate(engine, clock, 24)
+    ids = populate(engine, clock, 18)
     # Every failure mode first, the stray acknowledgement right before a refusal (taking it
     # for the refused message's would lose that message), then 30 % random failures.
     portal.fail("duplicate_ack", "error", "drop", "timeout", "slow", "duplicate_ack", "drop")
@@ -325,7 +325,7 @@ def test_backoff_is_exponential_with_jitter(
 def test_two_dispatchers_never_send_one_message_twice(
     db_url: str, engine: Engine, clock: ManualClock, portal: FakePortal
 ) -> None:
-    ids = populate(engine, clock, 18)
+    ids = populate(engine, clock, 12)
     from onestop.store import Store
 
     stores = [Store(db_url), Store(db_url)]
@@ -399,7 +399,7 @@ def test_the_scheduler_runs_the_sync_job_under_its_lease(
 def test_a_killed_dispatcher_loses_nothing(
     db_url: str, engine: Engine, clock: ManualClock, portal: FakePortal
 ) -> None:
-    ids = populate(engine, clock, 12)
+    ids = populate(engine, clock, 8)
     portal.slow = 0.03
     portal.randomly(1.0, ["slow"])
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -463,6 +463,10 @@ def test_sync_commands(engine: Engine, clock: ManualClock, portal: FakePortal) -
     assert [p["seq"] for p in portal.deduplicated()] == [1, 2]
     bad = runner.invoke(app, ["sync", "run", "--db", url, "--endpoint", "ftp://x", "--once"])
     assert bad.exit_code == 2
+    secret = runner.invoke(
+        app, ["sync", "run", "--db", url, "--endpoint", portal.url, "--header", "tok3n-s3cret"]
+    )
+    assert secret.exit_code == 2 and "tok3n-s3cret" not in secret.output
 
 
 # -- the synchronisation KPI ------------------------------------------------------------------
