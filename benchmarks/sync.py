@@ -32,13 +32,13 @@ def _filled(loops: int) -> tuple[Engine, list[dict[str, Any]]]:
 
 
 def _raw_posts(url: str, payloads: list[dict[str, Any]]) -> float:
-    """The floor: the same messages POSTed one after the other on one kept-alive connection,
-    with no database (messages/s)."""
+    """The floor: the same messages encoded and POSTed one after the other on one kept-alive
+    connection, with no database (messages/s)."""
     parts = urllib.parse.urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=10)
-    bodies = [json.dumps(p, ensure_ascii=False, separators=(",", ":")).encode() for p in payloads]
     t0 = time.perf_counter()
-    for body, payload in zip(bodies, payloads, strict=True):
+    for payload in payloads:
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
         headers = {"Content-Type": "application/json", "Idempotency-Key": payload["key"]}
         conn.request("POST", parts.path, body, headers)
         response = conn.getresponse()

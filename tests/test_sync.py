@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import select, update
 
 from onestop import VN_TZ, Calendar, Engine, ManualClock
+from onestop.log import configure
 from onestop.portal import SCHEMA_FILE
 from onestop.scheduler import Schedule, SchedulerService
 from onestop.store import from_json
@@ -125,8 +126,12 @@ def drain_all(dispatcher: Dispatcher, clock: ManualClock, rounds: int = 40) -> N
 
 @pytest.fixture
 def portal() -> Iterator[FakePortal]:
+    # The dispatcher logs its failures: to this test's stderr, not to a stream an earlier CLI
+    # test (CliRunner) configured and closed.
+    configure(json=False, level="WARNING")
     with FakePortal(slow=0.01, hang=0.3) as p:
         yield p
+    configure(json=False, level="WARNING")
 
 
 def dispatcher_for(

@@ -119,7 +119,9 @@ def _heads(now: datetime, limit: int) -> Select[Any]:
                 earlier.c.delivered_at.is_(None),
             ),
         )
-        .order_by(o.id)
+        # Oldest first. "+ 0": SQLite would otherwise walk the whole table in id order rather
+        # than the index of undelivered rows and a sort of those.
+        .order_by(o.id + 0)
         .limit(limit)
     )
 
