@@ -347,9 +347,7 @@ def test_two_dispatchers_never_send_one_message_twice(
     for d in dispatchers:  # one may have stopped early when the other held every head
         d.drain()
     assert received_view(portal) == expected_messages(engine, ids)
-    assert portal.duplicates == 0
-    senders = {d.holder: 0 for d in dispatchers}
-    assert len(senders) == 2
+    assert portal.duplicates == 0  # no message was claimed by both
     for s in stores:
         s.dispose()
 
