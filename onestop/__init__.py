@@ -7,8 +7,9 @@ The nouns an embedding application uses are importable from here::
     dossier = engine.receive("1.001", "31117")
 
 Reports, alerts and the audit are sub-namespaces (``onestop.reports``, ``onestop.alerts``,
-``onestop.audit``); the simulator (``onestop.sim``), the scheduler (``onestop.scheduler``) and the
-test helpers (``onestop.testing``) are imported on demand. The pure domain law lives in
+``onestop.audit``); the simulator (``onestop.sim``), the scheduler (``onestop.scheduler``), the
+national-portal dispatcher (``onestop.sync``) and the test helpers (``onestop.testing``,
+``onestop.testing_portal``) are imported on demand. The pure domain law lives in
 ``onestop.deadlines``, ``onestop.intake``, ``onestop.timeliness`` and ``onestop.plans``.
 """
 

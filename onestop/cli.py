@@ -314,6 +314,19 @@ def _extra_tables(report: Any) -> list[Table]:
                 percent(s.late_share, "en"),
             )
         tables.append(lt)
+    if report.sync:
+        st = Table(title="Synchronisation with the national portal (status acknowledged)")
+        for col in ("level / unit", "received", "acknowledged", "share"):
+            st.add_column(col, justify="left" if col == "level / unit" else "right")
+        for s in report.sync:
+            name = (
+                report.label("level", s.level, "en")
+                if s.unit is None
+                else ("  " + report.label("unit", s.unit, "en"))
+            )
+            st.add_row(name, count(s.dossiers, "en"), count(s.acknowledged, "en"),
+                       percent(s.share, "en"))  # fmt: skip
+        tables.append(st)
     return tables
 
 
@@ -570,6 +583,9 @@ def scheduler_run(
     ] = None,
     dev: Annotated[bool, typer.Option(help="Allow unsealed anchors without an audit key.")] = False,
     init: Annotated[bool, typer.Option(help="Create onestop's tables if --db has none.")] = False,
+    sync_endpoint: Annotated[
+        str | None, typer.Option(help="Deliver the outbox to this portal endpoint (job sync).")
+    ] = None,
 ) -> None:
     """Run the scheduler in the foreground until SIGINT/SIGTERM. One instance is active per
     database; a second one waits and takes over when the first stops. The nightly anchors are
@@ -592,6 +608,14 @@ def scheduler_run(
             notifiers.append(WebhookNotifier(webhook))
         except ValueError as exc:
             raise fail(f"--webhook: {exc}") from None
+    dispatcher = None
+    if sync_endpoint:
+        from onestop.sync import Dispatcher, HttpTransport
+
+        try:
+            dispatcher = Dispatcher(engine.store, HttpTransport(sync_endpoint), engine.clock)
+        except ValueError as exc:
+            raise fail(f"--sync-endpoint: {exc}") from None
     service = SchedulerService(
         engine.store,
         engine.clock,
@@ -601,6 +625,7 @@ def scheduler_run(
         Schedule(sweep_seconds=sweep_minutes * 60),
         audit_key=key,
         anchor_file=anchor_file,
+        dispatcher=dispatcher,
     )
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: service.stop())
@@ -1120,3 +1145,151 @@ def _scorecard_tables(card: Any) -> list[Table]:
             formula += f" — not computable from onestop data: {ind.reason}"
         legend.add_row(ind.code, ind.name_en, formula, pts(ind.points), ind.basis)
     return [groups, values, legend]
+
+
+sync_app = typer.Typer(
+    help="Synchronisation with the national public-service portal (the outbox).",
+    no_args_is_help=True,
+)
+app.add_typer(sync_app, name="sync")
+
+
+@sync_app.command("run")
+def sync_run(
+    endpoint: Annotated[str, typer.Option(help="The portal's HTTP(S) endpoint (POST).")],
+    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = "onestop.db",
+    once: Annotated[
+        bool, typer.Option(help="Deliver what is due now, then exit (else keep polling).")
+    ] = False,
+    batch: Annotated[int, typer.Option(min=1, help="Messages claimed per round.")] = 200,
+    timeout: Annotated[float, typer.Option(min=0.01, help="Seconds to wait per attempt.")] = 10,
+    max_attempts: Annotated[
+        int, typer.Option(min=1, help="Attempts before a message is a dead letter.")
+    ] = 12,
+    poll: Annotated[float, typer.Option(min=0.01, help="Seconds between polls.")] = 1.0,
+    header: Annotated[
+        list[str] | None,
+        typer.Option(help="Extra request header 'Name: value' (repeatable), e.g. a token."),
+    ] = None,
+) -> None:
+    """Deliver the outbox's messages to the portal: at least once, in order per dossier, with
+    an Idempotency-Key header; failed attempts back off exponentially (with jitter) and become
+    dead letters after --max-attempts. Several dispatchers may run on one database.
+
+    Example: onestop sync run --db onestop-demo.db --endpoint https://portal.example/api/status
+    """
+    import signal
+    import threading
+
+    from onestop.clock import SystemClock
+    from onestop.sync import Dispatcher, HttpTransport, RetryPolicy
+
+    headers = {}
+    for item in header or []:
+        name, sep, value = item.partition(":")
+        if not sep or not name.strip():
+            raise fail("--header: expected 'Name: value' (not shown: it may be secret)")
+        headers[name.strip()] = value.strip()
+    try:
+        transport = HttpTransport(endpoint, timeout=timeout, headers=headers)
+    except ValueError as exc:
+        raise fail(f"--endpoint: {exc}") from None
+    store = existing_store(db)
+    dispatcher = Dispatcher(
+        store,
+        transport,
+        SystemClock(),
+        policy=RetryPolicy(max_attempts=max_attempts),
+        batch=batch,
+        timeout=timeout,
+        claim_ttl=max(120.0, 4 * timeout),
+    )
+    if once:
+        totals = dispatcher.drain()
+        transport.close()
+    else:
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        err.print(f"dispatcher {dispatcher.holder} delivering to {endpoint} (Ctrl-C to stop)")
+        totals = dispatcher.run_forever(stop, poll)
+    out.print(
+        f"delivered {totals.delivered:,}, failed attempts {totals.failed:,}, "
+        f"dead letters {totals.dead:,} ({totals.rounds:,} rounds)",
+        highlight=False,
+    )
+
+
+@sync_app.command("status")
+def sync_status(
+    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = "onestop.db",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show the outbox: backlog, age of the oldest undelivered message, dead letters.
+
+    Example: onestop sync status --db onestop-demo.db --json
+    """
+    import json
+
+    from onestop.clock import SystemClock
+    from onestop.store.outbox import backlog
+
+    now = SystemClock().now()
+    state = backlog(existing_store(db), now)
+    age = None
+    if state.oldest_pending_at is not None:
+        age = round((now - state.oldest_pending_at).total_seconds(), 3)
+    data = {
+        "pending": state.pending,
+        "claimed": state.claimed,
+        "dead": state.dead,
+        "delivered": state.delivered,
+        "oldest_undelivered_at": (
+            None if state.oldest_pending_at is None else state.oldest_pending_at.isoformat()
+        ),
+        "oldest_undelivered_age_seconds": age,
+        "dead_letters": state.dead_letters,
+    }
+    if as_json:
+        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        return
+    table = Table(title="Outbox (national portal synchronisation)")
+    table.add_column("backlog", justify="right")
+    table.add_column("being sent", justify="right")
+    table.add_column("oldest undelivered", justify="right")
+    table.add_column("dead letters", justify="right")
+    table.add_column("delivered", justify="right")
+    table.add_row(
+        f"{state.pending:,}",
+        f"{state.claimed:,}",
+        "–" if age is None else str(timedelta(seconds=int(age))),
+        f"{state.dead:,}",
+        f"{state.delivered:,}",
+    )
+    out.print(table)
+    if state.dead_letters:
+        letters = Table(title="Dead letters (onestop sync retry requeues them)")
+        for col in ("id", "key", "attempts", "last error"):
+            letters.add_column(col)
+        for letter in state.dead_letters:
+            letters.add_row(
+                str(letter["id"]), letter["key"], str(letter["attempts"]), letter["last_error"]
+            )
+        out.print(letters)
+
+
+@sync_app.command("retry")
+def sync_retry(
+    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = "onestop.db",
+    id: Annotated[
+        list[int] | None, typer.Option("--id", help="Only this dead letter (repeatable).")
+    ] = None,
+) -> None:
+    """Requeue dead letters (all, or those given with --id) with fresh attempts.
+
+    Example: onestop sync retry --db onestop-demo.db
+    """
+    from onestop.store.outbox import requeue_dead
+
+    count = requeue_dead(existing_store(db), id or None)
+    out.print(f"requeued {count:,} dead letter(s)", highlight=False)

@@ -48,6 +48,7 @@ from onestop.dossier import Dossier, Event, Step
 from onestop.errors import StaleVersion, ValidationError
 from onestop.inputs import dossier_id as valid_id
 from onestop.lifecycle import Facts, Lifecycle
+from onestop.portal import changes_portal, portal_state
 from onestop.rules import RuleBook, RuleSet
 from onestop.status import Status
 from onestop.store import EMPTY_ROW, Store, UnitOfWork, queries, to_json
@@ -201,12 +202,16 @@ class Engine(DossierCommands):
     def _record(
         self,
         uow: UnitOfWork,
+        before: Mapping[str, Any],
         after: dict[str, Any],
         event: dict[str, Any],
         meta: Meta,
     ) -> Dossier:
-        """Append the event, store the idempotent result, log; ``after`` is the new row."""
+        """Append the event (and the portal's message when it changes what the portal shows),
+        store the idempotent result, log; ``before`` and ``after`` are the old and new rows."""
         uow.append_event(event, after)
+        if self.store.outbox and changes_portal(before, after):
+            uow.append_message(event, portal_state(after))
         uow.remember(after)
         if meta.idempotency_key is not None:
             uow.finish_key(meta.idempotency_key, after["id"], to_json(after))
@@ -263,7 +268,7 @@ class Engine(DossierCommands):
             # The first event's hash needs the new id: the head is set after the insert.
             uow.set_event_hash(row["id"], event["hash"])
             row["event_hash"] = event["hash"]
-            return self._record(uow, row, event, meta)
+            return self._record(uow, EMPTY_ROW, row, event, meta)
 
     def execute(
         self,
@@ -332,7 +337,7 @@ class Engine(DossierCommands):
             for step in plan.new_steps:
                 uow.insert_step(dossier_id, step)
             after["event_hash"] = event["hash"]
-            return self._record(uow, after, event, meta)
+            return self._record(uow, row, after, event, meta)
 
     # -- commands: new dossiers ----------------------------------------------------------------
 

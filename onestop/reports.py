@@ -26,6 +26,7 @@ from onestop.report_sections import (
     MonthPoint,
     ProcedureLateness,
     StepLateness,
+    SyncShare,
     count_if,
     kpis,
     late_procedures,
@@ -33,6 +34,7 @@ from onestop.report_sections import (
     monthly_trend,
     resolution_counts,
     resolved_in,
+    synchronisation,
 )
 from onestop.store import Store, clauses, queries
 from onestop.store.schema import dossiers, events
@@ -101,6 +103,8 @@ class Report:
     trend: list[MonthPoint] | None = None
     #: The on-time table by level and unit (full reports): each level's units with their names.
     unit_rows: list[Row] | None = None
+    #: Synchronisation with the national portal by level and unit (full reports).
+    sync: list[SyncShare] | None = None
     #: Names of the grouped codes from the stored definitions: dimension → code → (vi, en).
     names: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)
 
@@ -143,6 +147,8 @@ class Report:
             ]
         if self.unit_rows is not None:
             data["by_unit"] = [r.as_dict() for r in self.unit_rows]
+        if self.sync is not None:
+            data["synchronisation"] = [s.as_dict() for s in self.sync]
         return data
 
     def to_json(self) -> str:
@@ -309,7 +315,8 @@ def full_report(
     store: Store, period: Period, by: Sequence[str] = ("level",), as_of: datetime | None = None
 ) -> Report:
     """:func:`on_time_report` plus the KPIs, the month-by-month trend per level, the table by
-    level and unit, and the late procedures and late steps by agency.
+    level and unit, the late procedures and late steps by agency, and the synchronisation with
+    the national portal by level and unit.
 
     Raises:
         ValidationError: If a dimension is unknown.
@@ -325,4 +332,6 @@ def full_report(
         report.late_steps = late_steps_by_agency(uow, period)
         report.late_procedures = late_procedures(uow, period, at)
         report.trend = monthly_trend(uow, period, at)
+        shares = synchronisation(uow, period, at)
+    report.sync = sorted(shares, key=lambda s: level_order(s.level))  # stable: totals first
     return report

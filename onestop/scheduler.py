@@ -1,7 +1,8 @@
 """The periodic jobs, on APScheduler 3 with its SQLAlchemy job store in the engine's database.
 
-Jobs: the alert sweep every N minutes during office hours, the nightly rollup of the day, and
-monthly / quarterly / yearly report files. Exactly one scheduler is active per database: a
+Jobs: the alert sweep every N minutes during office hours, the nightly rollup of the day,
+monthly / quarterly / yearly report files, and (with a dispatcher) delivery of the outbox to the
+national portal every few seconds. Exactly one scheduler is active per database: a
 *lease* row names the holder and its expiry; other instances wait and take over when it lapses
 or is released. Every job re-checks the lease before it works (fencing), and records a
 ``job_runs`` row, so two schedulers never both run a job. Misfires coalesce into one run.
@@ -35,6 +36,7 @@ from onestop.reports import on_time_report
 from onestop.rollups import snapshot_range
 from onestop.store import Store
 from onestop.store.schema import job_runs, scheduler_leases
+from onestop.sync import Dispatcher
 
 log = structlog.get_logger("onestop.scheduler")
 
@@ -117,12 +119,14 @@ class Schedule:
         office_hours_only: Skip sweeps while the office is closed.
         nightly: ``HH:MM`` of the rollup job.
         reports: Whether to write monthly / quarterly / yearly report files.
+        sync_seconds: Interval of the outbox delivery (with a dispatcher).
     """
 
     sweep_seconds: float = 15 * 60
     office_hours_only: bool = True
     nightly: str = "23:30"
     reports: bool = True
+    sync_seconds: float = 10.0
 
 
 # Jobs are stored by reference in the database; they find their live service here.
@@ -149,6 +153,7 @@ class SchedulerService:
         holder: Identity of this instance.
         audit_key: Seals the nightly anchors (``None`` only in development).
         anchor_file: The external anchor file the nightly anchors are appended to.
+        dispatcher: Delivers the outbox to the national portal (job ``sync``); none: no job.
     """
 
     def __init__(
@@ -163,8 +168,10 @@ class SchedulerService:
         holder: str | None = None,
         audit_key: AuditKey | None = None,
         anchor_file: Path | None = None,
+        dispatcher: Dispatcher | None = None,
     ) -> None:
         self.store, self.clock, self.calendar = store, clock, calendar
+        self.dispatcher = dispatcher
         self.audit_key, self.anchor_file = audit_key, anchor_file
         self.sweeper = AlertSweeper(store, clock, calendar, notifiers)
         self.reports_dir = Path(reports_dir)
@@ -180,6 +187,8 @@ class SchedulerService:
             "report-quarter": lambda now: self._report(now, "quarter"),
             "report-year": lambda now: self._report(now, "year"),
         }
+        if dispatcher is not None:
+            self.jobs["sync"] = self._sync
 
     # -- jobs ---------------------------------------------------------------------------------
 
@@ -226,6 +235,11 @@ class SchedulerService:
         days = [yesterday.isoformat(), today.isoformat()]
         return {"days": days, "rows": rows, "anchored": [a.day.isoformat() for a in new]}
 
+    def _sync(self, now: datetime) -> dict[str, Any]:
+        """Deliver what is due; bounded, so the lease is re-checked at the next run."""
+        assert self.dispatcher is not None  # the job exists only with a dispatcher
+        return self.dispatcher.drain(max_rounds=50).as_dict()
+
     def _report(self, now: datetime, span: str) -> dict[str, Any]:
         period = previous_period(now.date(), span)
         report = on_time_report(self.store, period, ["level"], as_of=now)
@@ -257,6 +271,8 @@ class SchedulerService:
                 month="1,4,7,10", day=1, hour=6, minute=15, timezone=VN_TZ
             )
             triggers["report-year"] = CronTrigger(month=1, day=1, hour=6, minute=30, timezone=VN_TZ)
+        if self.dispatcher is not None:
+            triggers["sync"] = IntervalTrigger(seconds=self.schedule.sync_seconds, timezone=VN_TZ)
         for name, trigger in triggers.items():
             # Stored by reference: a restarted instance replaces the rows, it does not add more.
             scheduler.add_job(

@@ -152,7 +152,8 @@ class Simulation:
         self.hours_per_day = calendar.office_hours.seconds_per_day / 3600
         self.t0 = datetime.combine(start, datetime.min.time(), VN_TZ)
         self.clock = ManualClock(self.t0)
-        store = Store(url)
+        # Simulated dossiers are never synchronised with the national portal: no outbox.
+        store = Store(url, outbox=False)
         store.migrate()
         store.sync_definitions(self.catalog)
         # Simulated dossiers are not records: without an audit key the chain is unkeyed.

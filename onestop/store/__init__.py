@@ -70,6 +70,9 @@ class Store:
             cost more than the commands; 10,000 pages (~40 MB of log) amortise them tenfold.
             Durability is the same.
         echo: Log SQL (debugging).
+        outbox: Write an outbox message for the national portal with every event that changes
+            what it shows (:mod:`onestop.portal`). Off only for a database nobody synchronises
+            (the benchmarks measure its cost with it off).
     """
 
     def __init__(
@@ -79,11 +82,13 @@ class Store:
         sqlite_synchronous: str = "NORMAL",
         sqlite_wal_pages: int = SQLITE_WAL_PAGES,
         echo: bool = False,
+        outbox: bool = True,
     ) -> None:
         parsed = make_url(url)
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
         self.url = parsed
+        self.outbox = outbox
         self._local = threading.local()
         self.dialect = parsed.get_backend_name()
         if self.dialect == "sqlite":
