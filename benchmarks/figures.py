@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from benchmarks import floors, peer
+from benchmarks import floors, peer, sim_peers
 from benchmarks.data import LEVELS, TIMELINESS, fill
 from benchmarks.harness import Figure, median_of, timed
 from onestop import VN_TZ, Calendar, Definitions, Engine, ManualClock
@@ -574,12 +574,58 @@ def peer_figure(quick: bool, repeats: int) -> Figure:
                   notes)  # fmt: skip
 
 
+def _sim_peer(activities: int, quick: bool, repeats: int) -> Figure:
+    """cases/s of the simulator on M/M/3 (one activity, or three in tandem): the fast path
+    (in-memory store, bulk write) beside the SQL path, Prosimos and bare SimPy (the floor),
+    all in this run."""
+    n = 1000 if quick else 5000
+    name = "M/M/3" if activities == 1 else "3 × M/M/3 tandem"
+    value, samples = median_of(
+        repeats, lambda: sim_peers.onestop_cases_per_second(activities, n, memory=True)
+    )
+    sql, _ = median_of(
+        repeats, lambda: sim_peers.onestop_cases_per_second(activities, n, memory=False)
+    )
+    floor, _ = median_of(repeats, lambda: sim_peers.simpy_cases_per_second(activities, n))
+    notes: dict[str, Any] = {
+        "cases": n, "samples": samples, "sql_path": sql, "times_sql_path": value / sql,
+        "times_simpy": value / floor,
+    }  # fmt: skip
+    python = sim_peers.prosimos_python()
+    if python is None:
+        notes["skipped"] = sim_peers.SKIPPED
+        goal, passed = f"≥ 2× Prosimos: {sim_peers.SKIPPED}; {value / sql:.1f}× the SQL path", False
+    else:
+        pros, pros_samples = median_of(
+            repeats, lambda: sim_peers.prosimos_cases_per_second(activities, n, python)
+        )
+        notes.update(prosimos=pros, prosimos_samples=pros_samples, times_prosimos=value / pros)
+        goal = (
+            f"≥ 2× Prosimos ({pros:,.0f}/s): {value / pros:.2f}×; "
+            f"SQL path {sql:,.0f}/s ({value / sql:.1f}×)"
+        )
+        passed = value >= 2 * pros
+    return Figure(f"simulation cases/s, {name}", value, floor, "case/s", True, goal, passed, notes)
+
+
+def sim_mm3(quick: bool, repeats: int) -> Figure:
+    """10: the simulator on a single-activity M/M/3, beside Prosimos and bare SimPy."""
+    return _sim_peer(1, quick, repeats)
+
+
+def sim_tandem(quick: bool, repeats: int) -> Figure:
+    """11: the simulator on three M/M/3 activities in tandem, beside Prosimos and bare SimPy."""
+    return _sim_peer(3, quick, repeats)
+
+
 ALL: dict[str, Callable[[bool, int], Figure | list[Figure]]] = {
     "durable": durable,
     "bulk": bulk,
     "peer": peer_figure,
     "dispatch": dispatch,
     "simulation": simulation,
+    "sim_mm3": sim_mm3,
+    "sim_tandem": sim_tandem,
     "report": report,
     "sweep": sweep,
     "calendar": calendar,

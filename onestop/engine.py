@@ -57,6 +57,7 @@ from onestop.store.event_log import event_row
 log = structlog.get_logger("onestop.engine")
 #: The options of the trusted path: no actor, no expected version, no idempotency key.
 _TRUSTED = Meta.model_construct()
+_DEFAULTS: dict[str, Any] = {}
 
 
 class Engine(DossierCommands):
@@ -275,7 +276,12 @@ class Engine(DossierCommands):
             UnknownDossier, InvalidTransition: As :meth:`execute`.
         """
         spec = plans.COMMANDS[command]
-        args = spec.arguments.model_construct(**(arguments or {}))
+        if arguments:
+            args = spec.arguments.model_construct(**arguments)
+        else:  # frozen: the defaults are built once per command
+            args = _DEFAULTS.get(command) or _DEFAULTS.setdefault(
+                command, spec.arguments.model_construct()
+            )
         return self._execute(command, spec, dossier_id, args, _TRUSTED)
 
     def _execute(
