@@ -378,19 +378,21 @@ def dispatch(quick: bool, repeats: int) -> list[Figure]:
 
 
 def simulation(quick: bool, repeats: int) -> Figure:
-    """4: dossiers/s simulating cantho-2024.yaml over a year (scaled); floor: a heapq M/M/c loop
-    with the same number of arrivals."""
+    """4: dossiers/s simulating cantho-2024.yaml over a year (scaled), the fast path (in-memory
+    store, bulk write) beside the SQL path; and two replications in two processes (the runner's
+    parallel path), from which a 1,000,000-dossier city-year is extrapolated. Floor: a heapq
+    M/M/c loop with the same number of arrivals."""
     from onestop.sim.model import Simulation
-    from onestop.sim.runner import load_scenario
+    from onestop.sim.runner import load_scenario, run_replications
 
     scenario_file = WORKFLOWS.parent / "simulations" / "cantho-2024.yaml"
     days, scale = (30, 0.02) if quick else (366, 0.03)
     counts: list[int] = []
 
-    def engine_run() -> float:
+    def engine_run(memory: bool) -> float:
         scenario, workflows = load_scenario(scenario_file, days, scale)
         defs, cal = _defs()
-        sim = Simulation(scenario, workflows, 1, definitions=defs, calendar=cal)
+        sim = Simulation(scenario, workflows, 1, definitions=defs, calendar=cal, memory=memory)
         result = sim.run()
         counts.append(result.dossiers)
         return result.dossiers / result.wall_seconds
@@ -418,14 +420,23 @@ def simulation(quick: bool, repeats: int) -> Figure:
                 busy -= 1
         return n / (time.perf_counter() - t0)
 
-    value, samples = median_of(repeats, engine_run)
+    value, samples = median_of(repeats, lambda: engine_run(True))
+    sql, _ = median_of(repeats, lambda: engine_run(False))
     floor, _ = median_of(repeats, floor_run)
-    city_year = 1_000_000 / value
+    t0 = time.perf_counter()
+    summary = run_replications(scenario_file, replications=2, jobs=2, days=days, scale=scale)
+    wall = time.perf_counter() - t0  # process start-up and definitions loading included
+    parallel = 2 * summary["dossiers_per_replication"]["mean"] / wall
+    city_year = 1_000_000 / parallel
     return Figure(
         "simulation dossiers/s (cantho-2024, a year)", value, floor, "doss/s", True,
-        "city-year (1M) ≤ 60 s on 2 cores", city_year / 2 <= 60,
+        f"city-year (1M) ≤ 60 s on 2 cores: {city_year:,.0f} s extrapolated; "
+        f"SQL path {sql:,.0f}/s ({value / sql:.1f}×)",
+        city_year <= 60,
         {"dossiers": counts[-1] if counts else 0, "days": days, "scale": scale,
-         "city_year_seconds_one_core": round(city_year, 1), "samples": samples},
+         "sql_path": sql, "times_sql_path": value / sql, "two_processes_per_second": parallel,
+         "two_processes_wall_seconds": wall, "city_year_seconds_two_processes": round(city_year),
+         "samples": samples},
     )  # fmt: skip
 
 

@@ -40,8 +40,9 @@ _LOCAL = frozenset(DATETIME_COLUMNS)
 
 def _local(values: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(values)
-    for key, value in values.items():
-        if key in _LOCAL and isinstance(value, datetime) and value.tzinfo is not VN_TZ:
+    for key in _LOCAL.intersection(values):
+        value = values[key]
+        if value is not None and value.tzinfo is not VN_TZ:
             out[key] = value.astimezone(VN_TZ)
     return out
 
@@ -57,7 +58,10 @@ class MemoryUnitOfWork(UnitOfWork):
     __slots__ = ("_ops", "store")
 
     def __init__(self, store: MemoryStore) -> None:
-        super().__init__(None, dialect=store.target.engine.dialect)
+        # Not UnitOfWork.__init__: no connection, cursor or prepared statements to set up
+        # (one of these is made per command).
+        self._conn = None
+        self.batch = None
         self.store = store
         self._ops: list[tuple[str, Any, Any]] = []
 
