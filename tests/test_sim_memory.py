@@ -17,6 +17,7 @@ from onestop.clock import VN_TZ, ManualClock
 from onestop.definitions import Definitions
 from onestop.engine import Engine
 from onestop.errors import InvalidTransition, StaleVersion, UnknownDossier, ValidationError
+from onestop.lifecycle import Facts, Lifecycle
 from onestop.sim.model import Simulation
 from onestop.sim.runner import load_scenario
 from onestop.store import Store
@@ -151,3 +152,39 @@ def test_refused_work_changes_nothing_in_memory(tmp_path: Path) -> None:
     assert [e["trigger"] for e in memory.events[d.id]] == ["receive"]
     with pytest.raises(ValidationError, match="idempotency"):
         engine.receive("COPY", "W1", idempotency_key="k1")
+
+
+def test_the_lifecycle_remembers_only_what_the_machine_answered() -> None:
+    """Every (trigger, facts) the machine allows is run through it once and remembered; the
+    answers, and the refusals, are those of the machine asked afresh every time."""
+    catalog = Definitions.load(FIXTURES).catalog
+    for proc in (catalog.get("COPY"), catalog.get("LAND")):  # one step; several, by post
+        warm, fresh = Lifecycle(proc), Lifecycle(proc)
+        cases = [
+            (trigger, Facts(state.value, step, steps, paused, post, apologies, most))
+            for trigger in warm.triggers
+            for state in warm.statuses
+            for steps in (1, 2)
+            for step in range(steps)
+            for paused in (None, "processing")
+            for post in (False, True)
+            for apologies, most in ((0, 1), (1, 1), (1, 2))
+        ]
+        for trigger, facts in cases * 2:  # the second pass reads what the first remembered
+            try:
+                got: str = warm.fire(trigger, Facts(*facts_values(facts))).value
+            except InvalidTransition as exc:
+                got = f"refused: {exc}"
+            fresh._allowed.clear()
+            try:
+                expected: str = fresh.fire(trigger, Facts(*facts_values(facts))).value
+            except InvalidTransition as exc:
+                expected = f"refused: {exc}"
+            assert got == expected, (proc.code, trigger, facts_values(facts))
+
+
+def facts_values(facts: Facts) -> tuple[Any, ...]:
+    return (
+        facts.state, facts.step, facts.steps, facts.paused_from, facts.return_by_post,
+        facts.apologies, facts.max_apologies,
+    )  # fmt: skip
