@@ -388,6 +388,7 @@ def simulation(quick: bool, repeats: int) -> Figure:
     scenario_file = WORKFLOWS.parent / "simulations" / "cantho-2024.yaml"
     days, scale = (30, 0.02) if quick else (366, 0.03)
     counts: list[int] = []
+    held: list[int] = []
 
     def engine_run(memory: bool) -> float:
         scenario, workflows = load_scenario(scenario_file, days, scale)
@@ -395,6 +396,8 @@ def simulation(quick: bool, repeats: int) -> Figure:
         sim = Simulation(scenario, workflows, 1, definitions=defs, calendar=cal, memory=memory)
         result = sim.run()
         counts.append(result.dossiers)
+        if sim.memory is not None:
+            held.append(sim.memory.peak)
         return result.dossiers / result.wall_seconds
 
     def floor_run() -> float:
@@ -436,6 +439,7 @@ def simulation(quick: bool, repeats: int) -> Figure:
         {"dossiers": counts[-1] if counts else 0, "days": days, "scale": scale,
          "sql_path": sql, "times_sql_path": value / sql, "two_processes_per_second": parallel,
          "two_processes_wall_seconds": wall, "city_year_seconds_two_processes": round(city_year),
+         "most_dossiers_in_memory": max(held, default=0),
          "samples": samples},
     )  # fmt: skip
 

@@ -189,6 +189,8 @@ class MemoryStore(Store):
         self._retired_events = 0
         #: Rows written to the target so far: dossiers, events.
         self.written = [0, 0]
+        #: The most dossiers held in memory at once (flat in the number of closed ones).
+        self.peak = 0
         with target.begin() as conn:
             self._next_id = int(conn.execute(select(func.max(dossiers.c.id))).scalar() or 0) + 1
 
@@ -196,6 +198,7 @@ class MemoryStore(Store):
         """The next dossier id."""
         dossier_id = self._next_id
         self._next_id += 1
+        self.peak = max(self.peak, len(self.rows) + 1)
         return dossier_id
 
     def reference_taken(self, reference: str) -> bool:
