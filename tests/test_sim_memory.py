@@ -121,8 +121,11 @@ def test_retired_dossiers_leave_memory_and_reach_the_database(db_url: str) -> No
     assert sorted(memory.rows) == ids
     memory.retire(ids[1])  # 6 events: both written, both dropped
     assert sorted(memory.rows) == [ids[2]]
+    # Reads of a flushed dossier go to the database; a command on it is refused.
+    assert engine.get(ids[0]).status.value == "returned"
+    assert [e.trigger for e in engine.history(ids[0])] == ["receive", "resolve", "return_result"]
     with pytest.raises(UnknownDossier):
-        engine.get(ids[0])
+        engine.execute_trusted("rate", ids[0], {"score": 5})
     written, _, _ = dump(db_url)
     assert [(e["dossier_id"], e["trigger"]) for e in written] == [
         (ids[0], "receive"), (ids[0], "resolve"), (ids[0], "return_result"),
@@ -131,6 +134,8 @@ def test_retired_dossiers_leave_memory_and_reach_the_database(db_url: str) -> No
     with memory.batch():  # the end of a run: the open dossier too
         engine.execute_trusted("resolve", ids[2])
     assert memory.rows == {}
+    memory.retire(ids[2])  # a process ending after the run wrote everything: nothing to do
+    assert memory.rows == {} and memory.written == [3, 8]
     # The database carries on after the ids given in memory.
     assert Engine(db, engine.catalog, engine.calendar, engine.clock).receive("COPY", "W1").id == 4
     assert verify(db) == []

@@ -10,18 +10,18 @@ closed dossiers. The rows and events written are exactly those the engine made (
 hashes are the engine's, from :func:`onestop.store.event_log.event_row`), so ``onestop verify``
 and the reports read them as any other.
 
-Idempotency keys are refused (the simulator uses none) and reads beyond a dossier's row
-(history, steps, reports) are done on the target store after a flush.
+Idempotency keys are refused (the simulator uses none). Reads of rows no longer held, and SQL
+reads (history, steps, reports), go to the target store, which holds what was flushed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Connection, func, select, text
 
 from onestop.clock import VN_TZ
 from onestop.errors import StaleVersion, UnknownDossier, ValidationError
@@ -51,19 +51,40 @@ class MemoryUnitOfWork(UnitOfWork):
     """The row operations of :class:`~onestop.store.UnitOfWork`, on a :class:`MemoryStore`.
 
     Writes wait in the unit of work and are applied when it ends without an exception, so a
-    refused command changes nothing, as a rolled-back transaction. It has no connection: SQL
-    reads (history, reports) are made on the target store.
+    refused command changes nothing, as a rolled-back transaction. A reading unit of work
+    (:meth:`MemoryStore.read`) also reaches the target's database, opened on first use, for
+    SQL reads (reports, history) and for rows already flushed.
     """
 
-    __slots__ = ("_ops", "store")
+    __slots__ = ("_open_sql", "_ops", "_sql", "store")
 
-    def __init__(self, store: MemoryStore) -> None:
+    def __init__(
+        self, store: MemoryStore, open_sql: Callable[[], UnitOfWork] | None = None
+    ) -> None:
         # Not UnitOfWork.__init__: no connection, cursor or prepared statements to set up
         # (one of these is made per command).
         self._conn = None
         self.batch = None
         self.store = store
         self._ops: list[tuple[str, Any, Any]] = []
+        self._open_sql = open_sql
+        self._sql: UnitOfWork | None = None
+
+    def _target(self) -> UnitOfWork:
+        if self._open_sql is None:
+            raise RuntimeError("a command's unit of work in memory has no SQL connection")
+        if self._sql is None:
+            self._sql = self._open_sql()
+        return self._sql
+
+    @property
+    def conn(self) -> Connection:
+        """The target's connection (reading units of work only).
+
+        Raises:
+            RuntimeError: In a command's unit of work.
+        """
+        return self._target().conn
 
     def load_dossier(self, dossier_id: int, *, lock: bool = False) -> dict[str, Any]:
         """The dossier row as a dict.
@@ -72,9 +93,11 @@ class MemoryUnitOfWork(UnitOfWork):
             UnknownDossier: If this store holds none (never created, or retired and flushed).
         """
         row = self.store.rows.get(dossier_id)
-        if row is None:
-            raise UnknownDossier(f"no dossier {dossier_id} in memory")
-        return dict(row)
+        if row is not None:
+            return dict(row)
+        if self._open_sql is not None and not lock:  # a read: flushed rows are in the target
+            return self._target().load_dossier(dossier_id)
+        raise UnknownDossier(f"no dossier {dossier_id} in memory")
 
     def replay_or_claim(
         self, key: str | None, command: str, now: datetime
@@ -227,8 +250,10 @@ class MemoryStore(Store):
 
     @contextmanager
     def read(self) -> Iterator[MemoryUnitOfWork]:
-        """A unit of work for reading dossier rows."""
-        yield MemoryUnitOfWork(self)
+        """A unit of work for reading: dossier rows held here from memory, everything else
+        (flushed rows, reports, history) from the target, whose connection opens on first use."""
+        with ExitStack() as stack:
+            yield MemoryUnitOfWork(self, lambda: stack.enter_context(self.target.read()))
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -241,9 +266,13 @@ class MemoryStore(Store):
 
     def retire(self, dossier_id: int) -> None:
         """Nothing more will happen to this dossier: write it with the next flush and drop it
-        from memory (it is then unknown here). Flushes when enough events wait."""
+        from memory (it is then unknown here). Flushes when enough events wait. A dossier
+        already written (the end of a run writes every dossier) is left alone."""
+        events = self.events.get(dossier_id)
+        if events is None:
+            return
         self._retired.append(dossier_id)
-        self._retired_events += len(self.events[dossier_id])
+        self._retired_events += len(events)
         if self._retired_events >= self.flush_events:
             self.flush()
 
