@@ -66,7 +66,7 @@ class Dossier:
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Dossier:
         """Build from a ``dossiers`` row (extra keys are ignored)."""
-        values = {f.name: row[f.name] for f in fields(cls)}
+        values = {name: row[name] for name in _DOSSIER_FIELDS}
         values["status"] = Status(values["status"])
         if values["timeliness"] is not None:
             values["timeliness"] = Timeliness(values["timeliness"])
@@ -75,6 +75,10 @@ class Dossier:
     def to_dict(self) -> dict[str, Any]:
         """All fields as a plain dict."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+# ``fields()`` rebuilds its tuple on every call: a dossier view is built per command.
+_DOSSIER_FIELDS = tuple(f.name for f in fields(Dossier))
 
 
 @dataclass(frozen=True, slots=True)

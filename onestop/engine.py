@@ -28,12 +28,14 @@ import structlog
 from onestop import plans
 from onestop.access import Actor, Forbidden, Policy
 from onestop.arguments import (
+    Channel,
     Intake,
     Meta,
     NewOptions,
     OpenQuery,
     Options,
     Reason,
+    ReturnMethod,
     actor_id,
     validated,
     validated_mapping,
@@ -55,6 +57,9 @@ from onestop.store import EMPTY_ROW, Store, UnitOfWork, queries, to_json
 from onestop.store.event_log import event_row
 
 log = structlog.get_logger("onestop.engine")
+#: The options of the trusted path: no actor, no expected version, no idempotency key.
+_TRUSTED = Meta.model_construct()
+_DEFAULTS: dict[str, Any] = {}
 
 
 class Engine(DossierCommands):
@@ -208,13 +213,18 @@ class Engine(DossierCommands):
         meta: Meta,
     ) -> Dossier:
         """Append the event (and the portal's message when it changes what the portal shows),
-        store the idempotent result, log; ``before`` and ``after`` are the old and new rows."""
+        store the idempotent result, log; ``before`` and ``after`` are the old and new rows.
+
+        The trusted path (the simulator's millions of commands) is not logged per command: the
+        lazy structlog proxy costs more than the rest of the recording."""
         uow.append_event(event, after)
         if self.store.outbox and changes_portal(before, after):
             uow.append_message(event, portal_state(after))
         uow.remember(after)
         if meta.idempotency_key is not None:
             uow.finish_key(meta.idempotency_key, after["id"], to_json(after))
+        if meta is _TRUSTED:
+            return Dossier.from_row(after)
         log.debug(
             "dossier.command",
             trigger=event["trigger"],
@@ -294,7 +304,32 @@ class Engine(DossierCommands):
             raise ValidationError("command", f"unknown command {command!r}")
         meta = validated(Meta, **options)
         args = validated_mapping(spec.arguments, arguments)
-        dossier_id = valid_id(dossier_id)
+        return self._execute(command, spec, valid_id(dossier_id), args, meta)
+
+    def execute_trusted(
+        self, command: str, dossier_id: int, arguments: Mapping[str, Any] | None = None
+    ) -> Dossier:
+        """The trusted path of :meth:`execute`, for arguments built by onestop's own code (the
+        simulator): the same pipeline and law, without pydantic validation of the arguments,
+        and with no actor, expected version or idempotency key, and no log line per command.
+        Never for input from outside the process: a wrong argument here is not reported as a
+        :class:`ValidationError`.
+
+        Raises:
+            UnknownDossier, InvalidTransition: As :meth:`execute`.
+        """
+        spec = plans.COMMANDS[command]
+        if arguments:
+            args = spec.arguments.model_construct(**arguments)
+        else:  # frozen: the defaults are built once per command
+            args = _DEFAULTS.get(command) or _DEFAULTS.setdefault(
+                command, spec.arguments.model_construct()
+            )
+        return self._execute(command, spec, dossier_id, args, _TRUSTED)
+
+    def _execute(
+        self, command: str, spec: plans.Command, dossier_id: int, args: Any, meta: Meta
+    ) -> Dossier:
         trigger = spec.trigger or command
         key = self._chain_key()
         keyed = meta.idempotency_key is not None
@@ -405,6 +440,28 @@ class Engine(DossierCommands):
             digitised=digitised, reused_data=reused_data,
         )  # fmt: skip
         return self._create("receive", validated(Meta, **options), intake, {})
+
+    def receive_trusted(
+        self,
+        procedure: str,
+        competent_unit: str,
+        *,
+        intake_unit: str | None = None,
+        channel: Channel = "counter",
+        return_method: ReturnMethod = "counter",
+    ) -> Dossier:
+        """The trusted path of :meth:`receive` (see :meth:`execute_trusted`): codes and
+        channels built by onestop's own code, not validated by pydantic; the intake law
+        (competence, location independence) still applies.
+
+        Raises:
+            UnknownProcedure, UnknownUnit, NotAllowedHere: As :meth:`receive`.
+        """
+        intake = Intake.model_construct(
+            procedure=procedure, competent_unit=competent_unit, intake_unit=intake_unit,
+            channel=channel, return_method=return_method,
+        )  # fmt: skip
+        return self._create("receive", _TRUSTED, intake, {})
 
     def refuse_at_intake(
         self,

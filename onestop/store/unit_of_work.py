@@ -40,12 +40,17 @@ _INSERT_EVENT = insert(events).inline()
 _INSERT_MESSAGE = insert(outbox).inline()
 _SET_HEAD = update(dossiers).where(dossiers.c.id == bindparam("b_id"))
 _INSERT_STEP = insert(dossier_steps).inline()
+# Bulk loads (the simulator's in-memory store) give the dossier ids themselves.
+_BULK_DOSSIER = insert(dossiers).inline()
 _UPDATE_STEP = update(dossier_steps).where(
     dossier_steps.c.dossier_id == bindparam("b_id"), dossier_steps.c.seq == bindparam("b_seq")
 )
 #: Every dossier column, ``None``: the row of a dossier before its first command.
 EMPTY_ROW: dict[str, Any] = {c.name: None for c in dossiers.columns}
 _DOSSIER_COLUMNS = tuple(c.name for c in dossiers.columns)
+#: The columns of a dossier row and of a dossier step row, in the order of bulk inserts.
+DOSSIER_COLUMNS = _DOSSIER_COLUMNS
+STEP_COLUMNS = tuple(c.name for c in dossier_steps.columns)
 #: The columns of an event row, in the order of the multi-row insert.
 EVENT_COLUMNS = tuple(c.name for c in events.columns if c.name != "id")
 #: The columns an outbox message is written with (the rest take their defaults).
@@ -339,6 +344,16 @@ class UnitOfWork:
         if rows:
             prepared = self._statement("insert_message", _INSERT_MESSAGE, MESSAGE_COLUMNS)
             self._run_many(prepared, rows)
+
+    def insert_dossiers(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert whole dossier rows, ids included, in one multi-row statement (bulk loads)."""
+        if rows:
+            self._run_many(self._statement("bulk_dossier", _BULK_DOSSIER, DOSSIER_COLUMNS), rows)
+
+    def insert_steps(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert whole dossier step rows in one multi-row statement (bulk loads)."""
+        if rows:
+            self._run_many(self._statement("insert_step", _INSERT_STEP, STEP_COLUMNS), rows)
 
     def set_event_hash(self, dossier_id: int, value: str) -> None:
         """Move a new dossier's chain head (its first event needs the id the insert gave)."""
