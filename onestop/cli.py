@@ -226,6 +226,8 @@ def catalog_diff(
         if named:
             return named[min(index, len(named) - 1)]
         live = [n for n, u in defs.unit_sets.items() if u.spec.in_force(day)]
+        if len(live) > 1 and defs.timeline:  # the manifest says which one serves the day
+            live = [n for n in live if n in defs.timeline] or live
         if len(live) > 1:
             live = [n for n in live if n in defs.catalogs] or live
         if len(live) != 1:
@@ -1103,3 +1105,76 @@ def _scorecard_tables(card: Any) -> list[Table]:
             formula += f" — not computable from onestop data: {ind.reason}"
         legend.add_row(ind.code, ind.name_en, formula, pts(ind.points), ind.basis)
     return [groups, values, legend]
+
+
+@app.command()
+def reorganise(
+    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")],
+    mapping: Annotated[
+        Path, typer.Option(help="Mapping file, e.g. workflows/units/cantho-2025-mapping.yaml.")
+    ],
+    at: Annotated[str, typer.Option(help="When it takes effect (ISO, Asia/Ho_Chi_Minh).")],
+    dry_run: Annotated[bool, typer.Option(help="Print the plan; write nothing.")] = False,
+    workflows: Annotated[Path | None, typer.Option(help="Definitions directory.")] = None,
+) -> None:
+    """Transfer the open dossiers of abolished or merged units to their successors (one
+    'transferred' event each, appointments kept); --dry-run prints the plan only.
+
+    Example: onestop reorganise --db onestop.db --mapping workflows/units/cantho-2025-mapping.yaml
+    --at 2025-07-01T00:00 --dry-run
+    """
+    from onestop.clock import VN_TZ
+    from onestop.definitions import Definitions
+    from onestop.engine import Engine
+    from onestop.transfers import load_mapping
+
+    try:
+        moment = datetime.fromisoformat(at)
+    except ValueError:
+        raise fail(f"--at: {at!r} is not an ISO instant like 2025-07-01T00:00") from None
+    try:
+        moment = inputs.moment(moment if moment.tzinfo else moment.replace(tzinfo=VN_TZ), "--at")
+        defs = Definitions.load(workflows or default_workflows())
+    except DefinitionError as exc:
+        raise _definition_failure(exc) from None
+    except OnestopError as exc:
+        raise fail(str(exc)) from None
+    try:
+        mp = load_mapping(mapping, defs)
+    except DefinitionError as exc:
+        more = f" (and {len(exc.problems) - 1} more)" if len(exc.problems) > 1 else ""
+        raise fail(f"--mapping: {exc.problems[0]}{more}") from None
+    existing_store(db).dispose()  # the file exists and is onestop's, at this schema
+    try:
+        engine = Engine.open(
+            db_url(db), workflows or default_workflows(), migrate=not dry_run,
+            serve=(mp.from_unit_set, mp.to_unit_set),
+        )  # fmt: skip
+    except OnestopError as exc:
+        raise fail(str(exc)) from None
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=err,
+        disable=dry_run,
+    ) as progress:
+        task = progress.add_task(f"transfer ({mp.mapping})", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        try:
+            outcome = engine.reorganise(mp, moment, dry_run=dry_run, progress=advance)
+        except OnestopError as exc:
+            raise fail(str(exc)) from None
+        finally:
+            engine.store.dispose()
+    for line in outcome.plan.lines():
+        out.print(line, highlight=False, soft_wrap=True)
+    if dry_run:
+        out.print("dry run: nothing written", highlight=False)
+    else:
+        skipped = f", {len(outcome.skipped)} changed meanwhile (left)" if outcome.skipped else ""
+        out.print(f"transferred {outcome.written} dossier(s){skipped}", highlight=False)
