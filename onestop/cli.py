@@ -412,7 +412,8 @@ def report(
         str,
         typer.Option(
             help="Comma-separated dimensions: level, unit, intake_unit, agency, field, "
-            "procedure, channel, intake_mode."
+            "procedure, channel, intake_mode, procedure_version, unit_set; across a reorganisation "
+            "old_unit, new_unit, successor."
         ),
     ] = "level",
     period: Annotated[
@@ -430,6 +431,11 @@ def report(
     source: Annotated[
         str, typer.Option(help="live (dossiers) or rollups (nightly snapshots, fast at any size).")
     ] = "live",
+    mapping: Annotated[
+        Path | None,
+        typer.Option(help="Mapping for --by successor (default: the workflows' timeline's)."),
+    ] = None,
+    workflows: Annotated[Path | None, typer.Option(help="Definitions directory.")] = None,
 ) -> None:
     """On-time report by level, unit, field... for a period, with the other KPIs and the late
     steps by agency.
@@ -464,10 +470,11 @@ def report(
         else:
             parsed = Period.parse(period)
         dims = [b.strip() for b in by.split(",") if b.strip()]
+        successors = _successors(mapping, workflows) if "successor" in dims else None
         if source == "rollups":
             result = rollup_report(store, parsed, dims)
         else:
-            result = full_report(store, parsed, dims)
+            result = full_report(store, parsed, dims, successors=successors)
     except OnestopError as exc:
         raise fail(str(exc)) from None
     if format == "table":
@@ -493,6 +500,27 @@ def report(
         err.print(f"wrote {output}")
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def _successors(mapping: Path | None, workflows: Path | None) -> dict[str, str]:
+    """Old unit → successor from a mapping file, or from the mappings of the workflows'
+    timeline."""
+    from onestop.definitions import Definitions
+    from onestop.reports import successor_map
+    from onestop.timeline import Timeline
+    from onestop.transfers import load_mapping
+
+    try:
+        defs = Definitions.load(workflows or default_workflows())
+        if mapping is not None:
+            maps = [load_mapping(mapping, defs)]
+        else:
+            maps = list(Timeline.of(defs).mappings.values())
+    except DefinitionError as exc:
+        raise fail(f"--mapping: {exc.problems[0]}") from None
+    if not maps:
+        raise fail("--by successor: no mapping (give --mapping)")
+    return successor_map([(e.old, e.new, e.seat) for m in maps for e in m.units])
 
 
 def _open_engine(
@@ -1126,12 +1154,16 @@ def reorganise(
     from onestop.clock import VN_TZ
     from onestop.definitions import Definitions
     from onestop.engine import Engine
-    from onestop.transfers import load_mapping
+    from onestop.transfers import load_mapping, read_mapping
 
     try:
         moment = datetime.fromisoformat(at)
     except ValueError:
         raise fail(f"--at: {at!r} is not an ISO instant like 2025-07-01T00:00") from None
+    try:
+        read_mapping(mapping)  # a missing or malformed file is refused before anything is read
+    except DefinitionError as exc:
+        raise fail(f"--mapping: {exc.problems[0]}") from None
     try:
         moment = inputs.moment(moment if moment.tzinfo else moment.replace(tzinfo=VN_TZ), "--at")
         defs = Definitions.load(workflows or default_workflows())

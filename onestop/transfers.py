@@ -43,6 +43,15 @@ class Outcome:
     skipped: list[int] = field(default_factory=list)
 
 
+def read_mapping(path: str | Path) -> UnitMapping:
+    """Read a mapping file (not yet checked against any unit set).
+
+    Raises:
+        DefinitionError: Missing or malformed file (file, key path, reason).
+    """
+    return validate_model(UnitMapping, load_yaml(Path(path)), str(path))
+
+
 def load_mapping(path: str | Path, defs: Definitions) -> UnitMapping:
     """Read a mapping file and check it against the definitions' unit sets.
 
@@ -50,7 +59,7 @@ def load_mapping(path: str | Path, defs: Definitions) -> UnitMapping:
         DefinitionError: Missing or malformed file, unknown unit sets or units (file, key
             path, reason for each).
     """
-    mapping = validate_model(UnitMapping, load_yaml(Path(path)), str(path))
+    mapping = read_mapping(path)
     problems = check_mapping(mapping, defs.unit_sets, str(path))
     if problems:
         raise DefinitionError(problems)
