@@ -126,6 +126,7 @@ def test_reorganisation_is_idempotent_and_lists_what_it_cannot_map(
     towns = city.receive("commune.land-mediation", "92.VT.TTVINHTHANH")
     closed = city.receive("city.judicial-record", "92")
     city.withdraw(closed.id, reason="rút hồ sơ")
+    at_city = city.receive("city.judicial-record", "92")  # the city keeps its code
     # A mapping that forgets Vĩnh Thạnh town: its dossier is listed, not dropped.
     full = city.timeline.mappings[("cantho-2024", "cantho-2025-merged")]
     partial = UnitMapping(
@@ -136,8 +137,12 @@ def test_reorganisation_is_idempotent_and_lists_what_it_cannot_map(
         units=tuple(e for e in full.units if e.old != "92.VT.TTVINHTHANH"),
     )
     first = city.reorganise(partial, SWITCH)
-    assert first.written == 2
-    assert first.plan.counts() == [("92.BT", "92.BINHTHUY", 1), ("92.NK.TANAN", "92.NINHKIEU", 1)]
+    assert first.written == 3
+    assert first.plan.counts() == [
+        ("92", "92", 1), ("92.BT", "92.BINHTHUY", 1), ("92.NK.TANAN", "92.NINHKIEU", 1),
+    ]  # fmt: skip
+    assert city.get(at_city.id).unit_set == "cantho-2025-merged"
+    assert city.get(closed.id).unit_set == "cantho-2024"  # closed before: left as it was
     assert [(u.dossier_id, u.unit) for u in first.plan.unmapped] == [
         (towns.id, "92.VT.TTVINHTHANH")
     ]
@@ -149,6 +154,7 @@ def test_reorganisation_is_idempotent_and_lists_what_it_cannot_map(
     after_first = fingerprint(city)
     again = city.reorganise(partial, SWITCH)
     assert (again.written, again.plan.transfers) == (0, [])
+    assert [u.dossier_id for u in again.plan.unmapped] == [towns.id]  # still listed
     assert fingerprint(city) == after_first
     assert len(city.history(district.id)) == 2  # receive, transferred: once
 
