@@ -10,6 +10,7 @@ clean. Dossiers already moved are not the old unit set's any more: a second run 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -107,7 +108,8 @@ def reorganise(
     if dry_run or not planned.transfers:
         return outcome
     total = len(planned.transfers)
-    with engine.batch():  # one transaction: all transfers, or none
+    # One transaction: all transfers, or none (a caller's batch, e.g. a simulation's, is one).
+    with nullcontext() if engine.store.in_batch else engine.batch():
         for i, transfer in enumerate(planned.transfers, 1):
             if _write(engine, mapping, transfer, at, actor):
                 outcome.written += 1
