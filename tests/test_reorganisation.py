@@ -240,3 +240,36 @@ def test_reorganise_command_bad_input_is_one_line_and_changes_nothing(
     assert "1 to transfer, 0 unmapped" in dry.output and "92.NK → 92.NINHKIEU: 1" in dry.output
     assert fingerprint(engine) == before
     engine.store.dispose()
+
+
+def test_the_scenario_transfers_the_dossiers_in_flight_at_the_switch() -> None:
+    from sqlalchemy import select
+
+    from onestop.sim.reorganisation import ReorganisingSimulation
+    from onestop.sim.runner import load_scenario
+    from onestop.store.schema import dossiers, events
+
+    scenario, workflows = load_scenario(
+        ROOT.parent / "simulations" / "reorganisation-2025.yaml", days=31, scale=0.002
+    )
+    sim = ReorganisingSimulation(scenario, workflows, seed=7)
+    sim.run()
+    assert sim.transferred and sim.unmapped == []
+    store = sim.engine.store
+    with store.read() as uow:
+        rows = uow.conn.execute(
+            select(dossiers.c.id, dossiers.c.unit_set, dossiers.c.received_on,
+                   dossiers.c.origin_unit_set)
+        ).all()  # fmt: skip
+        moved = uow.conn.execute(
+            select(events.c.dossier_id, events.c.at).where(events.c.trigger == "transferred")
+        ).all()
+    # Every transfer at the switch, one per dossier; the transferred are exactly the dossiers
+    # received before it that ended in the merged city; none received after it is in the old set.
+    assert {at for _, at in moved} == {SWITCH}
+    assert sorted(i for i, _ in moved) == sorted(sim.transferred)
+    before = {i for i, s, day, _ in rows if day < SWITCH.date() and s == "cantho-2025-merged"}
+    assert before == set(sim.transferred)
+    assert all(s == "cantho-2025-merged" for _, s, day, _ in rows if day >= SWITCH.date())
+    assert {o for i, _, _, o in rows if i in before} == {"cantho-2024"}
+    assert verify(store) == []

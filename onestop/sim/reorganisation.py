@@ -6,7 +6,8 @@ scheduled event plans and writes the transfers through the engine
 (:meth:`onestop.Engine.reorganise`, which calls the pure :func:`onestop.reorganisation.plan`),
 then arrivals, channels and staffing switch to the new unit set's. Dossiers in flight keep
 their processes: the step under way is finished by the officer who holds it, the next steps go
-to the successor's agencies, whose queues they join (the mechanism that can make them late).
+to the successor's agencies, staffed anew at the switch, whose queues they join with the new
+arrivals (the mechanism that can make them late).
 
 "Late because of the transfer" is measured against a counterfactual run with the same seed and
 no reorganisation (the three-tier city carrying on): both runs are identical until the switch,
@@ -163,13 +164,6 @@ class ReorganisingSimulation(Simulation):
             except StopIteration:
                 return
 
-    def headcount(self, agency: str) -> int:
-        """The base headcount, times the volume scale when the section asks for it."""
-        count = super().headcount(agency)
-        if self.reorg.scale_staffing:
-            return max(1, round(count * self.scenario.volume.scale))
-        return count
-
     def _switch(self) -> Process:
         """The scheduled reorganisation: transfer, then switch arrivals and staffing."""
         yield self.env.timeout(max(0.0, self.hours(self.switch_at)))
@@ -198,6 +192,13 @@ class ReorganisingSimulation(Simulation):
         eligible = self._online_weight / self._all_weight if self._all_weight else 1.0
         online = self.scenario.channels.online
         self.online_probability = min(1.0, online / eligible) if eligible else 0.0
+        if self.scenario.staffing.target_utilisation is not None:
+            self._load = self.expected_load()
+        # Agencies of the new unit set are staffed anew (the city's bodies merged); officers
+        # already holding a file finish it on the old roster (whose leave and other-post
+        # processes then draw on the new roster: a small excess of absence at the city).
+        for code in [c for c in self.staff if self.view.new.units.has_agency(c)]:
+            del self.staff[code]
         for rate, pick in streams:
             self.env.process(self.arrivals(rate, pick))
 

@@ -50,7 +50,12 @@ def _replicate(
         def report(i: int, share: float) -> None:
             channel.put((i, share))
 
-    sim = Simulation(scenario, workflows, seed, url)
+    if scenario.reorganisation is not None:  # the switch runs inside the replication
+        from onestop.sim.reorganisation import ReorganisingSimulation
+
+        sim: Simulation = ReorganisingSimulation(scenario, workflows, seed, url)
+    else:
+        sim = Simulation(scenario, workflows, seed, url)
     return sim.run(None if report is None else (lambda share: report(index, share)))
 
 

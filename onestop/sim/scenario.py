@@ -141,9 +141,6 @@ class Reorganisation(_Model):
         volume: Arrivals from then on.
         channels: Channel mix from then on (default: unchanged).
         staffing: Officers of the new unit set's agencies (default: unchanged).
-        scale_staffing: Multiply every headcount by the volume scale (at least 1 officer), so
-            that a scaled-down run keeps its queues (the run's figures then carry that
-            approximation); ``false`` keeps full headcounts (meaningful at scale 1).
         basis: Where these figures come from.
     """
 
@@ -153,7 +150,6 @@ class Reorganisation(_Model):
     volume: Volume
     channels: Channels | None = None
     staffing: Staffing | None = None
-    scale_staffing: bool = True
     basis: str = ""
 
 
