@@ -19,10 +19,11 @@ from onestop.arguments import Applicant
 from onestop.calendar import Calendar, CalendarOverrides, OfficeHours
 from onestop.catalog import Catalog, Procedure, Route, RouteStep
 from onestop.clock import VN_TZ, Clock, ManualClock, SystemClock
-from onestop.definitions import Definitions
+from onestop.definitions import Definitions, UnitMapping
 from onestop.dossier import Dossier, Event, Step
 from onestop.engine import Engine
 from onestop.errors import (
+    AbolishedUnit,
     CalendarRangeError,
     DefinitionError,
     ExecutorUnavailable,
@@ -40,6 +41,7 @@ from onestop.periods import Period
 from onestop.rules import RuleBook, RuleSet
 from onestop.status import Status
 from onestop.store import Store
+from onestop.timeline import Timeline
 from onestop.timeliness import Timeliness
 from onestop.units import Agency, Level, Unit, Units, UnitSet
 
@@ -74,10 +76,13 @@ __all__ = [
     "RouteStep",
     "RuleBook",
     "RuleSet",
+    "Timeline",
     "Unit",
+    "UnitMapping",
     "UnitSet",
     "Units",
     # Tier 3: errors.
+    "AbolishedUnit",
     "CalendarRangeError",
     "DefinitionError",
     "ExecutorUnavailable",

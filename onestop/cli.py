@@ -226,6 +226,8 @@ def catalog_diff(
         if named:
             return named[min(index, len(named) - 1)]
         live = [n for n, u in defs.unit_sets.items() if u.spec.in_force(day)]
+        if len(live) > 1 and defs.timeline:  # the manifest says which one serves the day
+            live = [n for n in live if n in defs.timeline] or live
         if len(live) > 1:
             live = [n for n in live if n in defs.catalogs] or live
         if len(live) != 1:
@@ -423,7 +425,8 @@ def report(
         str,
         typer.Option(
             help="Comma-separated dimensions: level, unit, intake_unit, agency, field, "
-            "procedure, channel, intake_mode."
+            "procedure, channel, intake_mode, procedure_version, unit_set; across a reorganisation "
+            "old_unit, new_unit, successor."
         ),
     ] = "level",
     period: Annotated[
@@ -441,6 +444,11 @@ def report(
     source: Annotated[
         str, typer.Option(help="live (dossiers) or rollups (nightly snapshots, fast at any size).")
     ] = "live",
+    mapping: Annotated[
+        Path | None,
+        typer.Option(help="Mapping for --by successor (default: the workflows' timeline's)."),
+    ] = None,
+    workflows: Annotated[Path | None, typer.Option(help="Definitions directory.")] = None,
 ) -> None:
     """On-time report by level, unit, field... for a period, with the other KPIs and the late
     steps by agency.
@@ -475,10 +483,11 @@ def report(
         else:
             parsed = Period.parse(period)
         dims = [b.strip() for b in by.split(",") if b.strip()]
+        successors = _successors(mapping, workflows) if "successor" in dims else None
         if source == "rollups":
             result = rollup_report(store, parsed, dims)
         else:
-            result = full_report(store, parsed, dims)
+            result = full_report(store, parsed, dims, successors=successors)
     except OnestopError as exc:
         raise fail(str(exc)) from None
     if format == "table":
@@ -504,6 +513,27 @@ def report(
         err.print(f"wrote {output}")
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def _successors(mapping: Path | None, workflows: Path | None) -> dict[str, str]:
+    """Old unit → successor from a mapping file, or from the mappings of the workflows'
+    timeline."""
+    from onestop.definitions import Definitions
+    from onestop.reports import successor_map
+    from onestop.timeline import Timeline
+    from onestop.transfers import load_mapping
+
+    try:
+        defs = Definitions.load(workflows or default_workflows())
+        if mapping is not None:
+            maps = [load_mapping(mapping, defs)]
+        else:
+            maps = list(Timeline.of(defs).mappings.values())
+    except DefinitionError as exc:
+        raise fail(f"--mapping: {exc.problems[0]}") from None
+    if not maps:
+        raise fail("--by successor: no mapping (give --mapping)")
+    return successor_map([(e.old, e.new, e.seat) for m in maps for e in m.units])
 
 
 def _open_engine(
@@ -1293,3 +1323,80 @@ def sync_retry(
 
     count = requeue_dead(existing_store(db), id or None)
     out.print(f"requeued {count:,} dead letter(s)", highlight=False)
+
+
+@app.command()
+def reorganise(
+    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")],
+    mapping: Annotated[
+        Path, typer.Option(help="Mapping file, e.g. workflows/units/cantho-2025-mapping.yaml.")
+    ],
+    at: Annotated[str, typer.Option(help="When it takes effect (ISO, Asia/Ho_Chi_Minh).")],
+    dry_run: Annotated[bool, typer.Option(help="Print the plan; write nothing.")] = False,
+    workflows: Annotated[Path | None, typer.Option(help="Definitions directory.")] = None,
+) -> None:
+    """Transfer the open dossiers of abolished or merged units to their successors (one
+    'transferred' event each, appointments kept); --dry-run prints the plan only.
+
+    Example: onestop reorganise --db onestop.db --mapping workflows/units/cantho-2025-mapping.yaml
+    --at 2025-07-01T00:00 --dry-run
+    """
+    from onestop.clock import VN_TZ
+    from onestop.definitions import Definitions
+    from onestop.engine import Engine
+    from onestop.transfers import load_mapping, read_mapping
+
+    try:
+        moment = datetime.fromisoformat(at)
+    except ValueError:
+        raise fail(f"--at: {at!r} is not an ISO instant like 2025-07-01T00:00") from None
+    try:
+        read_mapping(mapping)  # a missing or malformed file is refused before anything is read
+    except DefinitionError as exc:
+        raise fail(f"--mapping: {exc.problems[0]}") from None
+    try:
+        moment = inputs.moment(moment if moment.tzinfo else moment.replace(tzinfo=VN_TZ), "--at")
+        defs = Definitions.load(workflows or default_workflows())
+    except DefinitionError as exc:
+        raise _definition_failure(exc) from None
+    except OnestopError as exc:
+        raise fail(str(exc)) from None
+    try:
+        mp = load_mapping(mapping, defs)
+    except DefinitionError as exc:
+        more = f" (and {len(exc.problems) - 1} more)" if len(exc.problems) > 1 else ""
+        raise fail(f"--mapping: {exc.problems[0]}{more}") from None
+    existing_store(db).dispose()  # the file exists and is onestop's, at this schema
+    try:
+        engine = Engine.open(
+            db_url(db), workflows or default_workflows(), migrate=not dry_run,
+            serve=(mp.from_unit_set, mp.to_unit_set),
+        )  # fmt: skip
+    except OnestopError as exc:
+        raise fail(str(exc)) from None
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=err,
+        disable=dry_run,
+    ) as progress:
+        task = progress.add_task(f"transfer ({mp.mapping})", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        try:
+            outcome = engine.reorganise(mp, moment, dry_run=dry_run, progress=advance)
+        except OnestopError as exc:
+            raise fail(str(exc)) from None
+        finally:
+            engine.store.dispose()
+    for line in outcome.plan.lines():
+        out.print(line, highlight=False, soft_wrap=True)
+    if dry_run:
+        out.print("dry run: nothing written", highlight=False)
+    else:
+        skipped = f", {len(outcome.skipped)} changed meanwhile (left)" if outcome.skipped else ""
+        out.print(f"transferred {outcome.written} dossier(s){skipped}", highlight=False)

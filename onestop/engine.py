@@ -17,7 +17,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -45,9 +45,9 @@ from onestop.calendar import Calendar
 from onestop.catalog import Catalog, Procedure
 from onestop.clock import Clock, SystemClock, local_date
 from onestop.commands import DossierCommands
-from onestop.definitions import Definitions
+from onestop.definitions import Definitions, UnitMapping
 from onestop.dossier import Dossier, Event, Step
-from onestop.errors import StaleVersion, ValidationError
+from onestop.errors import StaleVersion, UnknownUnit, ValidationError
 from onestop.inputs import dossier_id as valid_id
 from onestop.lifecycle import Facts, Lifecycle
 from onestop.portal import changes_portal, portal_state
@@ -55,6 +55,8 @@ from onestop.rules import RuleBook, RuleSet
 from onestop.status import Status
 from onestop.store import EMPTY_ROW, Store, UnitOfWork, queries, to_json
 from onestop.store.event_log import event_row
+from onestop.timeline import Timeline
+from onestop.transfers import Outcome, reorganise
 
 log = structlog.get_logger("onestop.engine")
 #: The options of the trusted path: no actor, no expected version, no idempotency key.
@@ -76,6 +78,8 @@ class Engine(DossierCommands):
         rules: Legal rule sets by date (default: :meth:`RuleBook.vietnam`).
         policy: Who may do what (default: none, every caller is trusted). With a policy every
             command needs an :class:`~onestop.access.Actor`.
+        timeline: The unit sets served in turn, chosen by the receipt day (default:
+            ``catalog`` alone). A dossier keeps its unit set's catalog until transferred.
         audit_key: The key chaining new events (default: from ``ONESTOP_AUDIT_KEY`` or
             ``ONESTOP_AUDIT_KEY_FILE``). Commands refuse to run without one, unless ``dev``.
         dev: Development mode: without a key, events are chained with plain SHA-256, which
@@ -93,6 +97,7 @@ class Engine(DossierCommands):
         clock: Clock | None = None,
         rules: RuleBook | None = None,
         policy: Policy | None = None,
+        timeline: Timeline | None = None,
         *,
         audit_key: AuditKey | None = None,
         dev: bool = False,
@@ -107,6 +112,7 @@ class Engine(DossierCommands):
         self.calendar = calendar
         self.clock: Clock = clock or SystemClock()
         self.rules = rules or RuleBook.vietnam()
+        self.timeline = timeline or Timeline.single(catalog)
 
     @classmethod
     def open(
@@ -120,6 +126,7 @@ class Engine(DossierCommands):
         rules: RuleBook | None = None,
         migrate: bool = True,
         policy: Policy | None = None,
+        serve: Sequence[str] = (),
         audit_key: AuditKey | None = None,
         dev: bool = False,
     ) -> Engine:
@@ -128,29 +135,36 @@ class Engine(DossierCommands):
         Args:
             url: Database URL (SQLite file by default).
             workflows: The definitions directory.
-            unit_set: Which unit set to run (default: the directory's default).
+            unit_set: Which unit set to run alone (default: the manifest's ``timeline``, each
+                unit set chosen by the receipt day, else the directory's default).
             clock: Source of time (default: system clock).
             calendar: Working calendar (default: Vietnam 2015–2040 with the directory's
                 overrides).
             rules: Legal rule sets (default: Vietnam's).
             migrate: Run schema migrations and store the definitions.
             policy: Access policy (default: none).
+            serve: The unit sets to serve, oldest first (e.g. a mapping's two); overrides
+                ``unit_set`` and the manifest's timeline.
             audit_key: The key chaining new events (default: from the environment).
             dev: Development mode (an unkeyed chain when there is no key).
 
         Raises:
             DefinitionError: If a definition file is invalid.
+            UnknownUnit: If ``serve`` names an unknown unit set.
         """
         defs = Definitions.load(workflows, unit_set)
+        timeline = Timeline.of(defs, unit_set, serve)
         if calendar is None:
             calendar = Calendar.vietnam(overrides=defs.overrides)
         store = Store(url)
         if migrate:
             store.migrate()
-            store.sync_definitions(defs.catalog)
+            for catalog in timeline.catalogs:
+                store.sync_definitions(catalog)
         return cls(
-            store, defs.catalog, calendar, clock, rules, policy, audit_key=audit_key, dev=dev
-        )
+            store, timeline.catalogs[0], calendar, clock, rules, policy, timeline,
+            audit_key=audit_key, dev=dev,
+        )  # fmt: skip
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -174,9 +188,20 @@ class Engine(DossierCommands):
             self._key_ready = True
         return self._audit_key
 
-    def lifecycle(self, proc: Procedure) -> Lifecycle:
-        """The shared state machine of a procedure version."""
-        return self.catalog.lifecycle(proc)
+    def lifecycle(self, proc: Procedure, catalog: Catalog | None = None) -> Lifecycle:
+        """The shared state machine of a procedure version (of ``catalog``, default the
+        engine's first)."""
+        return (catalog or self.catalog).lifecycle(proc)
+
+    def catalog_of(self, unit_set: str) -> Catalog:
+        """The catalog of a unit set this engine serves (a dossier's ``unit_set``).
+
+        Raises:
+            UnknownUnit: If the engine does not serve it.
+        """
+        if unit_set == self.catalog.units.name:
+            return self.catalog
+        return self.timeline.catalog(unit_set)
 
     # -- the pipeline ------------------------------------------------------------------------
 
@@ -186,14 +211,16 @@ class Engine(DossierCommands):
             raise ValidationError("clock", "the clock returned a naive datetime")
         return now
 
-    def _authorize(self, meta: Meta, command: str, dossier: Mapping[str, Any]) -> None:
+    def _authorize(
+        self, meta: Meta, command: str, dossier: Mapping[str, Any], catalog: Catalog | None = None
+    ) -> None:
         """Apply the access policy; a denial is logged and raised before anything is written."""
         if self.policy is None:
             return
         try:
             if not isinstance(meta.actor, Actor):
                 raise Forbidden(f"{command}: this engine requires an Actor for every command")
-            self.policy.check(meta.actor, command, dossier, self.units)
+            self.policy.check(meta.actor, command, dossier, (catalog or self.catalog).units)
         except Forbidden as exc:
             log.warning(
                 "dossier.forbidden",
@@ -237,9 +264,15 @@ class Engine(DossierCommands):
         return Dossier.from_row(after)
 
     def _context(
-        self, row: Mapping[str, Any], now: datetime, status: Status, proc: Procedure, rules: RuleSet
+        self,
+        row: Mapping[str, Any],
+        now: datetime,
+        status: Status,
+        proc: Procedure,
+        rules: RuleSet,
+        catalog: Catalog,
     ) -> plans.Context:
-        return plans.Context(row, now, status, proc, rules, self.calendar, self.catalog)
+        return plans.Context(row, now, status, proc, rules, self.calendar, catalog)
 
     def _create(self, trigger: str, meta: Meta, intake: Intake, args: dict[str, Any]) -> Dossier:
         key = self._chain_key()
@@ -250,15 +283,21 @@ class Engine(DossierCommands):
         with self.store.write(savepoint=savepoint, keyed=keyed) as uow:
             # Read once the write lock is held, so the log's times never go backwards.
             now = self._now()
-            proc = self.catalog.get(intake.procedure, at=local_date(now))
-            rules = self.rules.in_force(local_date(now))
-            values = plans.intake_values(intake, trigger, proc, self.catalog, rules, now)
-            self._authorize(meta, trigger, values)
-            status = self.lifecycle(proc).fire(
+            day = local_date(now)
+            catalog = self.timeline.catalog_at(day)
+            if len(self.timeline.catalogs) > 1:
+                for unit in (intake.competent_unit, intake.intake_unit):
+                    if unit is not None:
+                        self.timeline.check_open(unit, day)
+            proc = catalog.get(intake.procedure, at=day)
+            rules = self.rules.in_force(day)
+            values = plans.intake_values(intake, trigger, proc, catalog, rules, now)
+            self._authorize(meta, trigger, values, catalog)
+            status = catalog.lifecycle(proc).fire(
                 trigger, Facts(Status.NEW.value, steps=values["step_count"])
             )
             row = {**EMPTY_ROW, **values, "status": status.value, "status_code": status.portal_code}
-            plan = plans.admission(self._context(row, now, status, proc, rules))
+            plan = plans.admission(self._context(row, now, status, proc, rules, catalog))
             row.update(plan.set)
             changes = {k: v for k, v in row.items() if k not in ("id", "version", "event_hash")}
             prior = uow.replay_or_claim(meta.idempotency_key, trigger, now)
@@ -342,8 +381,9 @@ class Engine(DossierCommands):
                 return Dossier.from_row(prior)
             if meta.expected_version is not None and row["version"] != meta.expected_version:
                 raise StaleVersion(dossier_id, meta.expected_version, row["version"])
-            self._authorize(meta, command, row)
-            proc = self.catalog.get(row["procedure_code"], version=row["procedure_version"])
+            catalog = self.catalog_of(row["unit_set"])
+            self._authorize(meta, command, row, catalog)
+            proc = catalog.get(row["procedure_code"], version=row["procedure_version"])
             rules = self.rules.named(row["rule_set"])
             before = Status(row["status"])
             status = before
@@ -352,8 +392,8 @@ class Engine(DossierCommands):
                     row["status"], row["step_index"], row["step_count"], row["paused_from"],
                     row["return_method"] == "post", row["apologies"], rules.max_apologies,
                 )  # fmt: skip
-                status = self.lifecycle(proc).fire(spec.trigger, facts)
-            plan = spec.plan(self._context(row, now, status, proc, rules), args)
+                status = catalog.lifecycle(proc).fire(spec.trigger, facts)
+            plan = spec.plan(self._context(row, now, status, proc, rules, catalog), args)
             changes = plan.set
             if status is not before:
                 changes.update(status=status.value, status_code=status.portal_code)
@@ -487,6 +527,40 @@ class Engine(DossierCommands):
         )  # fmt: skip
         return self._create("refuse", meta, intake, why.model_dump())
 
+    # -- reorganisation ----------------------------------------------------------------------
+
+    def reorganise(
+        self,
+        mapping: UnitMapping | str,
+        at: datetime | None = None,
+        *,
+        dry_run: bool = False,
+        actor: str = "reorganisation",
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Outcome:
+        """Transfer the open dossiers of a reorganised unit set to their successors
+        (:func:`onestop.transfers.reorganise`): one ``transferred`` event each, appointments
+        kept, unmapped dossiers listed; idempotent.
+
+        Args:
+            mapping: The mapping, or the name of one between two unit sets this engine serves.
+            at: When it takes effect (default: now).
+            dry_run: Only plan (``Outcome.plan``); write nothing.
+            actor: Recorded on the events.
+            progress: Called with ``(done, total)`` as dossiers are written.
+
+        Raises:
+            UnknownUnit: If the engine does not serve both unit sets, or no such mapping.
+            ValidationError: If ``at`` is not an aware instant.
+        """
+        if isinstance(mapping, str):
+            found = [m for m in self.timeline.mappings.values() if m.mapping == mapping]
+            if not found:
+                raise UnknownUnit(f"no mapping {mapping!r} between the unit sets served")
+            mapping = found[0]
+        moment = self._now() if at is None else at
+        return reorganise(self, mapping, moment, dry_run=dry_run, actor=actor, progress=progress)
+
     # -- queries -----------------------------------------------------------------------------
 
     def get(self, dossier_id: int) -> Dossier:
@@ -546,9 +620,10 @@ class Engine(DossierCommands):
         unit, agency, procedure, overdue_at, limit = (
             q.unit, q.agency, q.procedure, q.overdue_at, q.limit,
         )  # fmt: skip
-        if unit is not None:
+        served = [c.units for c in self.timeline.catalogs]
+        if unit is not None and not any(u.has_unit(unit) for u in served):
             self.units.unit(unit)
-        if agency is not None:
+        if agency is not None and not any(u.has_agency(agency) for u in served):
             self.units.agency(agency)
         if procedure is not None:
             self.catalog.get(procedure)

@@ -74,6 +74,23 @@ class UnknownUnit(OnestopError, LookupError):
     """No administrative unit or agency with that code exists."""
 
 
+class AbolishedUnit(UnknownUnit):
+    """The unit no longer exists on that day (a reorganisation abolished or merged it).
+
+    Attributes:
+        unit: The old unit's code.
+        successors: The units that succeed it, most direct first.
+    """
+
+    def __init__(self, unit: str, effective: str, successors: Sequence[str]) -> None:
+        self.unit = unit
+        self.successors = tuple(successors)
+        named = ", ".join(self.successors) or "none named in the mapping"
+        super().__init__(
+            f"unit {unit!r} was abolished or merged on {effective}; successor(s): {named}"
+        )
+
+
 class UnknownDossier(OnestopError, LookupError):
     """No dossier with that id exists."""
 

@@ -62,7 +62,13 @@ def _replicate(
         def report(i: int, share: float) -> None:
             channel.put((i, share))
 
-    sim = Simulation(workload.scenario, root, rep.seed, rep.url, definitions=definitions)
+    scenario = workload.scenario
+    if scenario.reorganisation is not None:  # the switch runs inside the replication
+        from onestop.sim.reorganisation import ReorganisingSimulation
+
+        sim: Simulation = ReorganisingSimulation(scenario, root, rep.seed, rep.url)
+    else:
+        sim = Simulation(scenario, root, rep.seed, rep.url, definitions=definitions)
     result = sim.run(None if report is None else (lambda share: report(rep.index, share)))
     return rep.index, result
 

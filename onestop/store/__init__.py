@@ -241,6 +241,11 @@ class Store:
             finally:
                 self._local.conn = self._local.batch = None
 
+    @property
+    def in_batch(self) -> bool:
+        """Whether this thread is inside :meth:`batch`."""
+        return getattr(self._local, "conn", None) is not None
+
     @contextmanager
     def write(self, savepoint: bool = True, keyed: bool = True) -> Iterator[UnitOfWork]:
         """A command's unit of work: its own transaction, or inside a batch a savepoint.

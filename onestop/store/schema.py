@@ -204,6 +204,10 @@ dossiers = Table(
     Column("returned_at", AwareDateTime),
     Column("rating", Integer),
     Column("closed_at", AwareDateTime),
+    # Where a dossier transferred by a reorganisation was received (NULL: never transferred).
+    Column("origin_unit_set", String(60)),
+    Column("origin_unit", String(40)),
+    Column("origin_procedure_version", Integer),
     # Hash of the dossier's latest event: the head of its tamper-evident chain.
     Column("event_hash", String(64)),
     Column("created_at", AwareDateTime, nullable=False),
