@@ -26,6 +26,7 @@ from rich.table import Table
 
 from onestop import inputs
 from onestop.cli_guard import GuardedGroup, require_schema
+from onestop.defaults import DEFAULT_DB, DEFAULT_SCENARIO, scenario_path, workflows_dir
 from onestop.errors import (
     AnchorError,
     AuditKeyError,
@@ -64,11 +65,20 @@ EXIT_BAD_INPUT = 2
 
 
 def default_workflows() -> Path:
-    """``./workflows`` if it exists, else the one beside the installed package (editable)."""
-    here = Path("workflows")
-    if here.is_dir():
-        return here
-    return Path(__file__).resolve().parent.parent / "workflows"
+    """The definitions that ship with onestop (``--workflows DIR`` overrides them)."""
+    return workflows_dir()
+
+
+def scenario_file(scenario: Path | str) -> Path:
+    """A scenario path, or the name of a bundled scenario (``cantho-2024``).
+
+    Raises:
+        typer.Exit: If it is neither.
+    """
+    try:
+        return scenario_path(scenario)
+    except ValidationError as exc:
+        raise fail(exc.reason) from None
 
 
 def fail(message: str) -> typer.Exit:
@@ -109,9 +119,10 @@ def existing_store(db: str) -> Store:
 
 @catalog_app.command("check")
 def catalog_check(
-    path: Annotated[Path, typer.Argument(help="Definitions directory or file.")] = Path(
-        "workflows"
-    ),
+    path: Annotated[
+        Path | None,
+        typer.Argument(help="Definitions directory or file (default: the bundled ones)."),
+    ] = None,
 ) -> None:
     """Validate every definition file and print a summary.
 
@@ -120,7 +131,7 @@ def catalog_check(
     from onestop.definitions import Definitions
 
     try:
-        defs = Definitions.load(path)
+        defs = Definitions.load(path or default_workflows())
     except DefinitionError as exc:
         raise _definition_failure(exc) from None
     for name, units in defs.unit_sets.items():
@@ -183,9 +194,10 @@ def catalog_diff(
         list[str],
         typer.Option("--at", help="A day (YYYY-MM-DD); give it twice: before, then after."),
     ],
-    path: Annotated[Path, typer.Argument(help="Definitions directory or file.")] = Path(
-        "workflows"
-    ),
+    path: Annotated[
+        Path | None,
+        typer.Argument(help="Definitions directory or file (default: the bundled ones)."),
+    ] = None,
     unit_set: Annotated[
         list[str] | None,
         typer.Option(
@@ -211,7 +223,7 @@ def catalog_diff(
     except ValueError as exc:
         raise fail(f"--at: {exc}") from None
     try:
-        defs = Definitions.load(path)
+        defs = Definitions.load(path or default_workflows())
     except DefinitionError as exc:
         raise _definition_failure(exc) from None
 
@@ -318,17 +330,22 @@ def _extra_tables(report: Any) -> list[Table]:
 
 
 def default_scenario() -> Path:
-    """``simulations/cantho-2024.yaml`` beside the definitions."""
-    return default_workflows().resolve().parent / "simulations" / "cantho-2024.yaml"
+    """The bundled ``simulations/cantho-2024.yaml``."""
+    return scenario_path(DEFAULT_SCENARIO)
 
 
 @app.command()
 def demo(
     db: Annotated[
         str, typer.Option(help="SQLite file to create (replaced if it is the default).")
-    ] = "onestop-demo.db",
+    ] = DEFAULT_DB,
     scenario: Annotated[
-        Path | None, typer.Option(help="Scenario (default: simulations/cantho-2024.yaml).")
+        Path | None,
+        typer.Option(help="Scenario file or bundled name (default: cantho-2024)."),
+    ] = None,
+    workflows: Annotated[
+        Path | None,
+        typer.Option(help="Definitions directory (default: the one the scenario names)."),
     ] = None,
     start: Annotated[
         str, typer.Option(help="First day of the simulated month (YYYY-MM-DD).")
@@ -359,15 +376,17 @@ def demo(
         raise fail(f"--start: {start!r} is not a date like 2024-03-01") from None
     path = Path(db)
     if path.exists():
-        if db != "onestop-demo.db" and not force:
+        if db != DEFAULT_DB and not force:
             raise fail(f"--db: {db} exists; pass --force to replace it")
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
     t0 = time.perf_counter()
     try:
-        spec, workflows = load_scenario(scenario or default_scenario(), days, scale)
+        spec, named = load_scenario(
+            scenario_file(scenario) if scenario else default_scenario(), days, scale
+        )
         spec = spec.model_copy(update={"start": first, "drain": False, "seed": seed})
-        sim = Simulation(spec, workflows, seed, url=db_url(db))
+        sim = Simulation(spec, workflows or named, seed, url=db_url(db))
     except DefinitionError as exc:
         raise _definition_failure(exc) from None
     except OnestopError as exc:
@@ -405,7 +424,7 @@ def demo(
 
 @app.command()
 def report(
-    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = "onestop.db",
+    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = DEFAULT_DB,
     by: Annotated[
         str,
         typer.Option(
@@ -523,7 +542,7 @@ def _open_engine(
 
 @app.command()
 def alerts(
-    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = "onestop.db",
+    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = DEFAULT_DB,
     now: Annotated[
         str | None, typer.Option(help="Sweep time (ISO; default now, Asia/Ho_Chi_Minh).")
     ] = None,
@@ -560,7 +579,7 @@ app.add_typer(scheduler_app, name="scheduler")
 
 @scheduler_app.command("run")
 def scheduler_run(
-    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = "onestop.db",
+    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = DEFAULT_DB,
     workflows: Annotated[Path | None, typer.Option(help="Definitions directory.")] = None,
     sweep_minutes: Annotated[float, typer.Option(min=0.01, help="Minutes between sweeps.")] = 15,
     reports_dir: Annotated[Path, typer.Option(help="Where report files go.")] = Path("reports"),
@@ -611,7 +630,9 @@ def scheduler_run(
 
 @app.command()
 def simulate(
-    scenario: Annotated[Path, typer.Argument(help="Scenario file (simulations/*.yaml).")],
+    scenario: Annotated[
+        Path, typer.Argument(help="Scenario file, or a bundled one's name (cantho-2024).")
+    ],
     days: Annotated[int | None, typer.Option(min=1, max=3660, help="Override days.")] = None,
     scale: Annotated[
         float | None, typer.Option(min=0.0001, max=1, help="Override the volume scale.")
@@ -633,6 +654,7 @@ def simulate(
     from onestop.sim.scenario import Scenario
 
     configure_quiet()
+    scenario = scenario_file(scenario)
     try:
         Scenario.load(scenario)
     except DefinitionError as exc:
@@ -734,7 +756,7 @@ def _audit_key(dev: bool) -> AuditKey | None:
 
 @app.command()
 def verify(
-    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = "onestop.db",
+    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = DEFAULT_DB,
     anchors: Annotated[
         Path | None, typer.Option(help="The external anchor file to check the database against.")
     ] = None,
@@ -768,7 +790,7 @@ def verify(
 
 @app.command()
 def anchor(
-    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = "onestop.db",
+    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = DEFAULT_DB,
     through: Annotated[
         str | None, typer.Option(help="Last day to anchor, YYYY-MM-DD (default: yesterday).")
     ] = None,
@@ -781,7 +803,7 @@ def anchor(
     ONESTOP_AUDIT_KEY_FILE), in the database and in the external anchor file. An anchored
     day is never rewritten: naming one again is an error.
 
-    Example: onestop anchor --db onestop.db --file /mnt/offsite/anchors.jsonl
+    Example: onestop anchor --db onestop-demo.db --file /mnt/offsite/anchors.jsonl
     """
     from onestop.anchors import anchor_through
     from onestop.clock import SystemClock, local_date
@@ -807,12 +829,12 @@ def anchor(
 
 @app.command()
 def migrate(
-    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = "onestop.db",
+    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = DEFAULT_DB,
 ) -> None:
     """Bring a database's schema up to this version of onestop (creating it on an empty one).
     Back the database up first: migrations are not undone automatically.
 
-    Example: onestop migrate --db onestop.db
+    Example: onestop migrate --db onestop-demo.db
     """
     from onestop.store import Store
 
@@ -870,7 +892,9 @@ def _hours(text: str, option: str) -> float:
 
 @app.command()
 def staff(
-    scenario: Annotated[Path, typer.Argument(help="Scenario file (simulations/*.yaml).")],
+    scenario: Annotated[
+        Path, typer.Argument(help="Scenario file, or a bundled one's name (cantho-2024).")
+    ],
     target: Annotated[
         str, typer.Option(help="Target on-time rate at every level, as on_time=0.999.")
     ] = "on_time=0.999",
@@ -903,6 +927,7 @@ def staff(
     if name.strip() != "on_time" or not 0 < goal < 1:
         raise fail(f"--target: {target!r} is not like on_time=0.999")
     wait = _hours(max_wait, "--max-wait")
+    scenario = scenario_file(scenario)
     try:
         Scenario.load(scenario)
     except DefinitionError as exc:
@@ -984,7 +1009,7 @@ def main() -> None:
 
 @app.command()
 def scorecard(
-    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = "onestop.db",
+    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = DEFAULT_DB,
     by: Annotated[str, typer.Option(help="unit (competent unit) or level.")] = "unit",
     period: Annotated[
         str | None,
@@ -1103,3 +1128,30 @@ def _scorecard_tables(card: Any) -> list[Table]:
             formula += f" — not computable from onestop data: {ind.reason}"
         legend.add_row(ind.code, ind.name_en, formula, pts(ind.points), ind.basis)
     return [groups, values, legend]
+
+
+@app.command("init")
+def init_definitions(
+    directory: Annotated[Path, typer.Argument(help="Where to copy the definitions.")],
+    force: Annotated[
+        bool, typer.Option(help="Write into a non-empty directory (same names replaced).")
+    ] = False,
+) -> None:
+    """Copy the bundled definitions (workflows/ and simulations/) into DIR for a city to edit;
+    then point --workflows (or a scenario) at the copies.
+
+    Example: onestop init mycity && onestop catalog check mycity/workflows
+    """
+    from onestop.defaults import copy_definitions
+
+    try:
+        written = copy_definitions(directory, force=force)
+    except ValidationError as exc:
+        raise fail(exc.reason) from None
+    out.print(
+        f"copied {len(written)} definition files to {directory}/workflows and "
+        f"{directory}/simulations. Next: onestop catalog check {directory}/workflows; "
+        f"onestop demo --scenario {directory}/simulations/{DEFAULT_SCENARIO}.yaml",
+        highlight=False,
+        soft_wrap=True,
+    )

@@ -11,7 +11,7 @@ import pytest
 PACKAGE = Path(__file__).parent.parent / "onestop"
 CORE = [
     "_machine", "_yaml", "access", "arguments", "calendar", "catalog", "clock", "deadlines",
-    "definitions", "dossier", "errors", "fields", "inputs", "intake", "lifecycle", "periods",
+    "defaults", "definitions", "dossier", "errors", "fields", "inputs", "intake", "lifecycle", "periods",
     "plans", "presentation", "rules", "status", "timeliness", "units",
 ]  # fmt: skip
 ABOVE_CORE = ("onestop.store", "onestop.engine", "onestop.commands", "onestop.alerts",
