@@ -1155,3 +1155,75 @@ def init_definitions(
         highlight=False,
         soft_wrap=True,
     )
+
+
+@catalog_app.command("list")
+def catalog_list(
+    kind: Annotated[str, typer.Argument(help="procedures, units or agencies.")] = "procedures",
+    level: Annotated[
+        str | None, typer.Option(help="Only this level (city, district, commune).")
+    ] = None,
+    unit: Annotated[
+        str | None,
+        typer.Option(
+            help="Procedures decided at this unit's level; the unit and those under it; "
+            "its agencies."
+        ),
+    ] = None,
+    search: Annotated[
+        str | None, typer.Option(help="Words to find, with or without diacritics.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table.")] = False,
+    workflows: Annotated[
+        Path | None, typer.Option(help="Definitions directory (default: the bundled ones).")
+    ] = None,
+    unit_set: Annotated[
+        str | None, typer.Option(help="Unit set and its catalog (default: the directory's).")
+    ] = None,
+) -> None:
+    """List procedure, unit or agency codes: the codes Engine.receive(procedure, unit) takes.
+
+    Examples:
+      onestop catalog list procedures --search "ho kinh doanh"
+      onestop catalog list units --level district
+      onestop catalog list agencies --unit 92.NK --json
+    """
+    import json
+    from dataclasses import asdict
+
+    from onestop.catalog_search import KINDS
+    from onestop.definitions import Definitions
+
+    if kind not in KINDS:
+        raise fail(f"{kind!r} is not one of {', '.join(KINDS)}")
+    try:
+        defs = Definitions.load(workflows or default_workflows())
+        if unit_set is not None and unit_set not in defs.catalogs:
+            raise fail(f"--unit-set: no catalog for {unit_set!r} ({', '.join(defs.catalogs)})")
+        catalog = defs.catalog_for(unit_set) if unit_set else defs.catalog
+        found = catalog.search(kind, text=search, level=level, unit=unit)
+    except DefinitionError as exc:
+        raise _definition_failure(exc) from None
+    except ValidationError as exc:
+        raise fail(f"--{exc.field}: {exc.reason}" if exc.field != "kind" else exc.reason) from None
+    except OnestopError as exc:
+        raise fail(f"--unit: {exc}") from None
+    if as_json:
+        sys.stdout.write(json.dumps([asdict(f) for f in found], ensure_ascii=False, indent=2))
+        sys.stdout.write("\n")
+        return
+    what = f" matching {search!r}" if search else ""
+    table = Table(title=f"{len(found)} {kind} of {catalog.units.name}{what}")
+    columns = {
+        "procedures": ("code", "name", "name (en)", "level", "field, time limit"),
+        "units": ("code", "name", "level", "parent", "kind"),
+        "agencies": ("code", "name", "level", "unit", "role"),
+    }[kind]
+    for column in columns:
+        table.add_column(column, overflow="fold", no_wrap=column == "code")
+    for f in found:
+        if kind == "procedures":
+            table.add_row(f.code, f.name, f.name_en, f.level, f.detail)
+        else:
+            table.add_row(f.code, f.name, f.level, f.unit, f.detail)
+    out.print(table)

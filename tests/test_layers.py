@@ -10,7 +10,7 @@ import pytest
 
 PACKAGE = Path(__file__).parent.parent / "onestop"
 CORE = [
-    "_machine", "_yaml", "access", "arguments", "calendar", "catalog", "clock", "deadlines",
+    "_machine", "_yaml", "access", "arguments", "calendar", "catalog", "catalog_search", "clock", "deadlines",
     "defaults", "definitions", "dossier", "errors", "fields", "inputs", "intake", "lifecycle", "periods",
     "plans", "presentation", "rules", "status", "timeliness", "units",
 ]  # fmt: skip
