@@ -650,10 +650,11 @@ def simulate(
 
     Example: onestop simulate simulations/cantho-2024.yaml --replications 4 --jobs 2
     """
-    from onestop.sim.runner import run_replications, write_outputs
+    from onestop.sim.runner import Interrupted, run_replications, write_outputs
     from onestop.sim.scenario import Scenario
 
     configure_quiet()
+    interrupted: Interrupted | None = None
     scenario = scenario_file(scenario)
     try:
         Scenario.load(scenario)
@@ -696,6 +697,10 @@ def simulate(
             raise _definition_failure(exc) from None
         except OnestopError as exc:
             raise fail(str(exc)) from None
+        except Interrupted as stop:
+            interrupted = stop
+    if interrupted is not None:
+        raise _partial_simulation(interrupted, scenario, days, scale, db, out_dir)
     files = write_outputs(summary, out_dir)
     table = Table(title=f"{summary['scenario']}: on-time by level, {replications} replication(s)")
     heads = ("level", "on-time rate", "95 % Wilson interval", "target", "resolved", "late")
@@ -738,6 +743,47 @@ def simulate(
         f"wrote {', '.join(str(f) for f in files)}",
         highlight=False,
     )
+
+
+#: Exit code after Ctrl-C (128 + SIGINT), as shells report it.
+EXIT_INTERRUPTED = 130
+
+
+def _partial_simulation(
+    stop: Any, scenario: Path, days: int | None, scale: float | None, db: str | None, out: Path
+) -> typer.Exit:
+    """After Ctrl-C: write what finished, marked ``"partial": true``, and keep an unfinished
+    --db as ``<db>.partial``; say so on stderr; return the exit (code 130) to raise."""
+    from onestop.sim.runner import load_scenario, summarise, write_outputs
+
+    done, asked = len(stop.finished), stop.requested
+    if stop.finished:
+        summary = summarise(load_scenario(scenario, days, scale)[0], stop.finished)
+        summary["partial"] = True
+        summary["replications_requested"] = asked
+        written = ", ".join(str(f) for f in write_outputs(summary, out))
+        err.print(
+            f"interrupted: partial results of {done} of {asked} replications written to "
+            f'{written} (summary.json says "partial": true)',
+            highlight=False,
+            soft_wrap=True,
+        )
+    else:
+        err.print(
+            f"interrupted: partial run, no replication of {asked} finished; nothing written",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if db and 0 not in stop.indices and Path(db).exists():
+        for suffix in ("", "-wal", "-shm"):
+            if Path(f"{db}{suffix}").exists():
+                Path(f"{db}{suffix}").rename(f"{db}.partial{suffix}")
+        err.print(
+            f"interrupted: --db {db} did not finish; kept as {db}.partial",
+            highlight=False,
+            soft_wrap=True,
+        )
+    return typer.Exit(EXIT_INTERRUPTED)
 
 
 def _audit_key(dev: bool) -> AuditKey | None:

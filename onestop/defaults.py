@@ -89,7 +89,7 @@ def scenario_path(scenario: str | Path) -> Path:
         return candidate
     raise ValidationError(
         "scenario",
-        f"{scenario}: no such file, and not a bundled scenario ({', '.join(scenario_names())})",
+        f"{scenario}: file not found, and not a bundled scenario ({', '.join(scenario_names())})",
     )
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import multiprocessing
 import queue
-from collections.abc import Callable
+import signal
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,33 @@ ProgressCallback = Callable[[int, float], None]
 
 # The worker processes' channel for progress messages (set by the pool's initializer).
 _PROGRESS: Any = None
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C stopped :func:`run_replications`; the worker processes are stopped.
+
+    Attributes:
+        finished: The replications that ended before the interrupt.
+        indices: Their indices (0 is the one writing ``db``).
+        requested: How many replications were asked for.
+    """
+
+    def __init__(self, finished: list[RunResult], indices: list[int], requested: int) -> None:
+        super().__init__(f"interrupted: {len(finished)} of {requested} replications finished")
+        self.finished, self.indices, self.requested = finished, indices, requested
+
+
+@contextmanager
+def _children_ignore_sigint() -> Iterator[None]:
+    """Processes started inside ignore SIGINT from birth (an ignored signal stays ignored
+    across exec), so a Ctrl-C, which a terminal sends to the whole process group, reaches only
+    this process, which stops them: no half-printed tracebacks from workers. Hold it only while
+    starting them (milliseconds): a Ctrl-C in that time is lost."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def interval(values: list[float]) -> dict[str, float]:
@@ -98,6 +127,10 @@ def run_replications(
 
     Returns:
         The summary: per-level on-time rates with 95 % intervals, KPIs, agency queues.
+
+    Raises:
+        Interrupted: On Ctrl-C (a ``KeyboardInterrupt``), once the workers are stopped; it
+            carries the replications that finished.
     """
     scenario, _ = load_scenario(path, days, scale)
     base = scenario.seed if seed is None else seed
@@ -106,19 +139,29 @@ def run_replications(
         for r in range(replications)
     ]
     results: list[RunResult] = []
-    if jobs > 1 and replications > 1:
-        ctx = multiprocessing.get_context("spawn")
-        with ctx.Manager() as manager:
-            channel = manager.Queue() if progress else None
-            with ctx.Pool(
-                min(jobs, replications),
-                initializer=_init_worker,
-                initargs=(channel, worker_log_level),
-            ) as pool:
-                pending = pool.map_async(_replicate, tasks)
-                while not pending.ready() or (channel is not None and not channel.empty()):
+    pending: list[Any] = []
+    try:
+        if jobs > 1 and replications > 1:
+            ctx = multiprocessing.get_context("spawn")
+            # A plain queue, not a manager's: a manager process takes a second to start, which
+            # would be a second of Ctrl-C ignored (see _children_ignore_sigint).
+            channel = ctx.Queue() if progress else None
+            with ExitStack() as stack:
+                with _children_ignore_sigint():
+                    pool = stack.enter_context(
+                        ctx.Pool(
+                            min(jobs, replications),
+                            initializer=_init_worker,
+                            initargs=(channel, worker_log_level),
+                        )
+                    )
+                # One task per replication, so an interrupt keeps the finished ones.
+                pending = [pool.apply_async(_replicate, (task,)) for task in tasks]
+                while not all(p.ready() for p in pending) or (
+                    channel is not None and not channel.empty()
+                ):
                     if channel is None:
-                        pending.wait(0.5)
+                        pending[-1].wait(0.5)
                         continue
                     try:
                         index, share = channel.get(timeout=0.2)
@@ -126,10 +169,18 @@ def run_replications(
                         continue
                     assert progress is not None
                     progress(index, share)
-                results = pending.get()
-    else:
-        for task in tasks:
-            results.append(_replicate(task, progress))
+                results = [p.get() for p in pending]
+        else:
+            for task in tasks:
+                results.append(_replicate(task, progress))
+    except KeyboardInterrupt:
+        # The workers are stopped by now (leaving the exit stack terminated the pool).
+        if pending:
+            done = [i for i, p in enumerate(pending) if p.ready() and p.successful()]
+            finished = [pending[i].get() for i in done]
+        else:
+            done, finished = list(range(len(results))), results
+        raise Interrupted(finished, done, replications) from None
     if progress:
         for r in range(replications):
             progress(r, 1.0)
