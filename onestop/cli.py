@@ -589,12 +589,32 @@ def scheduler_run(
     ] = None,
     dev: Annotated[bool, typer.Option(help="Allow unsealed anchors without an audit key.")] = False,
     init: Annotated[bool, typer.Option(help="Create onestop's tables if --db has none.")] = False,
+    lease_seconds: Annotated[
+        float,
+        typer.Option(
+            min=1,
+            max=86400,
+            help="Lease length: renewed every third of it; a standby takes over between 2/3 "
+            "and 4/3 of it after the active instance dies.",
+        ),
+    ] = 60,
+    once: Annotated[
+        bool,
+        typer.Option(
+            help="Run every job now (the sweep even outside office hours), print the results "
+            "and exit."
+        ),
+    ] = False,
 ) -> None:
     """Run the scheduler in the foreground until SIGINT/SIGTERM. One instance is active per
-    database; a second one waits and takes over when the first stops. The nightly anchors are
-    sealed with the audit key (ONESTOP_AUDIT_KEY or ONESTOP_AUDIT_KEY_FILE).
+    database; a second one waits and takes over when the first stops, or when its lease
+    lapses after it died (between 2/3 and 4/3 of --lease-seconds after the death). Sweeps
+    run in office hours; when they pause, one log line says until when. The nightly anchors
+    are sealed with the audit key (ONESTOP_AUDIT_KEY or ONESTOP_AUDIT_KEY_FILE).
 
-    Example: onestop scheduler run --db postgresql+psycopg://onestop@127.0.0.1/onestop
+    Examples:
+      onestop scheduler run --db postgresql+psycopg://onestop@127.0.0.1/onestop
+      onestop scheduler run --once --dev
     """
     import signal
 
@@ -620,7 +640,25 @@ def scheduler_run(
         Schedule(sweep_seconds=sweep_minutes * 60),
         audit_key=key,
         anchor_file=anchor_file,
+        lease_ttl=lease_seconds,
     )
+    if once:
+        import json
+
+        try:
+            results = service.run_once()
+        except OnestopError as exc:
+            raise fail(str(exc)) from None
+        for job, result in results.items():
+            if result is None:
+                out.print(f"{job}: failed (see job_runs.error)", highlight=False)
+                continue
+            shown = {  # a long list (the days anchored) as its first and last items
+                k: f"{v[0]} .. {v[-1]} ({len(v)})" if isinstance(v, list) and len(v) > 4 else v
+                for k, v in result.items()
+            }
+            out.print(f"{job}: {json.dumps(shown)}", highlight=False, soft_wrap=True)
+        return
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: service.stop())
     err.print(f"scheduler {service.id} waiting for the lease on {db} (Ctrl-C to stop)")
