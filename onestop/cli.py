@@ -399,7 +399,16 @@ def demo(
         console=err,
     ) as progress:
         task = progress.add_task(f"{days} days of {spec.name} from {first}", total=100)
-        result = sim.run(lambda share: progress.update(task, completed=share * 100))
+        try:
+            result = sim.run(lambda share: progress.update(task, completed=share * 100))
+        except KeyboardInterrupt:
+            progress.stop()
+            err.print(
+                f"interrupted: {db} holds a partial run (run onestop demo again to replace it)",
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(EXIT_INTERRUPTED) from None
     alerts = AlertSweeper(sim.engine.store, sim.clock, sim.calendar).sweep()
     elapsed = time.perf_counter() - t0
     end = sim.clock.now()
