@@ -38,6 +38,7 @@ from onestop.errors import (
 
 if TYPE_CHECKING:
     from onestop.audit_key import AuditKey
+    from onestop.sim.runner import Interrupted
     from onestop.store import Store
 
 app = typer.Typer(
@@ -797,7 +798,12 @@ EXIT_INTERRUPTED = 130
 
 
 def _partial_simulation(
-    stop: Any, scenario: Path, days: int | None, scale: float | None, db: str | None, out: Path
+    stop: Interrupted,
+    scenario: Path,
+    days: int | None,
+    scale: float | None,
+    db: str | None,
+    out: Path,
 ) -> typer.Exit:
     """After Ctrl-C: write what finished, marked ``"partial": true``, and keep an unfinished
     --db as ``<db>.partial``; say so on stderr; return the exit (code 130) to raise."""
