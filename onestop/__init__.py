@@ -1,10 +1,20 @@
 """onestop: a workflow engine for Vietnam's one-stop-shop processing of administrative dossiers.
 
-The nouns an embedding application uses are importable from here::
+The nouns an embedding application uses are importable from here. The definitions that ship
+with onestop (Can Tho's units and procedures) are the default; ``catalog.search`` finds codes
+(``onestop catalog list`` on the command line):
 
-    from onestop import Engine, ManualClock, VN_TZ
-    engine = Engine.open("sqlite:///onestop.db", "workflows")
-    dossier = engine.receive("1.001", "31117")
+    >>> from datetime import datetime
+    >>> from onestop import Engine, ManualClock, VN_TZ
+    >>> clock = ManualClock(datetime(2024, 3, 4, 9, 0, tzinfo=VN_TZ))
+    >>> engine = Engine.open("sqlite://", clock=clock)  # a file: "sqlite:///onestop-demo.db"
+    >>> [p.code for p in engine.catalog.search(text="ho kinh doanh")]
+    ['district.business-household', 'district.business-household-change']
+    >>> [u.name for u in engine.catalog.search("units", text="ninh kieu")]
+    ['Quận Ninh Kiều']
+    >>> dossier = engine.receive("district.business-household", "92.NK")
+    >>> dossier.status.value, f"{dossier.due_at:%Y-%m-%d %H:%M}"
+    ('received', '2024-03-07 09:00')
 
 Reports, alerts and the audit are sub-namespaces (``onestop.reports``, ``onestop.alerts``,
 ``onestop.audit``); the simulator (``onestop.sim``), the scheduler (``onestop.scheduler``), the

@@ -26,6 +26,7 @@ from rich.table import Table
 
 from onestop import inputs
 from onestop.cli_guard import GuardedGroup, require_schema
+from onestop.defaults import DEFAULT_DB, DEFAULT_SCENARIO, scenario_path, workflows_dir
 from onestop.errors import (
     AnchorError,
     AuditKeyError,
@@ -37,6 +38,7 @@ from onestop.errors import (
 
 if TYPE_CHECKING:
     from onestop.audit_key import AuditKey
+    from onestop.sim.runner import Interrupted
     from onestop.store import Store
 
 app = typer.Typer(
@@ -64,11 +66,20 @@ EXIT_BAD_INPUT = 2
 
 
 def default_workflows() -> Path:
-    """``./workflows`` if it exists, else the one beside the installed package (editable)."""
-    here = Path("workflows")
-    if here.is_dir():
-        return here
-    return Path(__file__).resolve().parent.parent / "workflows"
+    """The definitions that ship with onestop (``--workflows DIR`` overrides them)."""
+    return workflows_dir()
+
+
+def scenario_file(scenario: Path | str) -> Path:
+    """A scenario path, or the name of a bundled scenario (``cantho-2024``).
+
+    Raises:
+        typer.Exit: If it is neither.
+    """
+    try:
+        return scenario_path(scenario)
+    except ValidationError as exc:
+        raise fail(exc.reason) from None
 
 
 def fail(message: str) -> typer.Exit:
@@ -109,9 +120,10 @@ def existing_store(db: str) -> Store:
 
 @catalog_app.command("check")
 def catalog_check(
-    path: Annotated[Path, typer.Argument(help="Definitions directory or file.")] = Path(
-        "workflows"
-    ),
+    path: Annotated[
+        Path | None,
+        typer.Argument(help="Definitions directory or file (default: the bundled ones)."),
+    ] = None,
 ) -> None:
     """Validate every definition file and print a summary.
 
@@ -120,7 +132,7 @@ def catalog_check(
     from onestop.definitions import Definitions
 
     try:
-        defs = Definitions.load(path)
+        defs = Definitions.load(path or default_workflows())
     except DefinitionError as exc:
         raise _definition_failure(exc) from None
     for name, units in defs.unit_sets.items():
@@ -183,9 +195,10 @@ def catalog_diff(
         list[str],
         typer.Option("--at", help="A day (YYYY-MM-DD); give it twice: before, then after."),
     ],
-    path: Annotated[Path, typer.Argument(help="Definitions directory or file.")] = Path(
-        "workflows"
-    ),
+    path: Annotated[
+        Path | None,
+        typer.Argument(help="Definitions directory or file (default: the bundled ones)."),
+    ] = None,
     unit_set: Annotated[
         list[str] | None,
         typer.Option(
@@ -211,7 +224,7 @@ def catalog_diff(
     except ValueError as exc:
         raise fail(f"--at: {exc}") from None
     try:
-        defs = Definitions.load(path)
+        defs = Definitions.load(path or default_workflows())
     except DefinitionError as exc:
         raise _definition_failure(exc) from None
 
@@ -333,17 +346,22 @@ def _extra_tables(report: Any) -> list[Table]:
 
 
 def default_scenario() -> Path:
-    """``simulations/cantho-2024.yaml`` beside the definitions."""
-    return default_workflows().resolve().parent / "simulations" / "cantho-2024.yaml"
+    """The bundled ``simulations/cantho-2024.yaml``."""
+    return scenario_path(DEFAULT_SCENARIO)
 
 
 @app.command()
 def demo(
     db: Annotated[
         str, typer.Option(help="SQLite file to create (replaced if it is the default).")
-    ] = "onestop-demo.db",
+    ] = DEFAULT_DB,
     scenario: Annotated[
-        Path | None, typer.Option(help="Scenario (default: simulations/cantho-2024.yaml).")
+        Path | None,
+        typer.Option(help="Scenario file or bundled name (default: cantho-2024)."),
+    ] = None,
+    workflows: Annotated[
+        Path | None,
+        typer.Option(help="Definitions directory (default: the one the scenario names)."),
     ] = None,
     start: Annotated[
         str, typer.Option(help="First day of the simulated month (YYYY-MM-DD).")
@@ -374,15 +392,17 @@ def demo(
         raise fail(f"--start: {start!r} is not a date like 2024-03-01") from None
     path = Path(db)
     if path.exists():
-        if db != "onestop-demo.db" and not force:
+        if db != DEFAULT_DB and not force:
             raise fail(f"--db: {db} exists; pass --force to replace it")
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
     t0 = time.perf_counter()
     try:
-        spec, workflows = load_scenario(scenario or default_scenario(), days, scale)
+        spec, named = load_scenario(
+            scenario_file(scenario) if scenario else default_scenario(), days, scale
+        )
         spec = spec.model_copy(update={"start": first, "drain": False, "seed": seed})
-        sim = Simulation(spec, workflows, seed, url=db_url(db))
+        sim = Simulation(spec, workflows or named, seed, url=db_url(db))
     except DefinitionError as exc:
         raise _definition_failure(exc) from None
     except OnestopError as exc:
@@ -395,7 +415,16 @@ def demo(
         console=err,
     ) as progress:
         task = progress.add_task(f"{days} days of {spec.name} from {first}", total=100)
-        result = sim.run(lambda share: progress.update(task, completed=share * 100))
+        try:
+            result = sim.run(lambda share: progress.update(task, completed=share * 100))
+        except KeyboardInterrupt:
+            progress.stop()
+            err.print(
+                f"interrupted: {db} holds a partial run (run onestop demo again to replace it)",
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(EXIT_INTERRUPTED) from None
     alerts = AlertSweeper(sim.engine.store, sim.clock, sim.calendar).sweep()
     elapsed = time.perf_counter() - t0
     end = sim.clock.now()
@@ -420,7 +449,7 @@ def demo(
 
 @app.command()
 def report(
-    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = "onestop.db",
+    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = DEFAULT_DB,
     by: Annotated[
         str,
         typer.Option(
@@ -566,7 +595,7 @@ def _open_engine(
 
 @app.command()
 def alerts(
-    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = "onestop.db",
+    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = DEFAULT_DB,
     now: Annotated[
         str | None, typer.Option(help="Sweep time (ISO; default now, Asia/Ho_Chi_Minh).")
     ] = None,
@@ -603,7 +632,7 @@ app.add_typer(scheduler_app, name="scheduler")
 
 @scheduler_app.command("run")
 def scheduler_run(
-    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = "onestop.db",
+    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = DEFAULT_DB,
     workflows: Annotated[Path | None, typer.Option(help="Definitions directory.")] = None,
     sweep_minutes: Annotated[float, typer.Option(min=0.01, help="Minutes between sweeps.")] = 15,
     reports_dir: Annotated[Path, typer.Option(help="Where report files go.")] = Path("reports"),
@@ -616,12 +645,32 @@ def scheduler_run(
     sync_endpoint: Annotated[
         str | None, typer.Option(help="Deliver the outbox to this portal endpoint (job sync).")
     ] = None,
+    lease_seconds: Annotated[
+        float,
+        typer.Option(
+            min=1,
+            max=86400,
+            help="Lease length: renewed every third of it; a standby takes over between 2/3 "
+            "and 4/3 of it after the active instance dies.",
+        ),
+    ] = 60,
+    once: Annotated[
+        bool,
+        typer.Option(
+            help="Run every job now (the sweep even outside office hours), print the results "
+            "and exit."
+        ),
+    ] = False,
 ) -> None:
     """Run the scheduler in the foreground until SIGINT/SIGTERM. One instance is active per
-    database; a second one waits and takes over when the first stops. The nightly anchors are
-    sealed with the audit key (ONESTOP_AUDIT_KEY or ONESTOP_AUDIT_KEY_FILE).
+    database; a second one waits and takes over when the first stops, or when its lease
+    lapses after it died (between 2/3 and 4/3 of --lease-seconds after the death). Sweeps
+    run in office hours; when they pause, one log line says until when. The nightly anchors
+    are sealed with the audit key (ONESTOP_AUDIT_KEY or ONESTOP_AUDIT_KEY_FILE).
 
-    Example: onestop scheduler run --db postgresql+psycopg://onestop@127.0.0.1/onestop
+    Examples:
+      onestop scheduler run --db postgresql+psycopg://onestop@127.0.0.1/onestop
+      onestop scheduler run --once --dev
     """
     import signal
 
@@ -656,7 +705,25 @@ def scheduler_run(
         audit_key=key,
         anchor_file=anchor_file,
         dispatcher=dispatcher,
+        lease_ttl=lease_seconds,
     )
+    if once:
+        import json
+
+        try:
+            results = service.run_once()
+        except OnestopError as exc:
+            raise fail(str(exc)) from None
+        for job, result in results.items():
+            if result is None:
+                out.print(f"{job}: failed (see job_runs.error)", highlight=False)
+                continue
+            shown = {  # a long list (the days anchored) as its first and last items
+                k: f"{v[0]} .. {v[-1]} ({len(v)})" if isinstance(v, list) and len(v) > 4 else v
+                for k, v in result.items()
+            }
+            out.print(f"{job}: {json.dumps(shown)}", highlight=False, soft_wrap=True)
+        return
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: service.stop())
     err.print(f"scheduler {service.id} waiting for the lease on {db} (Ctrl-C to stop)")
@@ -666,7 +733,9 @@ def scheduler_run(
 
 @app.command()
 def simulate(
-    scenario: Annotated[Path, typer.Argument(help="Scenario file (simulations/*.yaml).")],
+    scenario: Annotated[
+        Path, typer.Argument(help="Scenario file, or a bundled one's name (cantho-2024).")
+    ],
     days: Annotated[int | None, typer.Option(min=1, max=3660, help="Override days.")] = None,
     scale: Annotated[
         float | None, typer.Option(min=0.0001, max=1, help="Override the volume scale.")
@@ -690,10 +759,12 @@ def simulate(
     (or --executor dask://scheduler:8786 to run them on a Dask cluster)
     """
     from onestop.sim.executors import open_executor, parse_executor
-    from onestop.sim.runner import run_replications, write_outputs
+    from onestop.sim.runner import Interrupted, run_replications, write_outputs
     from onestop.sim.scenario import Scenario
 
     configure_quiet()
+    interrupted: Interrupted | None = None
+    scenario = scenario_file(scenario)
     try:
         Scenario.load(scenario)
     except DefinitionError as exc:
@@ -739,6 +810,10 @@ def simulate(
             raise _definition_failure(exc) from None
         except OnestopError as exc:
             raise fail(str(exc)) from None
+        except Interrupted as stop:
+            interrupted = stop
+    if interrupted is not None:
+        raise _partial_simulation(interrupted, scenario, days, scale, db, out_dir)
     files = write_outputs(summary, out_dir)
     table = Table(title=f"{summary['scenario']}: on-time by level, {replications} replication(s)")
     heads = ("level", "on-time rate", "95 % Wilson interval", "target", "resolved", "late")
@@ -783,6 +858,52 @@ def simulate(
     )
 
 
+#: Exit code after Ctrl-C (128 + SIGINT), as shells report it.
+EXIT_INTERRUPTED = 130
+
+
+def _partial_simulation(
+    stop: Interrupted,
+    scenario: Path,
+    days: int | None,
+    scale: float | None,
+    db: str | None,
+    out: Path,
+) -> typer.Exit:
+    """After Ctrl-C: write what finished, marked ``"partial": true``, and keep an unfinished
+    --db as ``<db>.partial``; say so on stderr; return the exit (code 130) to raise."""
+    from onestop.sim.runner import load_scenario, summarise, write_outputs
+
+    done, asked = len(stop.finished), stop.requested
+    if stop.finished:
+        summary = summarise(load_scenario(scenario, days, scale)[0], stop.finished)
+        summary["partial"] = True
+        summary["replications_requested"] = asked
+        written = ", ".join(str(f) for f in write_outputs(summary, out))
+        err.print(
+            f"interrupted: partial results of {done} of {asked} replications written to "
+            f'{written} (summary.json says "partial": true)',
+            highlight=False,
+            soft_wrap=True,
+        )
+    else:
+        err.print(
+            f"interrupted: partial run, no replication of {asked} finished; nothing written",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if db and 0 not in stop.indices and Path(db).exists():
+        for suffix in ("", "-wal", "-shm"):
+            if Path(f"{db}{suffix}").exists():
+                Path(f"{db}{suffix}").rename(f"{db}.partial{suffix}")
+        err.print(
+            f"interrupted: --db {db} did not finish; kept as {db}.partial",
+            highlight=False,
+            soft_wrap=True,
+        )
+    return typer.Exit(EXIT_INTERRUPTED)
+
+
 def _audit_key(dev: bool) -> AuditKey | None:
     """The audit key from the environment; ``None`` only when ``dev`` allows unsealed anchors.
 
@@ -799,7 +920,7 @@ def _audit_key(dev: bool) -> AuditKey | None:
 
 @app.command()
 def verify(
-    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = "onestop.db",
+    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = DEFAULT_DB,
     anchors: Annotated[
         Path | None, typer.Option(help="The external anchor file to check the database against.")
     ] = None,
@@ -833,7 +954,7 @@ def verify(
 
 @app.command()
 def anchor(
-    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = "onestop.db",
+    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = DEFAULT_DB,
     through: Annotated[
         str | None, typer.Option(help="Last day to anchor, YYYY-MM-DD (default: yesterday).")
     ] = None,
@@ -846,7 +967,7 @@ def anchor(
     ONESTOP_AUDIT_KEY_FILE), in the database and in the external anchor file. An anchored
     day is never rewritten: naming one again is an error.
 
-    Example: onestop anchor --db onestop.db --file /mnt/offsite/anchors.jsonl
+    Example: onestop anchor --db onestop-demo.db --file /mnt/offsite/anchors.jsonl
     """
     from onestop.anchors import anchor_through
     from onestop.clock import SystemClock, local_date
@@ -872,12 +993,12 @@ def anchor(
 
 @app.command()
 def migrate(
-    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = "onestop.db",
+    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = DEFAULT_DB,
 ) -> None:
     """Bring a database's schema up to this version of onestop (creating it on an empty one).
     Back the database up first: migrations are not undone automatically.
 
-    Example: onestop migrate --db onestop.db
+    Example: onestop migrate --db onestop-demo.db
     """
     from onestop.store import Store
 
@@ -935,7 +1056,9 @@ def _hours(text: str, option: str) -> float:
 
 @app.command()
 def staff(
-    scenario: Annotated[Path, typer.Argument(help="Scenario file (simulations/*.yaml).")],
+    scenario: Annotated[
+        Path, typer.Argument(help="Scenario file, or a bundled one's name (cantho-2024).")
+    ],
     target: Annotated[
         str, typer.Option(help="Target on-time rate at every level, as on_time=0.999.")
     ] = "on_time=0.999",
@@ -973,6 +1096,7 @@ def staff(
     if name.strip() != "on_time" or not 0 < goal < 1:
         raise fail(f"--target: {target!r} is not like on_time=0.999")
     wait = _hours(max_wait, "--max-wait")
+    scenario = scenario_file(scenario)
     try:
         Scenario.load(scenario)
     except DefinitionError as exc:
@@ -1056,7 +1180,7 @@ def main() -> None:
 
 @app.command()
 def scorecard(
-    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = "onestop.db",
+    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = DEFAULT_DB,
     by: Annotated[str, typer.Option(help="unit (competent unit) or level.")] = "unit",
     period: Annotated[
         str | None,
@@ -1187,7 +1311,7 @@ app.add_typer(sync_app, name="sync")
 @sync_app.command("run")
 def sync_run(
     endpoint: Annotated[str, typer.Option(help="The portal's HTTP(S) endpoint (POST).")],
-    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = "onestop.db",
+    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = DEFAULT_DB,
     once: Annotated[
         bool, typer.Option(help="Deliver what is due now, then exit (else keep polling).")
     ] = False,
@@ -1252,7 +1376,7 @@ def sync_run(
 
 @sync_app.command("status")
 def sync_status(
-    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = "onestop.db",
+    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = DEFAULT_DB,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show the outbox: backlog, age of the oldest undelivered message, dead letters.
@@ -1310,7 +1434,7 @@ def sync_status(
 
 @sync_app.command("retry")
 def sync_retry(
-    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = "onestop.db",
+    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = DEFAULT_DB,
     id: Annotated[
         list[int] | None, typer.Option("--id", help="Only this dead letter (repeatable).")
     ] = None,
@@ -1338,8 +1462,8 @@ def reorganise(
     """Transfer the open dossiers of abolished or merged units to their successors (one
     'transferred' event each, appointments kept); --dry-run prints the plan only.
 
-    Example: onestop reorganise --db onestop.db --mapping workflows/units/cantho-2025-mapping.yaml
-    --at 2025-07-01T00:00 --dry-run
+    Example: onestop reorganise --db onestop-demo.db
+    --mapping workflows/units/cantho-2025-mapping.yaml --at 2025-07-01T00:00 --dry-run
     """
     from onestop.clock import VN_TZ
     from onestop.definitions import Definitions
@@ -1400,3 +1524,102 @@ def reorganise(
     else:
         skipped = f", {len(outcome.skipped)} changed meanwhile (left)" if outcome.skipped else ""
         out.print(f"transferred {outcome.written} dossier(s){skipped}", highlight=False)
+
+
+@app.command("init")
+def init_definitions(
+    directory: Annotated[Path, typer.Argument(help="Where to copy the definitions.")],
+    force: Annotated[
+        bool, typer.Option(help="Write into a non-empty directory (same names replaced).")
+    ] = False,
+) -> None:
+    """Copy the bundled definitions (workflows/ and simulations/) into DIR for a city to edit;
+    then point --workflows (or a scenario) at the copies.
+
+    Example: onestop init mycity && onestop catalog check mycity/workflows
+    """
+    from onestop.defaults import copy_definitions
+
+    try:
+        written = copy_definitions(directory, force=force)
+    except ValidationError as exc:
+        raise fail(exc.reason) from None
+    out.print(
+        f"copied {len(written)} definition files to {directory}/workflows and "
+        f"{directory}/simulations. Next: onestop catalog check {directory}/workflows; "
+        f"onestop demo --scenario {directory}/simulations/{DEFAULT_SCENARIO}.yaml",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@catalog_app.command("list")
+def catalog_list(
+    kind: Annotated[str, typer.Argument(help="procedures, units or agencies.")] = "procedures",
+    level: Annotated[
+        str | None, typer.Option(help="Only this level (city, district, commune).")
+    ] = None,
+    unit: Annotated[
+        str | None,
+        typer.Option(
+            help="Procedures decided at this unit's level; the unit and those under it; "
+            "its agencies."
+        ),
+    ] = None,
+    search: Annotated[
+        str | None, typer.Option(help="Words to find, with or without diacritics.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table.")] = False,
+    workflows: Annotated[
+        Path | None, typer.Option(help="Definitions directory (default: the bundled ones).")
+    ] = None,
+    unit_set: Annotated[
+        str | None, typer.Option(help="Unit set and its catalog (default: the directory's).")
+    ] = None,
+) -> None:
+    """List procedure, unit or agency codes: the codes Engine.receive(procedure, unit) takes.
+
+    Examples:
+      onestop catalog list procedures --search "ho kinh doanh"
+      onestop catalog list units --level district
+      onestop catalog list agencies --unit 92.NK --json
+    """
+    import json
+    from dataclasses import asdict
+
+    from onestop.catalog_search import KINDS
+    from onestop.definitions import Definitions
+
+    if kind not in KINDS:
+        raise fail(f"{kind!r} is not one of {', '.join(KINDS)}")
+    try:
+        defs = Definitions.load(workflows or default_workflows())
+        if unit_set is not None and unit_set not in defs.catalogs:
+            raise fail(f"--unit-set: no catalog for {unit_set!r} ({', '.join(defs.catalogs)})")
+        catalog = defs.catalog_for(unit_set) if unit_set else defs.catalog
+        found = catalog.search(kind, text=search, level=level, unit=unit)
+    except DefinitionError as exc:
+        raise _definition_failure(exc) from None
+    except ValidationError as exc:
+        raise fail(f"--{exc.field}: {exc.reason}" if exc.field != "kind" else exc.reason) from None
+    except OnestopError as exc:
+        raise fail(f"--unit: {exc}") from None
+    if as_json:
+        sys.stdout.write(json.dumps([asdict(f) for f in found], ensure_ascii=False, indent=2))
+        sys.stdout.write("\n")
+        return
+    what = f" matching {search!r}" if search else ""
+    table = Table(title=f"{len(found)} {kind} of {catalog.units.name}{what}")
+    columns = {
+        "procedures": ("code", "name", "name (en)", "level", "field, time limit"),
+        "units": ("code", "name", "level", "parent", "kind"),
+        "agencies": ("code", "name", "level", "unit", "role"),
+    }[kind]
+    for column in columns:
+        table.add_column(column, overflow="fold", no_wrap=column == "code")
+    for f in found:
+        if kind == "procedures":
+            table.add_row(f.code, f.name, f.name_en, f.level, f.detail)
+        else:
+            table.add_row(f.code, f.name, f.level, f.unit, f.detail)
+    out.print(table)

@@ -45,6 +45,7 @@ from onestop.calendar import Calendar
 from onestop.catalog import Catalog, Procedure
 from onestop.clock import Clock, SystemClock, local_date
 from onestop.commands import DossierCommands
+from onestop.defaults import DEFAULT_URL, workflows_dir
 from onestop.definitions import Definitions, UnitMapping
 from onestop.dossier import Dossier, Event, Step
 from onestop.errors import StaleVersion, UnknownUnit, ValidationError
@@ -117,8 +118,8 @@ class Engine(DossierCommands):
     @classmethod
     def open(
         cls,
-        url: str = "sqlite:///onestop.db",
-        workflows: str | Path = "workflows",
+        url: str = DEFAULT_URL,
+        workflows: str | Path | None = None,
         *,
         unit_set: str | None = None,
         clock: Clock | None = None,
@@ -133,8 +134,8 @@ class Engine(DossierCommands):
         """Load definitions, open (and migrate) the database, and return a ready engine.
 
         Args:
-            url: Database URL (SQLite file by default).
-            workflows: The definitions directory.
+            url: Database URL (default: the SQLite file ``onestop-demo.db``).
+            workflows: The definitions directory (default: the ones shipped with onestop).
             unit_set: Which unit set to run alone (default: the manifest's ``timeline``, each
                 unit set chosen by the receipt day, else the directory's default).
             clock: Source of time (default: system clock).
@@ -152,7 +153,7 @@ class Engine(DossierCommands):
             DefinitionError: If a definition file is invalid.
             UnknownUnit: If ``serve`` names an unknown unit set.
         """
-        defs = Definitions.load(workflows, unit_set)
+        defs = Definitions.load(workflows or workflows_dir(), unit_set)
         timeline = Timeline.of(defs, unit_set, serve)
         if calendar is None:
             calendar = Calendar.vietnam(overrides=defs.overrides)

@@ -95,6 +95,10 @@ class UnknownDossier(OnestopError, LookupError):
     """No dossier with that id exists."""
 
 
+class LeaseHeld(OnestopError):
+    """Another scheduler instance holds the database's scheduler lease."""
+
+
 class InvalidTransition(OnestopError):
     """The trigger is not allowed in the dossier's current status.
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from onestop.anchors import anchor_through
 from onestop.audit_key import AuditKey
 from onestop.calendar import Calendar
 from onestop.clock import VN_TZ, Clock, local_date
+from onestop.errors import LeaseHeld
 from onestop.periods import Period
 from onestop.reports import on_time_report
 from onestop.rollups import snapshot_range
@@ -180,6 +181,8 @@ class SchedulerService:
         self.id = self.lease.holder
         self.stop_event = threading.Event()
         self._scheduler: BackgroundScheduler | None = None
+        #: The opening the sweeps wait for while the office is closed (logged once).
+        self._paused_until: datetime | None = None
         self.jobs: dict[str, Callable[[datetime], Any]] = {
             "sweep": self._sweep,
             "nightly": self._nightly,
@@ -218,9 +221,19 @@ class SchedulerService:
         return result
 
     def _sweep(self, now: datetime) -> dict[str, Any]:
-        cal = self.calendar
-        if self.schedule.office_hours_only and cal.next_opening(now) != now:
-            return {"skipped": "office closed"}
+        if self.schedule.office_hours_only:
+            opening = self.calendar.next_opening(now)
+            if opening != now:
+                if opening != self._paused_until:  # one line per closed stretch, not per sweep
+                    self._paused_until = opening
+                    log.info(
+                        "scheduler.sweeps_paused",
+                        reason="office closed",
+                        until=opening.isoformat(),
+                        holder=self.id,
+                    )
+                return {"skipped": "office closed"}
+        self._paused_until = None
         return {"new_alerts": len(self.sweeper.sweep(now))}
 
     def _nightly(self, now: datetime) -> dict[str, Any]:
@@ -309,6 +322,31 @@ class SchedulerService:
     def stop(self) -> None:
         """Ask :meth:`run_forever` to shut down cleanly."""
         self.stop_event.set()
+
+    def run_once(self) -> dict[str, Any]:
+        """Run every job now, once, for an operator: the sweep even while the office is closed,
+        the nightly rollup and anchors, the report files. Takes the lease for the time it runs
+        (fencing as usual) and gives it back.
+
+        Returns:
+            Each job's result (``None`` for a job that failed: see ``job_runs.error``).
+
+        Raises:
+            LeaseHeld: If another instance holds the lease.
+        """
+        if not self.lease.acquire():
+            holder = self.lease.current_holder()
+            raise LeaseHeld(
+                f"scheduler lease held by {holder}: stop it, or wait up to "
+                f"{self.lease.ttl:g} s after it dies"
+            )
+        office_hours_only = self.schedule.office_hours_only
+        try:
+            self.schedule = replace(self.schedule, office_hours_only=False)
+            return {job: self.run_job(job) for job in self.jobs}
+        finally:
+            self.schedule = replace(self.schedule, office_hours_only=office_hours_only)
+            self.lease.release()
 
 
 def previous_period(today: date, span: str) -> Period:

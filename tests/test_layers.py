@@ -10,10 +10,10 @@ import pytest
 
 PACKAGE = Path(__file__).parent.parent / "onestop"
 CORE = [
-    "_machine", "_yaml", "access", "arguments", "calendar", "catalog", "clock", "deadlines",
-    "definitions", "dossier", "errors", "fields", "inputs", "intake", "lifecycle", "periods",
-    "plans", "portal", "presentation", "reorganisation", "rules", "status", "timeline",
-    "timeliness", "units",
+    "_machine", "_yaml", "access", "arguments", "calendar", "catalog", "catalog_search",
+    "clock", "deadlines", "defaults", "definitions", "dossier", "errors", "fields", "inputs",
+    "intake", "lifecycle", "periods", "plans", "portal", "presentation", "reorganisation",
+    "rules", "status", "timeline", "timeliness", "units",
 ]  # fmt: skip
 ABOVE_CORE = ("onestop.store", "onestop.engine", "onestop.commands", "onestop.alerts",
               "onestop.scheduler", "onestop.audit", "onestop.reports", "onestop.rollups",

@@ -8,10 +8,13 @@ On-time rates are pooled over the dossiers of all replications with a Wilson int
 from __future__ import annotations
 
 import json
+import multiprocessing
 import queue
-from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+import signal
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +31,33 @@ ProgressCallback = Callable[[int, float], None]
 
 # The worker processes' channel for progress messages (set by the pool's initializer).
 _PROGRESS: Any = None
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C stopped :func:`run_replications`; the worker processes are stopped.
+
+    Attributes:
+        finished: The replications that ended before the interrupt.
+        indices: Their indices (0 is the one writing ``db``).
+        requested: How many replications were asked for.
+    """
+
+    def __init__(self, finished: list[RunResult], indices: list[int], requested: int) -> None:
+        super().__init__(f"interrupted: {len(finished)} of {requested} replications finished")
+        self.finished, self.indices, self.requested = finished, indices, requested
+
+
+@contextmanager
+def _children_ignore_sigint() -> Iterator[None]:
+    """Processes started inside ignore SIGINT from birth (an ignored signal stays ignored
+    across exec), so a Ctrl-C, which a terminal sends to the whole process group, reaches only
+    this process, which stops them: no half-printed tracebacks from workers. Hold it only while
+    starting them (milliseconds): a Ctrl-C in that time is lost."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def interval(values: list[float]) -> dict[str, float]:
@@ -162,6 +192,8 @@ def run_workload(
 
     Raises:
         ValidationError: If ``db`` is given with an ``executor``.
+        Interrupted: On Ctrl-C (a ``KeyboardInterrupt``), once the workers are stopped; it
+            carries the replications that finished.
     """
     if db and executor is not None:
         raise ValidationError(
@@ -172,17 +204,20 @@ def run_workload(
         Replication(r, base + r, f"sqlite:///{db}" if (db and r == 0) else "sqlite://")
         for r in range(replications)
     ]
-    if executor is None and (jobs <= 1 or replications <= 1):
-        results = dict(_replicate(workload, rep, progress) for rep in reps)
-    elif executor is not None:
-        results = _gather(lambda: executor, False, workload, reps, progress, None, retries)
-    else:
-        import multiprocessing
-
-        with multiprocessing.get_context("spawn").Manager() as manager:
-            channel = manager.Queue() if progress else None
+    results: dict[int, RunResult] = {}
+    try:
+        if executor is None and (jobs <= 1 or replications <= 1):
+            for rep in reps:
+                index, result = _replicate(workload, rep, progress)
+                results[index] = result
+        elif executor is not None:
+            _gather(lambda: executor, False, workload, reps, progress, None, retries, results)
+        else:
+            # A plain queue, not a manager's: a manager process takes a second to start, which
+            # would be a second of Ctrl-C ignored (see _children_ignore_sigint).
+            channel = multiprocessing.get_context("spawn").Queue() if progress else None
             n = min(jobs, replications)
-            results = _gather(
+            _gather(
                 lambda: local_executor(n, _init_worker, (channel, worker_log_level)),
                 True,
                 workload,
@@ -190,7 +225,11 @@ def run_workload(
                 progress,
                 channel,
                 retries,
+                results,
             )
+    except KeyboardInterrupt:
+        done = sorted(results)
+        raise Interrupted([results[i] for i in done], done, replications) from None
     if progress:
         for r in range(replications):
             progress(r, 1.0)
@@ -205,24 +244,29 @@ def _gather(
     progress: ProgressCallback | None,
     channel: Any,
     retries: int,
-) -> dict[int, RunResult]:
-    """Submit every replication, collect results as they finish, retry lost ones.
+    results: dict[int, RunResult],
+) -> None:
+    """Submit every replication, collect results (into ``results``, by index) as they finish,
+    retry lost ones.
 
     ``owned`` executors (local pools) are shut down at the end, and replaced when a worker
-    process dies (a broken pool takes every pending future with it).
+    process dies (a broken pool takes every pending future with it). On Ctrl-C their processes
+    are terminated at once rather than waited for; ``results`` keeps what finished.
     """
     executor = make()
     generation = 0
-    results: dict[int, RunResult] = {}
     failures = dict.fromkeys((r.index for r in reps), 0)
     pending: dict[Future[tuple[int, RunResult]], tuple[Replication, int]] = {}
 
     def submit(rep: Replication) -> None:
         pending[executor.submit(_replicate, workload, rep)] = (rep, generation)
 
+    interrupted = False
     try:
-        for rep in reps:
-            submit(rep)
+        # A pool spawns its processes as work is submitted: they are born ignoring SIGINT.
+        with _children_ignore_sigint() if owned else nullcontext():
+            for rep in reps:
+                submit(rep)
         while pending:
             done, _ = wait(list(pending), timeout=0.2, return_when=FIRST_COMPLETED)
             _drain(channel, progress, results)
@@ -251,12 +295,17 @@ def _gather(
                 if progress:
                     progress(index, 1.0)
         _drain(channel, progress, results)
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
     finally:
         for future in pending:
             future.cancel()
+        if owned and interrupted and isinstance(executor, ProcessPoolExecutor):
+            for process in list((executor._processes or {}).values()):
+                process.terminate()
         if owned:
-            executor.shutdown(wait=True, cancel_futures=True)
-    return results
+            executor.shutdown(wait=not interrupted, cancel_futures=True)
 
 
 def _drain(channel: Any, progress: ProgressCallback | None, finished: dict[int, Any]) -> None:

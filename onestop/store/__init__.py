@@ -24,6 +24,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
 
 from onestop.catalog import Catalog
+from onestop.defaults import DEFAULT_URL
 from onestop.errors import SchemaOutOfDate
 from onestop.store import schema
 from onestop.store.codec import DATE_COLUMNS, DATETIME_COLUMNS, from_json, to_json
@@ -77,7 +78,7 @@ class Store:
 
     def __init__(
         self,
-        url: str = "sqlite:///onestop.db",
+        url: str = DEFAULT_URL,
         *,
         sqlite_synchronous: str = "NORMAL",
         sqlite_wal_pages: int = SQLITE_WAL_PAGES,
