@@ -98,11 +98,11 @@ def test_an_interrupt_writes_the_finished_replications_marked_partial(
     real = sim_runner._replicate
     calls: list[int] = []
 
-    def second_is_interrupted(task: Any, progress: Any = None) -> Any:
-        calls.append(task[0])
-        if task[0] == 1:
+    def second_is_interrupted(workload: Any, rep: Any, progress: Any = None) -> Any:
+        calls.append(rep.index)
+        if rep.index == 1:
             raise KeyboardInterrupt
-        return real(task, progress)
+        return real(workload, rep, progress)
 
     monkeypatch.setattr(sim_runner, "_replicate", second_is_interrupted)
     out = tmp_path / "out"
