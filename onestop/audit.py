@@ -34,7 +34,7 @@ from onestop.anchors import (
 from onestop.audit_key import AuditKey
 from onestop.periods import Period
 from onestop.rollups import ROLLUP_COUNTS, compute_rollups
-from onestop.store import Store, replay_rows
+from onestop.store import Store, feedback_rows, replay_rows
 from onestop.store.codec import from_json
 from onestop.store.event_log import GENESIS as CHAIN_GENESIS
 from onestop.store.event_log import chain_hash
@@ -167,6 +167,7 @@ def _check_dossiers(conn: Connection) -> list[Finding]:
     findings: list[Finding] = []
     results: list[Finding] = []
     heads = {r.id: r for r in conn.execute(select(dossiers))}
+    heads.update(feedback_rows.heads(conn))  # feedback items, under minus their ids
     keyed = _keyed_results(conn)
     seen: set[int] = set()
     for dossier_id, history in _by_dossier(conn):
