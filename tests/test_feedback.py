@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 
 from onestop import Engine, ManualClock
+from onestop._machine import Transition
 from onestop.access import Actor, Forbidden
 from onestop.audit import verify
 from onestop.errors import DefinitionError, InvalidTransition, UnknownFeedback, ValidationError
 from onestop.feedback import EDGES, FeedbackLaw, FeedbackLifecycle, check_graph
 from onestop.feedback_access import FeedbackPolicy
 from onestop.feedback_commands import FeedbackDesk
-from onestop._machine import Transition
 from tests.helpers import dt, fingerprint
 
 LAW = FeedbackLaw.load(Path(__file__).parent.parent / "workflows")
