@@ -50,7 +50,9 @@ class Period:
         t = text.strip()
         try:
             if ".." in t:
-                a, b = (date.fromisoformat(x) for x in t.split("..", 1))
+                # Either side is any period form (2021..2025, 2024-01-01..2024-06-30).
+                a, b = (cls._parse(x).start if i == 0 else cls._parse(x).end
+                        for i, x in enumerate(t.split("..", 1)))  # fmt: skip
                 if b < a:
                     raise ValidationError("period", f"{t!r} ends before it starts")
                 return cls(a, b, t)
