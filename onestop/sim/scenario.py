@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from onestop._yaml import load_yaml, validate_model
 from onestop.sim.distribution import Distribution
+from onestop.sim.feedback_arrivals import FeedbackArrivals
 from onestop.sim.mechanisms import Mechanisms
 
 __all__ = ["Distribution", "Mechanisms", "Scenario"]
@@ -151,6 +152,7 @@ class Scenario(_Model):
         mechanisms: Where lateness comes from (consultations, site visits, absences, other
             posts, hand-overs, the Tết rush); none by default.
         targets: Figures the scenario is calibrated to (for the summary's comparison).
+        feedback: Citizen feedback arrivals (Poisson per unit), handled by the feedback desk.
     """
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9\-]*$")
@@ -170,6 +172,7 @@ class Scenario(_Model):
     behaviour: Behaviour = Behaviour()
     mechanisms: Mechanisms = Mechanisms()
     targets: dict[str, float] = Field(default_factory=dict)
+    feedback: FeedbackArrivals | None = None
 
     @model_validator(mode="after")
     def _warmup(self) -> Scenario:
