@@ -24,16 +24,21 @@ from onestop.engine import Engine
 from onestop.errors import (
     CalendarRangeError,
     DefinitionError,
+    ImportRowsError,
     InvalidTransition,
     NotAllowedHere,
     OnestopError,
     Problem,
     StaleVersion,
     UnknownDossier,
+    UnknownFeedback,
     UnknownProcedure,
     UnknownUnit,
     ValidationError,
 )
+from onestop.feedback import FeedbackLaw
+from onestop.feedback_access import FeedbackPolicy
+from onestop.feedback_commands import FeedbackDesk, FeedbackItem
 from onestop.periods import Period
 from onestop.rules import RuleBook, RuleSet
 from onestop.status import Status
@@ -51,6 +56,9 @@ __all__ = [
     "Dossier",
     "Engine",
     "Event",
+    "FeedbackDesk",
+    "FeedbackItem",
+    "FeedbackPolicy",
     "ManualClock",
     "OneStopPolicy",
     "Period",
@@ -65,6 +73,7 @@ __all__ = [
     "CalendarOverrides",
     "Catalog",
     "Definitions",
+    "FeedbackLaw",
     "Level",
     "OfficeHours",
     "Procedure",
@@ -79,12 +88,14 @@ __all__ = [
     "CalendarRangeError",
     "DefinitionError",
     "Forbidden",
+    "ImportRowsError",
     "InvalidTransition",
     "NotAllowedHere",
     "OnestopError",
     "Problem",
     "StaleVersion",
     "UnknownDossier",
+    "UnknownFeedback",
     "UnknownProcedure",
     "UnknownUnit",
     "ValidationError",

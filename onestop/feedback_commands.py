@@ -15,7 +15,7 @@ Example:
     >>> engine = Engine.open("sqlite://", "tests/fixtures/workflows", clock=clock)
     >>> desk = FeedbackDesk(engine, FeedbackLaw.load("workflows"))
     >>> item = desk.receive(channel="portal", subject="procedure", unit="W1")
-    >>> item.status, item.due_at.isoformat()
+    >>> item.status.value, item.due_at.isoformat()
     ('received', '2025-03-10T09:00:00+07:00')
 """
 

@@ -8,7 +8,7 @@ receipt (07:00-11:00, 13:00-17:00).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 
@@ -130,13 +130,14 @@ def test_invalid_transitions_are_typed_and_change_nothing(
     clock.set(dt(2025, 3, 3, 9))
     item = desk.receive(channel="portal", subject="procedure", unit="W1")
     before = fingerprint(desk.engine)
-    for refused in (
+    refusals: list[Callable[[], object]] = [
         lambda: desk.answer(item.id),
         lambda: desk.publish(item.id),
         lambda: desk.close(item.id),
         lambda: desk.assign(item.id, "cb-01"),
         lambda: desk.rate(item.id, 4, "zalo"),
-    ):
+    ]
+    for refused in refusals:
         with pytest.raises(InvalidTransition):
             refused()
     with pytest.raises(UnknownFeedback):
