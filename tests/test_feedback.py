@@ -19,7 +19,7 @@ from onestop._machine import Transition
 from onestop.access import Actor, Forbidden
 from onestop.audit import verify
 from onestop.errors import DefinitionError, InvalidTransition, UnknownFeedback, ValidationError
-from onestop.feedback import EDGES, FeedbackLaw, FeedbackLifecycle, check_graph
+from onestop.feedback import EDGES, FeedbackLaw, FeedbackLifecycle, check_graph, is_overdue
 from onestop.feedback_access import FeedbackPolicy
 from onestop.feedback_commands import FeedbackDesk
 from tests.helpers import dt, fingerprint
@@ -208,3 +208,17 @@ def test_who_may_read_an_officer_conduct_complaint(engine: Engine, clock: Manual
         desk.accept(complaint.id, actor=desk_officer)
     assert fingerprint(engine) == before
     assert desk.accept(complaint.id, actor=city_inspector).status == "accepted"
+
+
+def test_overdue_predicate_only_for_items_being_handled() -> None:
+    limit, later = dt(2025, 3, 10, 9), dt(2025, 3, 20, 9)
+    assert [is_overdue(s, limit, later) for s in ("received", "accepted", "assigned")] == [
+        True,
+        True,
+        True,
+    ]
+    assert [is_overdue(s, limit, later) for s in ("answered", "forwarded", "closed")] == [
+        False,
+        False,
+        False,
+    ]
