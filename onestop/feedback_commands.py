@@ -52,7 +52,7 @@ from onestop.feedback import (
 from onestop.feedback_access import FeedbackPolicy
 from onestop.inputs import Code, Id, Reference, Text, UserId
 from onestop.inputs import dossier_id as valid_id
-from onestop.store import feedback_rows
+from onestop.store import feedback_rows, to_json
 
 log = structlog.get_logger("onestop.feedback")
 
@@ -206,7 +206,11 @@ class FeedbackDesk:
         Raises:
             ValidationError, UnknownUnit, UnknownProcedure, UnknownDossier, Forbidden.
         """
-        meta = validated(Meta, actor=arguments.pop("actor", None))
+        meta = validated(
+            Meta,
+            actor=arguments.pop("actor", None),
+            idempotency_key=arguments.pop("idempotency_key", None),
+        )
         args = validated(_Receipt, **arguments)
         now = self._now()
         units = self.engine.units
@@ -239,6 +243,9 @@ class FeedbackDesk:
         self.lifecycle.fire("receive", FeedbackFacts(FeedbackStatus.NEW.value))
         with self.engine.store.write() as uow:
             conn = uow.conn
+            prior = uow.replay_or_claim(meta.idempotency_key, "feedback.receive", now)
+            if prior is not None:
+                return _from_result(prior)
             if args.reference is not None and feedback_rows.reference_taken(conn, args.reference):
                 raise ValidationError("reference", f"{args.reference!r} is already used")
             row["id"] = feedback_rows.insert_case(conn, row)
@@ -251,6 +258,7 @@ class FeedbackDesk:
             feedback_rows.set_head(conn, row["id"], event["hash"])
             row["event_hash"] = event["hash"]
             feedback_rows.append(uow, event, row)
+            _remember(uow, meta, row)
         log.debug("feedback.command", trigger="receive", feedback_id=row["id"], unit=unit.code)
         return FeedbackItem.from_row(row)
 
@@ -269,6 +277,9 @@ class FeedbackDesk:
         now = self._now()
         with self.engine.store.write() as uow:
             conn = uow.conn
+            prior = uow.replay_or_claim(meta.idempotency_key, f"feedback.{trigger}", now)
+            if prior is not None:
+                return _from_result(prior)
             row = feedback_rows.load_case(conn, feedback_id, lock=True)
             if meta.expected_version is not None and row["version"] != meta.expected_version:
                 raise StaleVersion(feedback_id, meta.expected_version, row["version"])
@@ -297,6 +308,7 @@ class FeedbackDesk:
             feedback_rows.append(uow, event, after)
             if trigger == "rate":
                 feedback_rows.insert_rating(conn, _rating_row(after, args, now))
+            _remember(uow, meta, after)
         log.debug("feedback.command", trigger=trigger, feedback_id=feedback_id, status=status)
         return FeedbackItem.from_row(after)
 
@@ -490,6 +502,19 @@ class FeedbackDesk:
         if due_soon is not None:
             rows = [r for r in rows if is_due_soon(r["status"], r["due_at"], *due_soon)]
         return [FeedbackItem.from_row(r) for r in rows]
+
+
+def _remember(uow: Any, meta: Meta, after: Mapping[str, Any]) -> None:
+    """Keep an idempotent command's result under the item's event id space (minus its id), as
+    verification replays it."""
+    if meta.idempotency_key is not None:
+        case_id = feedback_rows.event_case_id(after["id"])
+        uow.finish_key(meta.idempotency_key, case_id, to_json({**after, "id": case_id}))
+
+
+def _from_result(row: Mapping[str, Any]) -> FeedbackItem:
+    """The item an idempotent command returned (its stored result, decoded)."""
+    return FeedbackItem.from_row({**row, "id": -row["id"]})
 
 
 def _rate_plan(row: Mapping[str, Any], now: datetime, args: Any) -> Any:

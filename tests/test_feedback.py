@@ -17,6 +17,7 @@ import pytest
 from onestop import Engine, ManualClock
 from onestop._machine import Transition
 from onestop.access import Actor, Forbidden
+from onestop.alerts import AlertSweeper
 from onestop.audit import verify
 from onestop.errors import DefinitionError, InvalidTransition, UnknownFeedback, ValidationError
 from onestop.feedback import EDGES, FeedbackLaw, FeedbackLifecycle, check_graph, is_overdue
@@ -222,3 +223,41 @@ def test_overdue_predicate_only_for_items_being_handled() -> None:
         False,
         False,
     ]
+
+
+def test_due_soon_and_overdue_alerts_once_each(desk: FeedbackDesk, clock: ManualClock) -> None:
+    engine = desk.engine
+    clock.set(dt(2025, 3, 3, 9))
+    item = desk.receive(channel="portal", subject="procedure", unit="W1")  # limit 10 March 09:00
+    answered = desk.assign(desk.accept(desk.receive(channel="mail", subject="regulation",
+                                                    unit="D1").id).id, "x")  # fmt: skip
+    desk.answer(answered.id)
+    sweeper = AlertSweeper(engine.store, engine.clock, engine.calendar)
+    assert sweeper.sweep(dt(2025, 3, 7, 8, 59)) == []  # horizon 10 March 08:59: not yet
+    soon = sweeper.sweep(dt(2025, 3, 7, 10))  # horizon: Monday 10 March 10:00
+    assert [(a.dossier_id, a.kind, a.unit, a.procedure_code, a.due_at) for a in soon] == [
+        (-item.id, "due_soon", "W1", "feedback", dt(2025, 3, 10, 9))
+    ]
+    assert soon[0].scope == "feedback"
+    assert sweeper.sweep(dt(2025, 3, 7, 11)) == []
+    assert sweeper.sweep(dt(2025, 3, 10, 9)) == []  # at the limit: not overdue yet
+    late = sweeper.sweep(dt(2025, 3, 10, 9, 1))
+    assert [(a.dossier_id, a.kind) for a in late] == [(-item.id, "overdue")]
+    assert sweeper.sweep(dt(2025, 3, 20, 9)) == []
+
+
+def test_idempotency_keys_replay_the_first_result(desk: FeedbackDesk, clock: ManualClock) -> None:
+    clock.set(dt(2025, 3, 3, 9))
+    first = desk.receive(channel="portal", subject="procedure", unit="W1", idempotency_key="r-1")
+    again = desk.receive(channel="portal", subject="procedure", unit="W1", idempotency_key="r-1")
+    assert again == first
+    desk.assign(desk.accept(first.id).id, "x")
+    clock.set(dt(2025, 3, 5, 9))
+    answered = desk.answer(first.id, idempotency_key="a-1")
+    before = fingerprint(desk.engine)
+    clock.set(dt(2025, 3, 6, 9))
+    assert desk.answer(first.id, idempotency_key="a-1") == answered
+    assert fingerprint(desk.engine) == before
+    with pytest.raises(ValidationError, match="idempotency_key"):
+        desk.publish(first.id, idempotency_key="a-1")
+    assert verify(desk.engine.store) == []

@@ -272,7 +272,8 @@ alerts = Table(
     "alerts",
     metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
-    Column("dossier_id", BigId, ForeignKey("dossiers.id"), nullable=False),
+    # The case: a dossier, or minus a feedback item's id (no foreign key, as in ``events``).
+    Column("dossier_id", BigId, nullable=False),
     # -1 for the whole dossier, else the step's index: NULLs would defeat the unique key.
     Column("step_seq", Integer, nullable=False),
     Column("kind", String(20), nullable=False),

@@ -21,6 +21,9 @@ def upgrade() -> None:
     # goes (verification checks every event's case, of either kind).
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.drop_constraint("fk_events_dossier_id_dossiers", type_="foreignkey")
+    # Feedback alerts too (due soon, overdue), under the same negative ids.
+    with op.batch_alter_table("alerts", schema=None) as batch_op:
+        batch_op.drop_constraint("fk_alerts_dossier_id_dossiers", type_="foreignkey")
     op.create_table(
         "feedback_cases",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -96,6 +99,10 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("satisfaction")
     op.drop_table("feedback_cases")
+    with op.batch_alter_table("alerts", schema=None) as batch_op:
+        batch_op.create_foreign_key(
+            "fk_alerts_dossier_id_dossiers", "dossiers", ["dossier_id"], ["id"]
+        )
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.create_foreign_key(
             "fk_events_dossier_id_dossiers", "dossiers", ["dossier_id"], ["id"]
