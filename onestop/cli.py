@@ -515,7 +515,15 @@ def _feedback_report(
         raise fail(f"--lang: {lang!r} is not vi or en")
     store = existing_store(db)
     try:
-        parsed = Period.parse(period or str(date.today().year))
+        if period is None:
+            from onestop.clock import local_date
+            from onestop.store import queries
+
+            with store.read() as uow:
+                latest = queries.latest_event_at(uow)
+            period = str(local_date(latest).year if latest else date.today().year)
+            err.print(f"--period {period} (the latest data's year)", highlight=False)
+        parsed = Period.parse(period)
         dims = [b.strip() for b in by.split(",") if b.strip()]
         result = feedback_report(store, parsed, dims)
     except OnestopError as exc:
