@@ -347,7 +347,3 @@ def is_due_soon(status: str, due_at: datetime | None, at: datetime, horizon: dat
     """Whether an open item falls due between ``at`` and ``horizon``."""
     return timeliness.is_due_soon(_as_dossier_status(status), due_at, None, at, horizon)
 
-
-def satisfied(score: int) -> bool:
-    """A 1–5 answer counts as satisfied unless it is 1 or 2 (the scorecard's 5.3 reading)."""
-    return score >= 3

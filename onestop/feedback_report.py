@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 
 from onestop.errors import ValidationError
 from onestop.periods import Period
@@ -33,11 +33,13 @@ from onestop.presentation import Lang, count, percent
 from onestop.report_charts import bar_chart
 from onestop.report_sections import count_if
 from onestop.reports import level_order
+from onestop.scorecard import UNSATISFIED_AT_MOST
 from onestop.store import Store, queries
-from onestop.store.schema import feedback_cases
+from onestop.store.schema import feedback_cases, satisfaction
 from onestop.timeliness import on_time_rate
 
 F = feedback_cases.c
+S = satisfaction.c
 #: Grouping dimensions and the column each reads.
 DIMENSIONS: dict[str, Any] = {
     "level": F.level,
@@ -111,6 +113,9 @@ class FeedbackReport:
     rows: list[FeedbackRow] = field(default_factory=list)
     total: FeedbackRow = field(default_factory=lambda: FeedbackRow({}))
     names: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)
+    #: Satisfaction answers given in the period by kind (``dossier``, ``feedback``, ``survey``):
+    #: (answers, satisfied — 3 to 5 of 5).
+    satisfaction: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def label(self, dim: str, code: object, lang: Lang) -> str:
         """The stored name of ``code`` (the code itself when it has none)."""
@@ -125,6 +130,14 @@ class FeedbackReport:
             "by": self.by,
             "rows": [r.as_dict() for r in self.rows],
             "total": self.total.as_dict(),
+            "satisfaction": {
+                kind: {
+                    "answers": n,
+                    "satisfied": ok,
+                    "satisfied_share": round(ok / n, 4) if n else None,
+                }
+                for kind, (n, ok) in sorted(self.satisfaction.items())
+            },
         }
 
     def to_json(self) -> str:
@@ -202,7 +215,13 @@ def feedback_report(store: Store, period: Period, by: Sequence[str] = ("level",)
     with store.read() as uow:
         records = uow.conn.execute(query).all()
         names = queries.names(uow)
+        answers = uow.conn.execute(
+            select(S.kind, func.count(), count_if(S.score > UNSATISFIED_AT_MOST))
+            .where(S.answered_on.between(start, end))
+            .group_by(S.kind)
+        ).all()
     report = FeedbackReport(period, dims, names=names)
+    report.satisfaction = {str(k): (int(n), int(ok)) for k, n, ok in answers}
     fields_ = ("received", "early", "on_time_day", "late", "in_progress", "forwarded",
                "rejected", "published")  # fmt: skip
     for rec in records:

@@ -111,6 +111,10 @@ def test_report_by_level_counted_by_hand(known: Engine) -> None:
     assert report.sentence("en") == (
         "March 2025: 5 feedback items received; 4 handled on time, 1 late, 1 in progress."
     )
+    # a's rating (2 of 5) is the one answer given in March: not satisfied.
+    assert report.as_dict()["satisfaction"] == {
+        "feedback": {"answers": 1, "satisfied": 0, "satisfied_share": 0.0}
+    }
     # April: e handled; nothing else moves into it.
     april = feedback_report(known.store, Period.parse("2025-04"), []).total
     assert (april.received, april.on_time, april.late, april.in_progress) == (0, 1, 0, 0)
@@ -211,6 +215,10 @@ def test_survey_import_all_or_nothing(engine: Engine, tmp_path: Path) -> None:
         encoding="utf-8",
     )
     assert import_survey(engine, good) == 3
+    may = feedback_report(engine.store, Period.parse("2024-05"), ["level"]).as_dict()
+    assert may["satisfaction"] == {
+        "survey": {"answers": 3, "satisfied": 2, "satisfied_share": 0.6667}
+    }
     bad = tmp_path / "bad.csv"
     bad.write_text(
         "form_id,answered_on,unit,score,channel,comment\n"
