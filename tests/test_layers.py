@@ -20,7 +20,7 @@ ABOVE_CORE = ("onestop.store", "onestop.engine", "onestop.commands", "onestop.al
               "onestop.report_html", "onestop.sim", "onestop.cli", "onestop.cli_guard",
               "onestop.testing", "onestop.scorecard", "onestop.scorecard_html", "onestop.report_sections",
               "onestop.report_charts", "onestop.anchors", "onestop.audit_key",
-              "onestop.feedback_commands", "onestop.feedback_report",
+              "onestop.feedback_alerts", "onestop.feedback_commands", "onestop.feedback_report",
               "onestop.satisfaction")  # fmt: skip
 
 
