@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+import structlog
 
 from onestop import Engine, ManualClock
 from onestop._machine import Transition
@@ -26,6 +27,15 @@ from onestop.feedback_commands import FeedbackDesk
 from tests.helpers import dt, fingerprint
 
 LAW = FeedbackLaw.load(Path(__file__).parent.parent / "workflows")
+
+
+@pytest.fixture(autouse=True)
+def _default_logging() -> Iterator[None]:
+    # A CLI test run before may leave structlog writing to its runner's closed stderr; refusals
+    # here log warnings.
+    structlog.reset_defaults()
+    yield
+    structlog.reset_defaults()
 
 
 @pytest.fixture
