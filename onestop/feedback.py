@@ -346,4 +346,3 @@ def is_overdue(status: str, due_at: datetime | None, at: datetime) -> bool:
 def is_due_soon(status: str, due_at: datetime | None, at: datetime, horizon: datetime) -> bool:
     """Whether an open item falls due between ``at`` and ``horizon``."""
     return timeliness.is_due_soon(_as_dossier_status(status), due_at, None, at, horizon)
-
