@@ -66,6 +66,8 @@ def test_feedback_stream_volume_units_report_and_log(tmp_path: Path) -> None:
 
 def test_adding_feedback_leaves_the_dossiers_unchanged(tmp_path: Path) -> None:
     plain = _simulate(tmp_path, None).result.report  # type: ignore[attr-defined]
-    mixed = _simulate(tmp_path, FEEDBACK).result.report  # type: ignore[attr-defined]
+    light = {**FEEDBACK, "per_year": 2000}  # about 40 items: enough to interleave
+    mixed = _simulate(tmp_path, light).result.report  # type: ignore[attr-defined]
+    assert mixed["feedback"]["received"] > 0
     assert plain["feedback"] is None
     assert plain["rows"] == mixed["rows"]
