@@ -91,6 +91,8 @@ class Period:
             return f"Quý {m[2]}/{m[1]}"
         if re.fullmatch(r"\d{4}-\d{2}", self.label):
             return f"Tháng {self.start.month}/{self.start.year}"
+        if re.fullmatch(r"\d{4}\.\.\d{4}", self.label):
+            return f"Giai đoạn {self.start.year}–{self.end.year}"
         return f"Từ {self.start:%d/%m/%Y} đến {self.end:%d/%m/%Y}"
 
     @property
@@ -103,6 +105,8 @@ class Period:
             return f"Q{m[2]} {m[1]}"
         if re.fullmatch(r"\d{4}-\d{2}", self.label):
             return self.start.strftime("%B %Y")
+        if re.fullmatch(r"\d{4}\.\.\d{4}", self.label):
+            return f"{self.start.year}–{self.end.year}"
         return f"{self.start.isoformat()} to {self.end.isoformat()}"
 
 

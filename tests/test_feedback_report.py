@@ -142,6 +142,14 @@ def test_seed_table_shape_from_the_cli(known: Engine, db_url: str) -> None:
         1,
         0,
     )
+    text = CliRunner().invoke(
+        app,
+        ["report", "--db", db_url, "--kind", "feedback", "--period", "2021..2025", "-f", "text"],
+    )
+    assert text.stdout == (
+        "Giai đoạn 2021–2025: tiếp nhận 7 phản ánh, kiến nghị; đã xử lý đúng hạn 6, quá hạn 1, "
+        "đang xử lý 0.\n"
+    )
     bad = CliRunner().invoke(app, ["report", "--db", db_url, "--kind", "complaints"])
     assert bad.exit_code == 2 and "--kind" in bad.output
 
