@@ -193,29 +193,46 @@ class FeedbackDesk:
             )
             raise
 
-    def receive(self, **arguments: Any) -> FeedbackItem:
+    def receive(
+        self,
+        channel: str,
+        subject: str,
+        unit: str,
+        *,
+        agency: str | None = None,
+        topic: str | None = None,
+        procedure: str | None = None,
+        dossier: int | None = None,
+        anonymous: bool = False,
+        reference: str | None = None,
+        **options: Any,
+    ) -> FeedbackItem:
         """Receive a feedback item; its time limit to be classified starts.
 
         Args:
-            **arguments: ``channel`` (portal, hotline, counter, mail), ``subject``
-                (procedure, regulation, officer_conduct), ``unit`` (the receiving unit),
-                ``agency`` (default: the unit's desk), ``topic`` (a field code), ``procedure``,
-                ``dossier`` (a linked dossier's id), ``anonymous``, ``reference``; and
-                ``actor``.
+            channel: ``portal``, ``hotline``, ``counter`` or ``mail``.
+            subject: ``procedure``, ``regulation`` or ``officer_conduct``.
+            unit: The receiving unit.
+            agency: The agency handling it (default: the unit's desk).
+            topic: A field code (lĩnh vực) of the definitions.
+            procedure: The procedure it is about.
+            dossier: A linked dossier's id.
+            anonymous: Whether the sender gave no name or address.
+            reference: The caller's own unique reference (e.g. the portal's code).
+            **options: ``actor``, ``idempotency_key``.
 
         Raises:
             ValidationError, UnknownUnit, UnknownProcedure, UnknownDossier, Forbidden.
         """
-        meta = validated(
-            Meta,
-            actor=arguments.pop("actor", None),
-            idempotency_key=arguments.pop("idempotency_key", None),
-        )
-        args = validated(_Receipt, **arguments)
+        meta = validated(Meta, **options)
+        args = validated(
+            _Receipt, channel=channel, subject=subject, unit=unit, agency=agency, topic=topic,
+            procedure=procedure, dossier=dossier, anonymous=anonymous, reference=reference,
+        )  # fmt: skip
         now = self._now()
         units = self.engine.units
-        unit = units.unit(args.unit)
-        agency = args.agency or _desk_of(self.engine, unit.code)
+        place = units.unit(args.unit)
+        agency = args.agency or _desk_of(self.engine, place.code)
         units.agency(agency)
         if args.procedure is not None:
             self.engine.catalog.get(args.procedure, at=local_date(now))
@@ -230,7 +247,7 @@ class FeedbackDesk:
             "reference": args.reference, "law": version.name, "rule_set": rules.name,
             "channel": args.channel, "subject": args.subject, "topic": args.topic,
             "procedure_code": args.procedure, "linked_dossier": args.dossier,
-            "anonymous": args.anonymous, "level": unit.level, "unit": unit.code,
+            "anonymous": args.anonymous, "level": place.level, "unit": place.code,
             "agency": agency, "assignee": None, "status": FeedbackStatus.RECEIVED.value,
             "received_at": now, "received_on": local_date(now), "due_at": deadline,
             "original_due_at": deadline, "extensions": 0, "outcome": None,
@@ -259,7 +276,7 @@ class FeedbackDesk:
             row["event_hash"] = event["hash"]
             feedback_rows.append(uow, event, row)
             _remember(uow, meta, row)
-        log.debug("feedback.command", trigger="receive", feedback_id=row["id"], unit=unit.code)
+        log.debug("feedback.command", trigger="receive", feedback_id=row["id"], unit=place.code)
         return FeedbackItem.from_row(row)
 
     def _run(
