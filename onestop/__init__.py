@@ -37,16 +37,21 @@ from onestop.errors import (
     CalendarRangeError,
     DefinitionError,
     ExecutorUnavailable,
+    ImportRowsError,
     InvalidTransition,
     NotAllowedHere,
     OnestopError,
     Problem,
     StaleVersion,
     UnknownDossier,
+    UnknownFeedback,
     UnknownProcedure,
     UnknownUnit,
     ValidationError,
 )
+from onestop.feedback import FeedbackLaw
+from onestop.feedback_access import FeedbackPolicy
+from onestop.feedback_commands import FeedbackDesk, FeedbackItem
 from onestop.periods import Period
 from onestop.rules import RuleBook, RuleSet
 from onestop.status import Status
@@ -65,6 +70,9 @@ __all__ = [
     "Dossier",
     "Engine",
     "Event",
+    "FeedbackDesk",
+    "FeedbackItem",
+    "FeedbackPolicy",
     "ManualClock",
     "OneStopPolicy",
     "Period",
@@ -79,6 +87,7 @@ __all__ = [
     "CalendarOverrides",
     "Catalog",
     "Definitions",
+    "FeedbackLaw",
     "Level",
     "OfficeHours",
     "Procedure",
@@ -97,12 +106,14 @@ __all__ = [
     "DefinitionError",
     "ExecutorUnavailable",
     "Forbidden",
+    "ImportRowsError",
     "InvalidTransition",
     "NotAllowedHere",
     "OnestopError",
     "Problem",
     "StaleVersion",
     "UnknownDossier",
+    "UnknownFeedback",
     "UnknownProcedure",
     "UnknownUnit",
     "ValidationError",

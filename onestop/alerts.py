@@ -64,7 +64,9 @@ class Alert:
 
     @property
     def scope(self) -> str:
-        """``dossier`` or ``step``."""
+        """``dossier``, ``step``, or ``feedback`` (a citizen feedback item, negative id)."""
+        if self.dossier_id < 0:
+            return "feedback"
         return "dossier" if self.step_seq == WHOLE_DOSSIER else "step"
 
     def to_json(self) -> dict[str, Any]:
@@ -242,6 +244,11 @@ class AlertSweeper:
             for kind in (AlertKind.OVERDUE, AlertKind.DUE_SOON):
                 for step in (False, True):
                     new += self._raise(conn, kind, step, now, threshold)
+            # Citizen feedback's time limits, in the same table (imported here: it builds on
+            # this module).
+            from onestop.feedback_alerts import raise_feedback_alerts
+
+            new += raise_feedback_alerts(self.store, conn, now, threshold)
         log.info("alerts.sweep", new=len(new), at=now.isoformat())
         self.deliver(now)
         return sorted(new, key=lambda a: (a.due_at, a.dossier_id, a.step_seq, a.kind))

@@ -35,7 +35,7 @@ from onestop.anchors import (
 from onestop.audit_key import AuditKey, load_audit_key
 from onestop.periods import Period
 from onestop.rollups import ROLLUP_COUNTS, compute_rollups
-from onestop.store import Store, replay_rows
+from onestop.store import Store, feedback_rows, replay_rows
 from onestop.store.codec import from_json
 from onestop.store.event_log import GENESIS as CHAIN_GENESIS
 from onestop.store.event_log import chain_hash, replay_steps, states
@@ -190,9 +190,19 @@ def _check_steps(
     return None
 
 
+def _as_dossier(changed: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in changed.items() if k != "extensions"}
+    if "extensions" in changed:
+        out["apologies"] = changed["extensions"]
+    return out
+
+
 def _check_derived(dossier_id: int, history: list[dict[str, Any]]) -> Finding | None:
     """The event columns outside the hash (the deadline after each event, which as-of reports
     read) equal what the hashed data says."""
+    if dossier_id < 0:  # a feedback item records its extensions where dossiers do apologies
+        history = [{**e, "data": {**e["data"], "set": _as_dossier(e["data"]["set"])}}
+                   for e in history]  # fmt: skip
     for event, state in zip(history, states(history), strict=True):
         diff = [k for k in ("due_at", "paused_at", "apologies") if event[k] != state[k]]
         if diff:
@@ -274,6 +284,7 @@ def _check_dossiers(conn: Connection, key: AuditKey | None) -> tuple[list[Findin
     results: list[Finding] = []
     heads = {r.id: r for r in conn.execute(select(dossiers))}
     steps = _steps_by_dossier(conn)
+    heads.update(feedback_rows.heads(conn))  # feedback items, under minus their ids
     keyed = _keyed_results(conn)
     first_keyed = conn.execute(select(func.min(events.c.id)).where(events.c.key_id.is_not(None)))
     chains = _Chains(key, first_keyed.scalar())

@@ -478,14 +478,23 @@ def report(
         typer.Option(help="Mapping for --by successor (default: the workflows' timeline's)."),
     ] = None,
     workflows: Annotated[Path | None, typer.Option(help="Definitions directory.")] = None,
+    kind: Annotated[
+        str, typer.Option(help="dossiers (on-time report) or feedback (citizen feedback).")
+    ] = "dossiers",
 ) -> None:
     """On-time report by level, unit, field... for a period, with the other KPIs and the late
-    steps by agency.
+    steps by agency; or, with --kind feedback, the citizen feedback report.
 
     Examples:
       onestop report --db onestop-demo.db --by level --period 2024
       onestop report --db onestop-demo.db --by level,field --period 2024-Q1 -f csv --out q1.csv
+      onestop report --db onestop-demo.db --kind feedback --period 2021..2025
     """
+    if kind not in ("dossiers", "feedback"):
+        raise fail(f"--kind: {kind!r} is not dossiers or feedback")
+    if kind == "feedback":
+        _feedback_report(db, by, period, format, lang, output)
+        return
 
     from onestop.clock import local_date
     from onestop.periods import Period
@@ -563,6 +572,88 @@ def _successors(mapping: Path | None, workflows: Path | None) -> dict[str, str]:
     if not maps:
         raise fail("--by successor: no mapping (give --mapping)")
     return successor_map([(e.old, e.new, e.seat) for m in maps for e in m.units])
+
+
+def _feedback_report(
+    db: str, by: str, period: str | None, format: str, lang: str, output: Path | None
+) -> None:
+    """``report --kind feedback``: the feedback report in the on-time report's formats."""
+    from onestop.feedback_report import feedback_report, render_html
+    from onestop.periods import Period
+
+    if format not in ("table", "csv", "json", "text", "html"):
+        raise fail(f"--format: {format!r} is not one of table, csv, json, text, html")
+    if lang not in ("vi", "en"):
+        raise fail(f"--lang: {lang!r} is not vi or en")
+    store = existing_store(db)
+    try:
+        if period is None:
+            from onestop.clock import local_date
+            from onestop.store import queries
+
+            with store.read() as uow:
+                latest = queries.latest_event_at(uow)
+            period = str(local_date(latest).year if latest else date.today().year)
+            err.print(f"--period {period} (the latest data's year)", highlight=False)
+        parsed = Period.parse(period)
+        dims = [b.strip() for b in by.split(",") if b.strip()]
+        result = feedback_report(store, parsed, dims)
+    except OnestopError as exc:
+        raise fail(str(exc)) from None
+    language: Any = lang
+    if format == "table":
+        head, *lines = result.table_rows(language)
+        table = Table(title=f"{result.sentence(language)}")
+        for h in head:
+            table.add_column(h, justify="left" if h in result.by else "right")
+        for line in lines:
+            table.add_row(*line)
+        if output:
+            with output.open("w", encoding="utf-8") as fh:
+                Console(file=fh, width=200).print(table)
+        else:
+            out.print(table)
+        return
+    if format == "csv":
+        text = result.to_csv()
+    elif format == "json":
+        text = result.to_json()
+    elif format == "html":
+        text = render_html(result, language)
+    else:
+        text = result.sentence(language)
+    if output:
+        output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        err.print(f"wrote {output}")
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+survey_app = typer.Typer(help="The city's own satisfaction survey forms.", no_args_is_help=True)
+app.add_typer(survey_app, name="survey")
+
+
+@survey_app.command("import")
+def survey_import(
+    file: Annotated[
+        Path, typer.Argument(help="CSV: form_id,answered_on,unit,score,channel,comment")
+    ],
+    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = "onestop.db",
+    workflows: Annotated[Path | None, typer.Option(help="Definitions directory.")] = None,
+) -> None:
+    """Import survey forms; one bad row refuses the file (line numbers), nothing imported.
+
+    Example:
+      onestop survey import forms-2024.csv --db onestop.db
+    """
+    from onestop.satisfaction import import_survey
+
+    engine = _open_engine(db, workflows)
+    try:
+        n = import_survey(engine, file)
+    except OnestopError as exc:
+        raise fail(str(exc)) from None
+    err.print(f"imported {n} forms from {file}")
 
 
 def _open_engine(

@@ -208,6 +208,8 @@ class Definitions:
                     overrides.append(ov)
             elif "default_unit_set" in data:
                 manifest = parse(Manifest, data, name)
+            elif data.get("kind") == "feedback-law":
+                pass  # citizen feedback time limits: read by onestop.feedback
             else:
                 problems.append(
                     Problem(

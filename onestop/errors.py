@@ -152,3 +152,22 @@ class SchemaOutOfDate(OnestopError):
 class ExecutorUnavailable(OnestopError):
     """The executor asked for cannot be used: not ``local`` nor ``dask://HOST:PORT``, Dask not
     installed, no scheduler answering at that address, or its workers failed every retry."""
+
+
+class UnknownFeedback(OnestopError, LookupError):
+    """No citizen feedback item has that id."""
+
+
+class ImportRowsError(OnestopError, ValueError):
+    """An imported file (e.g. the city's survey forms) has bad rows; nothing was imported.
+
+    Attributes:
+        problems: Every bad row, each with the file, ``line N`` (and column) and the reason.
+    """
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = list(problems)
+        lines = [str(p) for p in self.problems[:20]]
+        if len(self.problems) > 20:
+            lines.append(f"... and {len(self.problems) - 20} more")
+        super().__init__("\n".join(lines))

@@ -50,7 +50,9 @@ class Period:
         t = text.strip()
         try:
             if ".." in t:
-                a, b = (date.fromisoformat(x) for x in t.split("..", 1))
+                # Either side is any period form (2021..2025, 2024-01-01..2024-06-30).
+                a, b = (cls._parse(x).start if i == 0 else cls._parse(x).end
+                        for i, x in enumerate(t.split("..", 1)))  # fmt: skip
                 if b < a:
                     raise ValidationError("period", f"{t!r} ends before it starts")
                 return cls(a, b, t)
@@ -89,6 +91,8 @@ class Period:
             return f"Quý {m[2]}/{m[1]}"
         if re.fullmatch(r"\d{4}-\d{2}", self.label):
             return f"Tháng {self.start.month}/{self.start.year}"
+        if re.fullmatch(r"\d{4}\.\.\d{4}", self.label):
+            return f"Giai đoạn {self.start.year}–{self.end.year}"
         return f"Từ {self.start:%d/%m/%Y} đến {self.end:%d/%m/%Y}"
 
     @property
@@ -101,6 +105,8 @@ class Period:
             return f"Q{m[2]} {m[1]}"
         if re.fullmatch(r"\d{4}-\d{2}", self.label):
             return self.start.strftime("%B %Y")
+        if re.fullmatch(r"\d{4}\.\.\d{4}", self.label):
+            return f"{self.start.year}–{self.end.year}"
         return f"{self.start.isoformat()} to {self.end.isoformat()}"
 
 

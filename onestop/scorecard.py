@@ -40,8 +40,9 @@ What they do not say, and what this module uses instead (each marked ``assumed``
   76/NQ-CP targets are not modelled.
 
 Indicators that need data onestop does not hold (procedure announcement and publication
-records, citizen feedback — phản ánh, kiến nghị) are listed with the reason and not scored. A
-unit's total is the points earned out of the points its data could score.
+records) are listed with the reason and not scored; citizen feedback (phản ánh, kiến nghị) is
+scored from the feedback items (:mod:`onestop.feedback`), a unit without any scoring nothing
+there. A unit's total is the points earned out of the points its data could score.
 
 Example:
     >>> [g.points for g in GROUPS], sum(g.points for g in GROUPS)
@@ -65,7 +66,7 @@ from onestop.presentation import Lang
 from onestop.report_sections import count_if
 from onestop.store import Store, queries
 from onestop.store.outbox import acknowledged
-from onestop.store.schema import dossiers, events, procedures, units
+from onestop.store.schema import dossiers, events, feedback_cases, procedures, units
 from onestop.timeliness import Timeliness
 
 #: Scorecard groupings and the dossier column each reads.
@@ -119,7 +120,6 @@ _NO_ANNOUNCEMENTS = (
     "onestop holds no procedure-announcement or publication records (dates of the announcing "
     "decisions, of publication on the national procedure database)"
 )
-_NO_FEEDBACK = "onestop holds no citizen feedback (phản ánh, kiến nghị, Decree 20/2008) records"
 
 GROUPS: tuple[Group, ...] = (
     Group(
@@ -280,19 +280,21 @@ GROUPS: tuple[Group, ...] = (
                 "5.1",
                 "Tỷ lệ phản ánh, kiến nghị xử lý đúng hạn",
                 "Citizen feedback handled on time",
-                "feedback handled early or on time / feedback received × 100 %",
+                "feedback within the agency's competence answered in the period early or on "
+                "time / feedback within competence answered in the period × 100 % (time limits: "
+                "workflows/feedback.yaml); points = rate × 6",
                 6.0,
                 "assumed: half of the 12 points left after 5.3",
-                _NO_FEEDBACK,
             ),
             Indicator(
                 "5.2",
                 "Tỷ lệ hài lòng trong xử lý phản ánh, kiến nghị",
                 "Satisfaction with feedback handling",
-                "(feedback − feedback answered 'not satisfied' or handled late) / feedback × 100 %",
+                "(feedback within competence answered in the period − those answered late or "
+                f"rated ≤ {UNSATISFIED_AT_MOST} of 5 by the sender) / feedback within competence "
+                "answered in the period × 100 %; points = rate × 6",
                 6.0,
                 "assumed: half of the 12 points left after 5.3",
-                _NO_FEEDBACK,
             ),
             Indicator(
                 "5.3",
@@ -579,6 +581,21 @@ def scorecard(store: Store, period: Period, by: str, calendar: Calendar) -> Scor
                 count_if(d.rating <= UNSATISFIED_AT_MOST),
             ],
         )
+        fb = feedback_cases.c
+        answered = _counts(
+            conn,
+            fb.level if by == "level" else fb.unit,
+            and_(
+                fb.outcome == "within_competence", fb.resolved_on.between(period.start, period.end)
+            ),
+            [
+                func.count(),
+                count_if(fb.timeliness != Timeliness.LATE.value),
+                count_if(
+                    (fb.timeliness == Timeliness.LATE.value) | (fb.rating <= UNSATISFIED_AT_MOST)
+                ),
+            ],
+        )
         times = _working_time(conn, key, period, calendar)
         synced = {
             str(k): (int(acked), int(n))
@@ -588,12 +605,13 @@ def scorecard(store: Store, period: Period, by: str, calendar: Calendar) -> Scor
         names = queries.names(uow)
     rows = []
     for k in sorted(
-        set(received) | set(resolved),
+        set(received) | set(resolved) | set(answered),
         key=lambda c: (_LEVEL_ORDER.get(c, 9), c) if by == "level" else (0, c),
     ):
         n, online, payable, paid_online, dig_of, dig, reuse_of, reuse = received.get(k, [0] * 8)
         early, on_time, late, rdig_of, rdig, el_of, el, unhappy = resolved.get(k, [0] * 8)
         done = early + on_time + late
+        fb_done, fb_in_time, fb_unhappy = answered.get(k, [0] * 3)
         online_procs, procs = catalog.get(k, (0, 0))
         acked, of = synced.get(k, (0, 0))
         scores = {
@@ -607,6 +625,8 @@ def scorecard(store: Store, period: Period, by: str, calendar: Calendar) -> Scor
             "4.1": _share("4.1", online_procs, procs),
             "4.2": _share("4.2", online, n),
             "4.3": _share("4.3", paid_online, payable),
+            "5.1": _share("5.1", fb_in_time, fb_done),
+            "5.2": _share("5.2", fb_done - fb_unhappy, fb_done),
             "5.3": _share("5.3", done - unhappy, done),
         }
         rows.append(Row(k, scores))

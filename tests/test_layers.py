@@ -11,16 +11,18 @@ import pytest
 PACKAGE = Path(__file__).parent.parent / "onestop"
 CORE = [
     "_machine", "_yaml", "access", "arguments", "calendar", "catalog", "catalog_search",
-    "clock", "deadlines", "defaults", "definitions", "dossier", "errors", "fields", "inputs",
-    "intake", "lifecycle", "periods", "plans", "portal", "presentation", "reorganisation",
-    "rules", "status", "timeline", "timeliness", "units",
+    "clock", "deadlines", "defaults", "definitions", "dossier", "errors", "feedback",
+    "feedback_access", "fields", "inputs", "intake", "lifecycle", "periods", "plans", "portal",
+    "presentation", "reorganisation", "rules", "status", "timeline", "timeliness", "units",
 ]  # fmt: skip
 ABOVE_CORE = ("onestop.store", "onestop.engine", "onestop.commands", "onestop.alerts",
               "onestop.scheduler", "onestop.audit", "onestop.reports", "onestop.rollups",
               "onestop.report_html", "onestop.sim", "onestop.cli", "onestop.cli_guard",
               "onestop.testing", "onestop.scorecard", "onestop.scorecard_html", "onestop.report_sections",
               "onestop.report_charts", "onestop.anchors", "onestop.audit_key", "onestop.sync",
-              "onestop.testing_portal", "onestop.transfers")  # fmt: skip
+              "onestop.testing_portal", "onestop.transfers", "onestop.feedback_alerts",
+              "onestop.feedback_commands", "onestop.feedback_report",
+              "onestop.satisfaction")  # fmt: skip
 
 
 def imports(module: str) -> set[str]:
@@ -42,7 +44,7 @@ def test_the_core_is_pure(module: str) -> None:
     assert not {n for n in names if n.startswith(ABOVE_CORE)}
 
 
-@pytest.mark.parametrize("module", ["engine", "commands"])
+@pytest.mark.parametrize("module", ["engine", "commands", "feedback_commands"])
 def test_the_engine_holds_no_sql(module: str) -> None:
     names = imports(module)
     assert not {n for n in names if n.split(".")[0] == "sqlalchemy"}

@@ -103,6 +103,8 @@ def test_commune_unit_by_hand(known: Engine, calendar: Calendar) -> None:
         "4.1": (0.5, 3.6667),  # BIRTH of BIRTH, COPY × 22/3
         "4.2": (0.2, 1.4667),  # h of five received × 22/3
         "4.3": (None, None),  # nothing payable
+        "5.1": (None, None),  # no feedback in this set
+        "5.2": (None, None),
         "5.3": (0.6667, 4.0),  # (3 resolved − b rated 1) / 3 × 6
     }
     assert totals(card, "W1") == {
@@ -110,7 +112,7 @@ def test_commune_unit_by_hand(known: Engine, calendar: Calendar) -> None:
         "2": (16.6667, 20.0),
         "3": (14.6667, 22.0),
         "4": (5.1333, 14.6667),  # 4.3 not scored: 2 × 22/3 possible
-        "5": (4.0, 6.0),  # 5.1 and 5.2 not computable
+        "5": (4.0, 6.0),  # no feedback: 5.1 and 5.2 not scored
         "total": (40.4667, 62.6667),
     }
 
@@ -133,6 +135,8 @@ def test_district_unit_by_hand_with_late_and_apologised_dossiers(
         "4.1": (1.0, 7.3333),  # LAND and BUILD both partial
         "4.2": (0.3333, 2.4444),  # f of e, f, g
         "4.3": (0.5, 3.6667),  # e paid online, f at the desk
+        "5.1": (None, None),  # no feedback in this set
+        "5.2": (None, None),
         "5.3": (1.0, 6.0),  # no rating at or below 2
     }
     assert totals(card, "D1")["total"] == (27.4444, 48.0)
@@ -152,6 +156,8 @@ def test_by_level_orders_levels_and_scores_the_open_city(known: Engine, calendar
         "4.1": (1.0, 7.3333),  # JUDICIAL, online in full
         "4.2": (0.0, 0.0),  # received at the counter
         "4.3": (None, None),
+        "5.1": (None, None),  # no feedback in this set
+        "5.2": (None, None),
         "5.3": (None, None),
     }
     assert totals(card, "city")["total"] == (7.3333, 14.6667)
@@ -169,7 +175,7 @@ def test_json_and_html_state_formulas_points_and_what_is_not_computable(
     ind = {i["code"]: i for g in data["groups"] for i in g["indicators"]}
     assert ind["2.1"]["formula"].startswith("(early + on time) / resolved")
     assert ind["1.2"]["computable"] is False and "publication" in ind["1.2"]["reason"]
-    assert ind["5.1"]["computable"] is False and "feedback" in ind["5.1"]["reason"]
+    assert ind["5.1"]["computable"] is True and "competence" in ind["5.1"]["formula"]
     w1 = next(r for r in data["rows"] if r["unit"] == "W1")
     assert w1["name"] == "Phường Một"
     assert (w1["points"], w1["points_possible"]) == (40.4667, 62.6667)

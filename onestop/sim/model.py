@@ -31,6 +31,7 @@ from onestop.engine import Engine
 from onestop.errors import InvalidTransition, NotAllowedHere
 from onestop.periods import Period
 from onestop.reports import full_report, on_time_report
+from onestop.sim.feedback_arrivals import start_feedback
 from onestop.sim.mechanisms import tet_rush_days
 from onestop.sim.scenario import Scenario
 from onestop.store import Store
@@ -144,6 +145,7 @@ class Simulation:
         memory: bool = True,
     ) -> None:
         self.scenario = scenario
+        self.workflows = workflows
         self.rng = random.Random(seed)
         self.seed = seed
         defs = definitions or Definitions.load(workflows, scenario.unit_set)
@@ -163,6 +165,9 @@ class Simulation:
         self.db = Store(url, outbox=False)
         self.db.migrate()
         self.db.sync_definitions(self.catalog)
+        # Feedback items are written through the SQL store (the memory store keeps dossiers
+        # only): a scenario with feedback arrivals runs on the SQL path.
+        memory = memory and scenario.feedback is None
         self.memory = MemoryStore(self.db) if memory else None
         # Simulated dossiers are not records: without an audit key the chain is unkeyed.
         engine = Engine(self.memory or self.db, self.catalog, calendar, self.clock, dev=True)
@@ -648,6 +653,7 @@ class Simulation:
         t0 = time.perf_counter()
         for rate, pick in self._streams:
             self.env.process(self.arrivals(rate, pick))
+        feedback = start_feedback(self, self.workflows)  # onestop.sim.feedback_arrivals
         days = self.scenario.days
         with self.engine.batch():
             for day in range(1, days + 1):
@@ -671,7 +677,7 @@ class Simulation:
             dossiers=self.dossiers,
             commands=self.commands,
             horizon_hours=horizon,
-            report=report.as_dict(),
+            report={**report.as_dict(), "feedback": feedback and feedback.summary()},
             agencies={a: s.summary() for a, s in sorted(self.stats.items())},
             wall_seconds=time.perf_counter() - t0,
             by_field=[

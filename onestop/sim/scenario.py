@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from onestop._yaml import load_yaml, validate_model
 from onestop.sim.distribution import Distribution
+from onestop.sim.feedback_arrivals import FeedbackArrivals
 from onestop.sim.mechanisms import Mechanisms
 
 __all__ = ["Distribution", "Mechanisms", "Scenario"]
@@ -177,6 +178,7 @@ class Scenario(_Model):
             posts, hand-overs, the Tết rush); none by default.
         targets: Figures the scenario is calibrated to (for the summary's comparison).
         reorganisation: A reorganisation during the run (``None``: none).
+        feedback: Citizen feedback arrivals (Poisson per unit), handled by the feedback desk.
     """
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9\-]*$")
@@ -197,6 +199,7 @@ class Scenario(_Model):
     mechanisms: Mechanisms = Mechanisms()
     targets: dict[str, float] = Field(default_factory=dict)
     reorganisation: Reorganisation | None = None
+    feedback: FeedbackArrivals | None = None
 
     @model_validator(mode="after")
     def _warmup(self) -> Scenario:

@@ -6,10 +6,16 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
-from onestop.store.schema import AwareDateTime, dossiers
+from onestop.store.schema import AwareDateTime, dossiers, feedback_cases
 
-#: Dossier columns holding datetimes (events carry them as ISO strings).
-DATETIME_COLUMNS = frozenset(c.name for c in dossiers.columns if isinstance(c.type, AwareDateTime))
+#: Columns of the cases (dossiers, feedback items) holding datetimes (events carry them as ISO
+#: strings).
+DATETIME_COLUMNS = frozenset(
+    c.name
+    for table in (dossiers, feedback_cases)
+    for c in table.columns
+    if isinstance(c.type, AwareDateTime)
+)
 #: Dossier columns holding local dates.
 DATE_COLUMNS = frozenset({"received_on", "resolved_on"})
 

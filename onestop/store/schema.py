@@ -241,7 +241,9 @@ events = Table(
     "events",
     metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
-    Column("dossier_id", BigId, ForeignKey("dossiers.id"), nullable=False),
+    # The case the event belongs to: a dossier (its id), or a feedback item (minus its id, the
+    # feedback id space in the one log; hence no foreign key — verify checks both kinds).
+    Column("dossier_id", BigId, nullable=False),
     Column("seq", Integer, nullable=False),
     Column("at", AwareDateTime, nullable=False),
     Column("trigger", String(40), nullable=False),
@@ -283,7 +285,8 @@ alerts = Table(
     "alerts",
     metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
-    Column("dossier_id", BigId, ForeignKey("dossiers.id"), nullable=False),
+    # The case: a dossier, or minus a feedback item's id (no foreign key, as in ``events``).
+    Column("dossier_id", BigId, nullable=False),
     # -1 for the whole dossier, else the step's index: NULLs would defeat the unique key.
     Column("step_seq", Integer, nullable=False),
     Column("kind", String(20), nullable=False),
@@ -396,4 +399,70 @@ outbox = Table(
         sqlite_where=text("delivered_at IS NULL"),
         postgresql_where=text("delivered_at IS NULL"),
     ),
+)
+
+# Citizen feedback (phản ánh, kiến nghị): a second kind of case. Its events are in ``events``
+# under ``dossier_id = -id`` (chained and replayed like a dossier's).
+feedback_cases = Table(
+    "feedback_cases",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("reference", String(100), unique=True),
+    Column("law", String(60), nullable=False),
+    Column("rule_set", String(60), nullable=False),
+    Column("channel", String(20), nullable=False),
+    Column("subject", String(30), nullable=False),
+    Column("topic", String(60)),
+    Column("procedure_code", String(60)),
+    Column("linked_dossier", BigId),
+    Column("anonymous", Boolean, nullable=False),
+    Column("level", String(40), nullable=False),
+    Column("unit", String(40), nullable=False),
+    Column("agency", String(60), nullable=False),
+    Column("assignee", String(100)),
+    Column("status", String(30), nullable=False),
+    Column("received_at", AwareDateTime, nullable=False),
+    Column("received_on", Date, nullable=False),
+    Column("due_at", AwareDateTime),
+    Column("original_due_at", AwareDateTime),
+    Column("extensions", Integer, nullable=False),
+    Column("outcome", String(30)),
+    Column("reject_reason", String(30)),
+    Column("forwarded_to", String(60)),
+    Column("resolved_at", AwareDateTime),
+    Column("resolved_on", Date),
+    Column("timeliness", String(20)),
+    Column("published_at", AwareDateTime),
+    Column("closed_at", AwareDateTime),
+    Column("rating", Integer),
+    Column("rated_at", AwareDateTime),
+    Column("rating_channel", String(20)),
+    Column("event_hash", String(64)),
+    Column("created_at", AwareDateTime, nullable=False),
+    Column("updated_at", AwareDateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+    Index("ix_feedback_cases_received_on_level", "received_on", "level"),
+    Index("ix_feedback_cases_resolved_on_level", "resolved_on", "level"),
+    Index("ix_feedback_cases_status_due", "status", "due_at"),
+)
+
+# Satisfaction answers: ratings of returned dossiers and of feedback answers (channel and time
+# recorded), and the city's own survey forms. The free-text comment is kept here, outside the
+# event chain and the logs, so it can be erased.
+satisfaction = Table(
+    "satisfaction",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("kind", String(20), nullable=False),  # dossier | feedback | survey
+    Column("case_id", BigId),
+    Column("form_id", String(100)),
+    Column("unit", String(40)),
+    Column("level", String(40)),
+    Column("score", Integer, nullable=False),
+    Column("channel", String(20), nullable=False),
+    Column("answered_at", AwareDateTime, nullable=False),
+    Column("answered_on", Date, nullable=False),
+    Column("comment", String(2000)),
+    UniqueConstraint("kind", "form_id"),
+    Index("ix_satisfaction_answered_on_kind", "answered_on", "kind"),
 )
