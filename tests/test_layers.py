@@ -18,7 +18,8 @@ ABOVE_CORE = ("onestop.store", "onestop.engine", "onestop.commands", "onestop.al
               "onestop.scheduler", "onestop.audit", "onestop.reports", "onestop.rollups",
               "onestop.report_html", "onestop.sim", "onestop.cli", "onestop.cli_guard",
               "onestop.testing", "onestop.scorecard", "onestop.scorecard_html", "onestop.report_sections",
-              "onestop.report_charts", "onestop.anchors", "onestop.audit_key")  # fmt: skip
+              "onestop.report_charts", "onestop.anchors", "onestop.audit_key",
+              "onestop.export_log", "onestop.export_xes", "onestop.export_ocel")  # fmt: skip
 
 
 def imports(module: str) -> set[str]:
