@@ -17,6 +17,7 @@ from typing import Any
 
 from benchmarks import floors, peer
 from benchmarks.data import LEVELS, TIMELINESS, fill
+from benchmarks.export import export
 from benchmarks.harness import Figure, median_of, timed
 from onestop import VN_TZ, Calendar, Definitions, Engine, ManualClock
 from onestop.alerts import AlertSweeper
@@ -583,4 +584,5 @@ ALL: dict[str, Callable[[bool, int], Figure | list[Figure]]] = {
     "report": report,
     "sweep": sweep,
     "calendar": calendar,
+    "export": export,
 }

@@ -61,6 +61,9 @@ EVENT_ATTRIBUTES = (
 EPOCH = "1970-01-01T00:00:00Z"
 
 Relation = tuple[str, str]  # (object id, qualifier)
+_encode = json.JSONEncoder().encode
+#: Cases per SQLite transaction, and shared objects per write.
+_CASES_PER_COMMIT = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,42 +219,53 @@ class OcelJsonWriter:
         self._fh.write('{"events":[\n')
         self._first_event = self._first_object = True
 
-    def _object(self, obj: OcelObject) -> None:
-        record = {
-            "id": obj.id,
-            "type": obj.type,
-            "attributes": [
-                {"name": k, "time": EPOCH, "value": _time(v)}
-                for k, v in obj.attributes.items()
-                if v is not None
-            ],
-            "relationships": [{"objectId": o, "qualifier": q} for o, q in obj.relationships],
-        }
-        self._objects.write(("" if self._first_object else ",\n") + json.dumps(record))
+    def _write_objects(self, objects: list[OcelObject]) -> None:
+        if not objects:
+            return
+        records = [
+            {
+                "id": obj.id,
+                "type": obj.type,
+                "attributes": [
+                    {"name": k, "time": EPOCH, "value": _time(v)}
+                    for k, v in obj.attributes.items()
+                    if v is not None
+                ],
+                "relationships": [{"objectId": o, "qualifier": q} for o, q in obj.relationships],
+            }
+            for obj in objects
+        ]
+        # One encoding per case: the list's brackets are dropped, its commas kept.
+        self._objects.write(("" if self._first_object else ",\n") + _encode(records)[1:-1])
         self._first_object = False
 
     def write(self, case: Case) -> None:
         """Write one dossier's events and objects."""
         events, objects = self.mapping.case(case)
-        chunks = []
-        for e in events:
-            record = {
+        records = [
+            {
                 "id": e.id,
                 "type": e.type,
                 "time": e.time.isoformat(),
                 "attributes": [{"name": k, "value": v} for k, v in e.attributes.items()],
                 "relationships": [{"objectId": o, "qualifier": q} for o, q in e.relationships],
             }
-            chunks.append(("" if self._first_event else ",\n") + json.dumps(record))
+            for e in events
+        ]
+        if records:
+            self._fh.write(("" if self._first_event else ",\n") + _encode(records)[1:-1])
             self._first_event = False
-        self._fh.write("".join(chunks))
-        for obj in objects:
-            self._object(obj)
+        self._write_objects(objects)
 
     def close(self) -> None:
         """Append the objects and the type declarations, and move the file into place."""
+        batch: list[OcelObject] = []
         for obj in self.mapping.shared_objects():
-            self._object(obj)
+            batch.append(obj)
+            if len(batch) >= _CASES_PER_COMMIT:
+                self._write_objects(batch)
+                batch.clear()
+        self._write_objects(batch)
         self._fh.write('\n],"objects":[\n')
         self._objects.seek(0)
         shutil.copyfileobj(self._objects, self._fh)
@@ -298,8 +312,6 @@ _BASE_TABLES = (
     "CREATE TABLE object_map_type (ocel_type TEXT PRIMARY KEY, ocel_type_map TEXT)",
 )
 _SQL_TYPES = {"string": "TEXT", "integer": "INTEGER", "float": "REAL", "time": "TIMESTAMP"}
-#: Cases written per SQLite transaction.
-_CASES_PER_COMMIT = 1000
 
 
 class OcelSqliteWriter:
@@ -351,9 +363,12 @@ class OcelSqliteWriter:
     def _objects(self, objects: list[OcelObject]) -> None:
         db = self._db
         db.executemany("INSERT INTO object VALUES (?, ?)", [(o.id, o.type) for o in objects])
+        by_table: dict[str, list[tuple[Any, ...]]] = {}
         for o in objects:
             values = [_time(o.attributes.get(a)) for a, _ in OBJECT_TYPES[o.type]]
-            db.execute(self._object_sql[o.type], (o.id, EPOCH, None, *values))
+            by_table.setdefault(self._object_sql[o.type], []).append((o.id, EPOCH, None, *values))
+        for sql, rows in by_table.items():
+            db.executemany(sql, rows)
         db.executemany(
             "INSERT OR IGNORE INTO object_object VALUES (?, ?, ?)",
             [(o.id, target, q) for o in objects for target, q in o.relationships],
@@ -364,9 +379,13 @@ class OcelSqliteWriter:
         events, objects = self.mapping.case(case)
         db = self._db
         db.executemany("INSERT INTO event VALUES (?, ?)", [(e.id, e.type) for e in events])
+        by_table: dict[str, list[tuple[Any, ...]]] = {}
         for e in events:
             values = [e.attributes[a] for a, _ in EVENT_ATTRIBUTES]
-            db.execute(self._event_table(e.type), (e.id, e.time.isoformat(), *values))
+            row = (e.id, e.time.isoformat(), *values)
+            by_table.setdefault(self._event_table(e.type), []).append(row)
+        for sql, rows in by_table.items():
+            db.executemany(sql, rows)
         db.executemany(
             "INSERT OR IGNORE INTO event_object VALUES (?, ?, ?)",
             [(e.id, o, q) for e in events for o, q in e.relationships],

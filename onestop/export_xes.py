@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import os
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import IO
-from xml.sax.saxutils import quoteattr
+from xml.sax.saxutils import escape, quoteattr
 
 from onestop.export_log import Case, LogContext, partial_file, publish
 
@@ -27,12 +28,27 @@ EXTENSIONS = (
 _EPOCH = "1970-01-01T00:00:00.000+00:00"
 
 
+#: Characters escaped in attribute values (as :func:`xml.sax.saxutils.quoteattr` does).
+_ENTITIES = {'"': "&quot;", "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}
+
+
+@lru_cache(maxsize=65_536)
+def _escaped(value: str) -> str:
+    # Codes, statuses and activity names repeat on every trace: each is escaped once.
+    return escape(value, _ENTITIES)
+
+
 def _stamp(at: datetime) -> str:
+    # Digits, '-', ':', '.', '+' and 'T' only: nothing to escape.
     return at.isoformat(timespec="milliseconds")
 
 
 def _attr(kind: str, key: str, value: str) -> str:
     return f"<{kind} key={quoteattr(key)} value={quoteattr(value)}/>"
+
+
+def _string(key: str, value: str) -> str:
+    return f'<string key="{key}" value="{_escaped(value)}"/>'
 
 
 class XesWriter:
@@ -73,25 +89,28 @@ class XesWriter:
 
     def write(self, case: Case) -> None:
         """Write one dossier as a trace."""
-        parts = ["<trace>", _attr("string", "concept:name", str(case.id))]
+        # Keys are constants written here; values go through _escaped (timestamps need none).
+        parts = ["<trace>", f'<string key="concept:name" value="{case.id}"/>']
         for key, value in case.attributes.items():
-            kind = "int" if isinstance(value, int) else "string"
-            parts.append(_attr(kind, f"onestop:{key}", str(value)))
+            if isinstance(value, int):
+                parts.append(f'<int key="onestop:{key}" value="{value}"/>')
+            else:
+                parts.append(_string(f"onestop:{key}", value))
         if case.applicant is not None:
-            parts.append(_attr("string", "onestop:applicant", case.applicant))
+            parts.append(_string("onestop:applicant", case.applicant))
         for e in case.events:
             parts.append("<event>")
-            parts.append(_attr("string", "concept:name", e.activity))
-            parts.append(_attr("date", "time:timestamp", _stamp(e.at)))
-            parts.append(_attr("string", "lifecycle:transition", "complete"))
-            parts.append(_attr("string", "org:resource", e.resource))
-            parts.append(_attr("string", "onestop:trigger", e.trigger))
-            parts.append(_attr("string", "onestop:from_status", e.from_status))
-            parts.append(_attr("string", "onestop:to_status", e.to_status))
+            parts.append(_string("concept:name", e.activity))
+            parts.append(f'<date key="time:timestamp" value="{_stamp(e.at)}"/>')
+            parts.append('<string key="lifecycle:transition" value="complete"/>')
+            parts.append(_string("org:resource", e.resource))
+            parts.append(_string("onestop:trigger", e.trigger))
+            parts.append(_string("onestop:from_status", e.from_status))
+            parts.append(_string("onestop:to_status", e.to_status))
             if e.step is not None:
-                parts.append(_attr("string", "onestop:step", case.steps[e.step]["step_code"]))
+                parts.append(_string("onestop:step", case.steps[e.step]["step_code"]))
             if e.holder is not None:
-                parts.append(_attr("string", "onestop:holder", e.holder))
+                parts.append(_string("onestop:holder", e.holder))
             parts.append("</event>")
         parts.append("</trace>\n")
         self._fh.write("".join(parts))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, and_, case, cast, func, literal, select
+from sqlalchemy import ColumnElement, Select, String, and_, case, cast, func, literal, select
 
 from onestop.store.schema import agencies, dossier_steps, dossiers, events, units
 from onestop.store.unit_of_work import UnitOfWork
@@ -112,6 +112,13 @@ def competent_units(uow: UnitOfWork, since: datetime, until: datetime) -> list[s
     return list(uow.conn.execute(query).scalars())
 
 
+def _dicts(uow: UnitOfWork, query: Select[Any]) -> list[dict[str, Any]]:
+    # zip over the plain rows: RowMapping's per-row key lookups cost more than the read.
+    result = uow.conn.execute(query)
+    keys = list(result.keys())
+    return [dict(zip(keys, row, strict=True)) for row in result]
+
+
 def traces(
     uow: UnitOfWork,
     since: datetime,
@@ -139,7 +146,7 @@ def traces(
             .order_by(dossiers.c.id)
             .limit(page)
         )
-        rows = [dict(r) for r in uow.conn.execute(query).mappings()]
+        rows = _dicts(uow, query)
         if not rows:
             return
         first, last = rows[0]["id"], rows[-1]["id"]
@@ -152,10 +159,10 @@ def traces(
             .where(events.c.dossier_id.between(first, last), events.c.at < until)
             .order_by(events.c.dossier_id, events.c.seq)
         )
-        for e in uow.conn.execute(event_query).mappings():
+        for e in _dicts(uow, event_query):
             slot = by_id.get(e["dossier_id"])
             if slot is not None:
-                slot[0].append(dict(e))
+                slot[0].append(e)
         step_query = (
             select(*_STEP_COLUMNS)
             .where(
@@ -164,10 +171,10 @@ def traces(
             )
             .order_by(dossier_steps.c.dossier_id, dossier_steps.c.seq)
         )
-        for s in uow.conn.execute(step_query).mappings():
+        for s in _dicts(uow, step_query):
             slot = by_id.get(s["dossier_id"])
             if slot is not None:
-                slot[1].append(dict(s))
+                slot[1].append(s)
         for row in rows:
             evs, sts = by_id[row["id"]]
             yield Trace(row, evs, sts)
