@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -161,17 +162,24 @@ def export(quick: bool, repeats: int) -> list[Figure]:
     sizes = [20_000, 100_000] if quick else [100_000, 1_000_000]
     folder = Path(tempfile.mkdtemp(prefix="onestop-export-bench-"))
     points: dict[int, dict[str, dict[str, float]]] = {}
-    for size in sizes:
-        db = folder / f"log-{size}.db"
-        events = generate(db, size)
-        point: dict[str, dict[str, float]] = {}
-        for mode in ("raw", *FORMATS):
-            runs = [_child(mode, db, folder / f"out-{size}.{mode}") for _ in range(repeats)]
-            assert all(r["rows"] == events for r in runs), (mode, runs, events)
-            seconds = statistics.median(r["seconds"] for r in runs)
-            peak = max(r["peak_kib"] for r in runs) / 1024
-            point[mode] = {"events_per_s": events / seconds, "peak_mib": peak, "events": events}
-        points[size] = point
+    try:
+        for size in sizes:
+            db = folder / f"log-{size}.db"
+            events = generate(db, size)
+            point: dict[str, dict[str, float]] = {}
+            for mode in ("raw", *FORMATS):
+                out = folder / f"out-{size}.{mode}"
+                runs = [_child(mode, db, out) for _ in range(repeats)]
+                assert all(r["rows"] == events for r in runs), (mode, runs, events)
+                seconds = statistics.median(r["seconds"] for r in runs)
+                peak = max(r["peak_kib"] for r in runs) / 1024
+                point[mode] = {"events_per_s": events / seconds, "peak_mib": peak}
+                point[mode]["events"] = events
+                point[mode]["bytes"] = out.stat().st_size if out.exists() else 0
+                out.unlink(missing_ok=True)
+            points[size] = point
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
     top, small = points[sizes[-1]], points[sizes[0]]
     raw = top["raw"]
     figures = []
