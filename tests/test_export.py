@@ -281,6 +281,11 @@ def test_the_ocel_sqlite_file_has_the_specifications_tables(cantho: Logged, tmp_
     con = sqlite3.connect(out)
     tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     con.close()
+    # PM4Py's checker of the specification's relational constraints (tables, keys, references).
+    from pm4py.objects.ocel.validation import ocel20_rel_validation
+
+    satisfied, unsatisfied = ocel20_rel_validation.apply(str(out))
+    assert unsatisfied == [] and len(satisfied) == 24
     assert {
         "event", "object", "event_object", "object_object", "event_map_type", "object_map_type",
         "object_dossier", "object_step", "object_agency", "object_unit", "object_applicant",
