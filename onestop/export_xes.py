@@ -97,7 +97,8 @@ class XesWriter:
             else:
                 parts.append(_string(f"onestop:{key}", value))
         if case.applicant is not None:
-            parts.append(_string("onestop:applicant", case.applicant))
+            # Hex digits: nothing to escape, and one per applicant (kept out of the cache).
+            parts.append(f'<string key="onestop:applicant" value="{case.applicant}"/>')
         for e in case.events:
             parts.append("<event>")
             parts.append(_string("concept:name", e.activity))
