@@ -301,15 +301,20 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
+# The specification's type-independent tables, keys and (declared, not enforced) references.
 _BASE_TABLES = (
-    "CREATE TABLE event (ocel_id TEXT PRIMARY KEY, ocel_type TEXT)",
-    "CREATE TABLE object (ocel_id TEXT PRIMARY KEY, ocel_type TEXT)",
-    "CREATE TABLE event_object (ocel_event_id TEXT, ocel_object_id TEXT, ocel_qualifier TEXT, "
-    "PRIMARY KEY (ocel_event_id, ocel_object_id, ocel_qualifier))",
-    "CREATE TABLE object_object (ocel_source_id TEXT, ocel_target_id TEXT, ocel_qualifier TEXT, "
-    "PRIMARY KEY (ocel_source_id, ocel_target_id, ocel_qualifier))",
     "CREATE TABLE event_map_type (ocel_type TEXT PRIMARY KEY, ocel_type_map TEXT)",
     "CREATE TABLE object_map_type (ocel_type TEXT PRIMARY KEY, ocel_type_map TEXT)",
+    "CREATE TABLE event (ocel_id TEXT PRIMARY KEY, "
+    "ocel_type TEXT REFERENCES event_map_type (ocel_type))",
+    "CREATE TABLE object (ocel_id TEXT PRIMARY KEY, "
+    "ocel_type TEXT REFERENCES object_map_type (ocel_type))",
+    "CREATE TABLE event_object (ocel_event_id TEXT REFERENCES event (ocel_id), "
+    "ocel_object_id TEXT REFERENCES object (ocel_id), ocel_qualifier TEXT, "
+    "PRIMARY KEY (ocel_event_id, ocel_object_id, ocel_qualifier))",
+    "CREATE TABLE object_object (ocel_source_id TEXT REFERENCES object (ocel_id), "
+    "ocel_target_id TEXT REFERENCES object (ocel_id), ocel_qualifier TEXT, "
+    "PRIMARY KEY (ocel_source_id, ocel_target_id, ocel_qualifier))",
 )
 _SQL_TYPES = {"string": "TEXT", "integer": "INTEGER", "float": "REAL", "time": "TIMESTAMP"}
 
@@ -337,8 +342,8 @@ class OcelSqliteWriter:
             table = _quote("object_" + _table_name(name))
             cols = "".join(f", {_quote(a)} {_SQL_TYPES[t]}" for a, t in attrs)
             self._db.execute(
-                f"CREATE TABLE {table} (ocel_id TEXT, ocel_time TIMESTAMP, "
-                f"ocel_changed_field TEXT{cols})"
+                f"CREATE TABLE {table} (ocel_id TEXT REFERENCES object (ocel_id), "
+                f"ocel_time TIMESTAMP, ocel_changed_field TEXT{cols})"
             )
             self._db.execute("INSERT INTO object_map_type VALUES (?, ?)", (name, _table_name(name)))
             marks = ", ".join("?" * (len(attrs) + 3))
@@ -353,7 +358,8 @@ class OcelSqliteWriter:
             table = _quote("event_" + mapped)
             cols = "".join(f", {_quote(a)} {_SQL_TYPES[t]}" for a, t in EVENT_ATTRIBUTES)
             self._db.execute(
-                f"CREATE TABLE {table} (ocel_id TEXT PRIMARY KEY, ocel_time TIMESTAMP{cols})"
+                f"CREATE TABLE {table} (ocel_id TEXT PRIMARY KEY REFERENCES event (ocel_id), "
+                f"ocel_time TIMESTAMP{cols})"
             )
             self._db.execute("INSERT INTO event_map_type VALUES (?, ?)", (type_name, mapped))
             marks = ", ".join("?" * (len(EVENT_ATTRIBUTES) + 2))
