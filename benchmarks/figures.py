@@ -17,6 +17,7 @@ from typing import Any
 
 from benchmarks import floors, peer, sim_peers
 from benchmarks.data import LEVELS, TIMELINESS, fill
+from benchmarks.export import export
 from benchmarks.harness import Figure, median_of, timed
 from onestop import VN_TZ, Calendar, Definitions, Engine, ManualClock
 from onestop.alerts import AlertSweeper
@@ -644,4 +645,5 @@ ALL: dict[str, Callable[[bool, int], Figure | list[Figure]]] = {
     "report": report,
     "sweep": sweep,
     "calendar": calendar,
+    "export": export,
 }

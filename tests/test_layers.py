@@ -21,8 +21,8 @@ ABOVE_CORE = ("onestop.store", "onestop.engine", "onestop.commands", "onestop.al
               "onestop.testing", "onestop.scorecard", "onestop.scorecard_html", "onestop.report_sections",
               "onestop.report_charts", "onestop.anchors", "onestop.audit_key", "onestop.sync",
               "onestop.testing_portal", "onestop.transfers", "onestop.feedback_alerts",
-              "onestop.feedback_commands", "onestop.feedback_report",
-              "onestop.satisfaction")  # fmt: skip
+              "onestop.feedback_commands", "onestop.feedback_report", "onestop.satisfaction",
+              "onestop.export_log", "onestop.export_xes", "onestop.export_ocel")  # fmt: skip
 
 
 def imports(module: str) -> set[str]:
