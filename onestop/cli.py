@@ -26,7 +26,13 @@ from rich.table import Table
 
 from onestop import inputs
 from onestop.cli_guard import GuardedGroup, require_schema
-from onestop.defaults import DEFAULT_DB, DEFAULT_SCENARIO, scenario_path, workflows_dir
+from onestop.defaults import (
+    DEFAULT_DB,
+    DEFAULT_SCENARIO,
+    definition_path,
+    scenario_path,
+    workflows_dir,
+)
 from onestop.errors import (
     AnchorError,
     AuditKeyError,
@@ -1565,6 +1571,7 @@ def reorganise(
         moment = datetime.fromisoformat(at)
     except ValueError:
         raise fail(f"--at: {at!r} is not an ISO instant like 2025-07-01T00:00") from None
+    mapping = definition_path(mapping)
     try:
         read_mapping(mapping)  # a missing or malformed file is refused before anything is read
     except DefinitionError as exc:

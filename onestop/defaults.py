@@ -93,6 +93,16 @@ def scenario_path(scenario: str | Path) -> Path:
     )
 
 
+def definition_path(path: Path) -> Path:
+    """A definition file: ``path`` itself if it exists, else the bundled file it names when it
+    is written from the repository's root (``workflows/units/cantho-2025-mapping.yaml``), so
+    the README's commands work from any directory."""
+    if path.exists() or not path.parts or path.parts[0] != "workflows":
+        return path
+    bundled_file = workflows_dir().joinpath(*path.parts[1:])
+    return bundled_file if bundled_file.is_file() else path
+
+
 def copy_definitions(target: Path, *, force: bool = False) -> list[Path]:
     """Copy the bundled ``workflows/`` and ``simulations/`` into ``target`` for a city to edit.
 

@@ -204,7 +204,7 @@ def test_every_readme_command_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert isinstance(first, Dossier) and isinstance(embed, Dossier)
     assert (first.procedure_code, first.competent_unit, first.status.value) == (
         "district.business-household",
-        "92.NK",
+        "92.NINHKIEU",
         "processing",
     )
     assert embed.status.value == "processing" and embed.fee_paid_online is True

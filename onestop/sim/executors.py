@@ -10,8 +10,10 @@ since workers need not share this machine's filesystem.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import multiprocessing
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -75,15 +77,16 @@ class Workload:
         key = (self.digest, self.scenario.unit_set)
         cached = _LOADED.get(key)
         if cached is None:
-            # Loaded whole, so the directory is not needed afterwards.
-            with tempfile.TemporaryDirectory(prefix="onestop-defs-") as tmp:
-                folder = Path(tmp)
-                for name, data in self.files:
-                    target = folder / name
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_bytes(data)
-                root = folder / self.files[0][0] if self.single_file else folder
-                cached = (root, Definitions.load(root, self.scenario.unit_set))
+            # Kept for the process's life: parts of a run read files under the root later
+            # (e.g. the feedback law of a scenario with feedback arrivals).
+            folder = Path(tempfile.mkdtemp(prefix="onestop-defs-"))
+            atexit.register(shutil.rmtree, folder, ignore_errors=True)
+            for name, data in self.files:
+                target = folder / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+            root = folder / self.files[0][0] if self.single_file else folder
+            cached = (root, Definitions.load(root, self.scenario.unit_set))
             _LOADED[key] = cached
         return cached
 
