@@ -19,11 +19,13 @@ from onestop.calendar import Calendar, CalendarOverrides, OfficeHours
 from onestop.catalog import Catalog, Procedure, Route, RouteStep
 from onestop.clock import VN_TZ, Clock, ManualClock, SystemClock
 from onestop.definitions import Definitions
+from onestop.directory import Officer, StaffDirectory
 from onestop.dossier import Dossier, Event, Step
 from onestop.engine import Engine
 from onestop.errors import (
     CalendarRangeError,
     DefinitionError,
+    IdempotencyKeyReused,
     InvalidTransition,
     NotAllowedHere,
     OnestopError,
@@ -33,6 +35,7 @@ from onestop.errors import (
     UnknownProcedure,
     UnknownUnit,
     ValidationError,
+    VaultKeyError,
 )
 from onestop.periods import Period
 from onestop.rules import RuleBook, RuleSet
@@ -40,6 +43,7 @@ from onestop.status import Status
 from onestop.store import Store
 from onestop.timeliness import Timeliness
 from onestop.units import Agency, Level, Unit, Units, UnitSet
+from onestop.vault import VaultKey
 
 __all__ = [
     # Tier 1: running dossiers.
@@ -52,14 +56,17 @@ __all__ = [
     "Engine",
     "Event",
     "ManualClock",
+    "Officer",
     "OneStopPolicy",
     "Period",
     "Policy",
+    "StaffDirectory",
     "Status",
     "Step",
     "Store",
     "SystemClock",
     "Timeliness",
+    "VaultKey",
     # Tier 2: definitions (units, catalog, rules, calendar overrides).
     "Agency",
     "CalendarOverrides",
@@ -79,6 +86,7 @@ __all__ = [
     "CalendarRangeError",
     "DefinitionError",
     "Forbidden",
+    "IdempotencyKeyReused",
     "InvalidTransition",
     "NotAllowedHere",
     "OnestopError",
@@ -88,6 +96,7 @@ __all__ = [
     "UnknownProcedure",
     "UnknownUnit",
     "ValidationError",
+    "VaultKeyError",
     # Sub-namespaces.
     "alerts",
     "audit",

@@ -11,14 +11,15 @@ import pytest
 PACKAGE = Path(__file__).parent.parent / "onestop"
 CORE = [
     "_machine", "_yaml", "access", "arguments", "calendar", "catalog", "clock", "deadlines",
-    "definitions", "dossier", "errors", "fields", "inputs", "intake", "lifecycle", "periods",
-    "plans", "presentation", "rules", "status", "timeliness", "units",
+    "definitions", "directory", "dossier", "errors", "fields", "inputs", "intake", "lifecycle", "periods",
+    "plans", "presentation", "rules", "status", "timeliness", "units", "vault",
 ]  # fmt: skip
 ABOVE_CORE = ("onestop.store", "onestop.engine", "onestop.commands", "onestop.alerts",
               "onestop.scheduler", "onestop.audit", "onestop.reports", "onestop.rollups",
               "onestop.report_html", "onestop.sim", "onestop.cli", "onestop.cli_guard",
               "onestop.testing", "onestop.scorecard", "onestop.scorecard_html", "onestop.report_sections",
-              "onestop.report_charts", "onestop.anchors", "onestop.audit_key")  # fmt: skip
+              "onestop.report_charts", "onestop.anchors", "onestop.audit_key",
+              "onestop.authority")  # fmt: skip
 
 
 def imports(module: str) -> set[str]:
@@ -40,7 +41,7 @@ def test_the_core_is_pure(module: str) -> None:
     assert not {n for n in names if n.startswith(ABOVE_CORE)}
 
 
-@pytest.mark.parametrize("module", ["engine", "commands"])
+@pytest.mark.parametrize("module", ["engine", "commands", "authority"])
 def test_the_engine_holds_no_sql(module: str) -> None:
     names = imports(module)
     assert not {n for n in names if n.split(".")[0] == "sqlalchemy"}
