@@ -104,6 +104,7 @@ class Authority:
                 f"{user}: the staff directory gives roles {sorted(found.roles)} at "
                 f"{found.agency} on {now.isoformat()}, not the claimed {sorted(given.roles)} "
                 f"at {given.agency}",
+                staff=officer is not None,
             )
         return found
 
@@ -149,7 +150,10 @@ class Authority:
         try:
             self.policy.check(actor, command, row, self.units, owner=owner)
         except Forbidden as exc:
-            raise self._refuse(actor.user_id, command, row.get("id"), str(exc)) from None
+            staff = actor.agency is not None
+            raise self._refuse(
+                actor.user_id, command, row.get("id"), str(exc), staff=staff
+            ) from None
         if command == "rate":
             return (
                 {"rated_by": "applicant"}
@@ -182,6 +186,7 @@ class Authority:
             "read",
             row.get("id"),
             f"{actor.user_id} may not see dossier {row.get('id')}",
+            staff=actor.agency is not None,
         )
 
     def visibility(self, actor: Actor | None) -> Visible | None:
@@ -341,8 +346,15 @@ class Authority:
         return hashlib.sha256(f"{kind}\x00{text}".encode()).hexdigest()
 
     @staticmethod
-    def _refuse(user: str | None, command: str, dossier_id: Any, reason: str) -> Forbidden:
+    def _refuse(
+        user: str | None, command: str, dossier_id: Any, reason: str, *, staff: bool = True
+    ) -> Forbidden:
+        """Log a refusal and return the error to raise. An applicant's account may be their
+        citizen ID number or phone: the log names them "applicant", never by account."""
+        logged = reason
+        if user is not None and not staff:
+            logged, user = reason.replace(user, "<applicant>"), "<applicant>"
         log.warning(
-            "dossier.forbidden", command=command, user=user, dossier_id=dossier_id, reason=reason
+            "dossier.forbidden", command=command, user=user, dossier_id=dossier_id, reason=logged
         )
         return Forbidden(reason)

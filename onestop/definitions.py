@@ -176,6 +176,8 @@ class Definitions:
                     overrides.append(ov)
             elif "default_unit_set" in data:
                 manifest = parse(Manifest, data, name)
+            elif "officers" in data:
+                pass  # a staff directory: loaded on its own (onestop staff-directory load)
             else:
                 problems.append(
                     Problem(

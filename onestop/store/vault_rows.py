@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, null, select, update
 
 from onestop.store.schema import idempotency_keys, personal_data
 from onestop.store.unit_of_work import UnitOfWork
@@ -25,7 +25,7 @@ _DELETE = delete(personal_data).where(personal_data.c.ref == bindparam("b_ref"))
 _FORGET = (
     update(idempotency_keys)
     .where(idempotency_keys.c.dossier_id == bindparam("b_id"))
-    .values(args_digest=None)
+    .values(args_digest=null())
 )
 
 
