@@ -111,6 +111,8 @@ class Engine(DossierCommands):
         self.catalog = catalog
         self.units = catalog.units
         self.authority = Authority(policy, self.units, directory=directory, vault=vault_key)
+        if vault_key is not None and vault_key.development:
+            log.warning("vault.development_key", detail="personal data is not protected")
         self.policy = self.authority.policy
         self.calendar = calendar
         self.clock: Clock = clock or SystemClock()
