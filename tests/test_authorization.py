@@ -25,6 +25,7 @@ from onestop import (
     ManualClock,
     StaffDirectory,
 )
+from onestop.log import configure
 from onestop.store.officers import end_officer, load_directory
 
 from .conftest import FIXTURES
@@ -78,6 +79,13 @@ def directory() -> StaffDirectory:
             ]
         }
     )
+
+
+@pytest.fixture(autouse=True)
+def _logs_to_this_test() -> None:
+    """Refusals log warnings: to this test's stderr, whatever stream an earlier test's CLI run
+    left structlog writing to (closed since)."""
+    configure(json=False, level="WARNING")
 
 
 @pytest.fixture

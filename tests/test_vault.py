@@ -71,6 +71,13 @@ def captured() -> Iterator[LogCapture]:
     structlog.configure(**old)
 
 
+@pytest.fixture(autouse=True)
+def _logs_to_this_test() -> None:
+    """Refusals log warnings: to this test's stderr, whatever stream an earlier test's CLI run
+    left structlog writing to (closed since)."""
+    configure(json=False, level="WARNING")
+
+
 @pytest.fixture
 def guarded(db_url: str, clock: ManualClock, calendar: Calendar) -> Iterator[Engine]:
     engine = Engine.open(db_url, FIXTURES, clock=clock, calendar=calendar, directory=True)
