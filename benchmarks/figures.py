@@ -49,7 +49,7 @@ def _engine(url: str, start: datetime | None = None) -> tuple[Engine, ManualCloc
     store = Store(url)
     store.migrate()
     store.sync_definitions(defs.catalog)
-    return Engine(store, defs.catalog, cal, clock), clock
+    return Engine(store, defs.catalog, cal, clock, dev=True), clock
 
 
 def _fresh_engine(pg_url: str | None) -> Engine:

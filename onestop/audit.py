@@ -1,9 +1,10 @@
 """Tamper evidence: verification of the event log and of everything derived from it.
 
-Each event stores ``sha256(previous hash + canonical content)``; the dossier row stores the hash
-of its latest event. Editing an event breaks its chain; deleting or inserting one breaks the
-sequence or the chain; deleting a dossier's latest event leaves the row's head hash pointing
-nowhere. Rows, idempotency results and completed days' rollups are recomputed from the log.
+Each event stores ``HMAC-SHA-256(audit key, previous hash + canonical content)``; the dossier row
+stores the hash of its latest event. Editing an event breaks its chain, and without the key a
+forger cannot re-chain it; deleting or inserting one breaks the sequence or the chain; deleting a
+dossier's latest event leaves the row's head hash pointing nowhere. Rows, steps, the deadline
+columns of events, idempotency results and completed days' rollups are recomputed from the log.
 Daily anchors (:mod:`onestop.anchors`) seal each past day's events under the audit key and are
 chained day to day, so a consistent rewrite of a dossier, a deleted dossier or truncated newest
 events of an anchored day change an anchor the forger cannot re-seal; the external anchor file
@@ -31,14 +32,20 @@ from onestop.anchors import (
     read_anchor_file,
     stored_anchors,
 )
-from onestop.audit_key import AuditKey
+from onestop.audit_key import AuditKey, load_audit_key
 from onestop.periods import Period
 from onestop.rollups import ROLLUP_COUNTS, compute_rollups
 from onestop.store import Store, replay_rows
 from onestop.store.codec import from_json
 from onestop.store.event_log import GENESIS as CHAIN_GENESIS
-from onestop.store.event_log import chain_hash
-from onestop.store.schema import daily_rollups, dossiers, events, idempotency_keys
+from onestop.store.event_log import chain_hash, replay_steps, states
+from onestop.store.schema import (
+    daily_rollups,
+    dossier_steps,
+    dossiers,
+    events,
+    idempotency_keys,
+)
 
 if TYPE_CHECKING:
     from onestop.store.unit_of_work import UnitOfWork
@@ -82,21 +89,114 @@ def _by_dossier(conn: Connection) -> Iterator[tuple[int, list[dict[str, Any]]]]:
         yield current[0]["dossier_id"], current
 
 
-def _check_chain(dossier_id: int, history: list[dict[str, Any]]) -> Finding | None:
+@dataclass
+class _Chains:
+    """What checking the chains needs and tallies: the key at hand, the first keyed event."""
+
+    key: AuditKey | None
+    first_keyed: int | None
+    unkeyed: int = 0
+    unchecked: set[str] = field(default_factory=set)
+    unchecked_events: int = 0
+    without_steps: int = 0
+
+    def seal(self, event: dict[str, Any]) -> tuple[bool, AuditKey | None]:
+        """Whether ``event``'s hash can be recomputed here, and with which key (``None``: a
+        plain sha256)."""
+        kid = event.get("key_id")
+        if kid is None:
+            return True, None
+        if self.key is not None and kid == self.key.key_id:
+            return True, self.key
+        return False, None
+
+    def notes(self) -> list[str]:
+        out = []
+        if self.unkeyed:
+            out.append(
+                f"{self.unkeyed} event(s) chained without an audit key (development mode, or "
+                "written before keyed chains): anyone who can write to the database can "
+                "recompute their chain; only the anchors protect them"
+            )
+        if self.unchecked_events:
+            out.append(
+                f"{self.unchecked_events} event(s) chained with audit key(s) "
+                f"{', '.join(sorted(self.unchecked))}, not at hand: their chain is not checked"
+            )
+        if self.without_steps:
+            out.append(
+                f"{self.without_steps} dossier(s) have events older than step records "
+                "(migration 0011): their steps are not checked"
+            )
+        return out
+
+
+def _check_chain(dossier_id: int, history: list[dict[str, Any]], chains: _Chains) -> Finding | None:
     previous = CHAIN_GENESIS
     for i, event in enumerate(history):
         expected = i + 1
         if event["seq"] > expected:
             return Finding(dossier_id, expected, "deleted", f"event {expected} is missing")
-        if chain_hash(previous, event) != event["hash"]:
+        checkable, seal = chains.seal(event)
+        if not checkable:
+            if chains.key is not None:
+                # A forger can write any key id; the key at hand is the only one we trust.
+                detail = f"chained with audit key {event['key_id']}, not the key at hand"
+                return Finding(dossier_id, event["seq"], "edited", detail)
+            chains.unchecked.add(event["key_id"])
+            chains.unchecked_events += 1
+            previous = event["hash"]
+            continue
+        if seal is None:  # a plain sha256 chain
+            chains.unkeyed += 1
+            if chains.first_keyed is not None and event["id"] > chains.first_keyed:
+                detail = "chained without the audit key after keyed events began"
+                return Finding(dossier_id, event["seq"], "unkeyed", detail)
+        if chain_hash(previous, event, seal) != event["hash"]:
             after = history[i + 1] if i + 1 < len(history) else None
             original = {**after, "seq": after["seq"] - 1} if after is not None else None
-            if original is not None and chain_hash(previous, original) == original["hash"]:
-                # The next event, at its original number, chains from the one before this
-                # one: this event was slipped in and the later ones renumbered.
-                return Finding(dossier_id, event["seq"], "inserted", "not part of the chain")
+            if original is not None:
+                next_checkable, next_seal = chains.seal(original)
+                if next_checkable and (
+                    chain_hash(previous, original, next_seal) == original["hash"]
+                ):
+                    # The next event, at its original number, chains from the one before this
+                    # one: this event was slipped in and the later ones renumbered.
+                    return Finding(dossier_id, event["seq"], "inserted", "not part of the chain")
             return Finding(dossier_id, event["seq"], "edited", "content does not match its hash")
         previous = event["hash"]
+    return None
+
+
+def _check_steps(
+    dossier_id: int,
+    history: list[dict[str, Any]],
+    stored: dict[int, dict[str, Any]],
+    chains: _Chains,
+) -> Finding | None:
+    """The dossier's step rows equal the steps its events recorded."""
+    rebuilt = replay_steps(history)
+    if rebuilt is None:
+        chains.without_steps += 1
+        return None
+    for seq in sorted(set(rebuilt) | set(stored)):
+        if seq not in stored:
+            return Finding(dossier_id, None, "steps_edited", f"step {seq} is missing")
+        if seq not in rebuilt:
+            return Finding(dossier_id, None, "steps_edited", f"step {seq} is not in the log")
+        diff = _differences(rebuilt[seq], stored[seq])
+        if diff:
+            return Finding(dossier_id, None, "steps_edited", f"step {seq}: {', '.join(diff)}")
+    return None
+
+
+def _check_derived(dossier_id: int, history: list[dict[str, Any]]) -> Finding | None:
+    """The event columns outside the hash (the deadline after each event, which as-of reports
+    read) equal what the hashed data says."""
+    for event, state in zip(history, states(history), strict=True):
+        diff = [k for k in ("due_at", "paused_at", "apologies") if event[k] != state[k]]
+        if diff:
+            return Finding(dossier_id, event["seq"], "derived_edited", ", ".join(diff))
     return None
 
 
@@ -133,15 +233,20 @@ def audit(
 
     Args:
         store: The database to check (read only: verifying never writes).
-        key: The audit key that sealed the anchors (without it their seals are not checked).
+        key: The audit key that chained the events and sealed the anchors (default: the
+            environment's, as the engine reads it; without one, keyed chains and seals are
+            not checked, and the notes say so).
         anchor_file: The external anchor file (:mod:`onestop.anchors`).
 
     Raises:
         ValidationError: If ``anchor_file`` cannot be read.
+        AuditKeyError: If the environment names a malformed key.
     """
     report = AuditReport()
+    key = key if key is not None else load_audit_key()
     with store.read() as uow:
-        report.findings += _check_dossiers(uow.conn)
+        found, report.notes = _check_dossiers(uow.conn, key)
+        report.findings += found
         report.findings += _check_rollups(uow)
         # Each day's events are read once, whether the database's anchor or the file's asks.
         digest: Digests = functools.cache(functools.partial(day_digest, uow))
@@ -161,18 +266,22 @@ def _check_order(dossier_id: int, history: list[dict[str, Any]]) -> Finding | No
     return None
 
 
-def _check_dossiers(conn: Connection) -> list[Finding]:
-    """Every dossier's chain, event order, row and stored idempotency results, in one pass over
-    the log; the results' findings after the others."""
+def _check_dossiers(conn: Connection, key: AuditKey | None) -> tuple[list[Finding], list[str]]:
+    """Every dossier's chain, event order, row, steps, derived event columns and stored
+    idempotency results, in one pass over the log; the results' findings after the others.
+    Returns the findings and the notes on what could not be checked."""
     findings: list[Finding] = []
     results: list[Finding] = []
     heads = {r.id: r for r in conn.execute(select(dossiers))}
+    steps = _steps_by_dossier(conn)
     keyed = _keyed_results(conn)
+    first_keyed = conn.execute(select(func.min(events.c.id)).where(events.c.key_id.is_not(None)))
+    chains = _Chains(key, first_keyed.scalar())
     seen: set[int] = set()
     for dossier_id, history in _by_dossier(conn):
         seen.add(dossier_id)
         results += _check_results(dossier_id, history, keyed.pop(dossier_id, []))
-        found = _check_chain(dossier_id, history) or _check_order(dossier_id, history)
+        found = _check_chain(dossier_id, history, chains) or _check_order(dossier_id, history)
         row = heads.get(dossier_id)
         if found is None and row is None:
             found = Finding(dossier_id, None, "inserted", "events of a dossier that does not exist")
@@ -184,13 +293,26 @@ def _check_dossiers(conn: Connection) -> list[Finding]:
             diff = _differences(replay_rows(history), dict(row._mapping))
             if diff:
                 found = Finding(dossier_id, None, "row_edited", f"columns {', '.join(diff)}")
+        if found is None:
+            found = _check_steps(
+                dossier_id, history, steps.pop(dossier_id, {}), chains
+            ) or _check_derived(dossier_id, history)
         if found:
             findings.append(found)
     for dossier_id in sorted(set(heads) - seen):
         findings.append(Finding(dossier_id, 1, "deleted", "the dossier has no events"))
     for dossier_id, items in keyed.items():  # results of dossiers without events
         results += _check_results(dossier_id, [], items)
-    return findings + sorted(results, key=lambda f: f.dossier_id or 0)
+    return findings + sorted(results, key=lambda f: f.dossier_id or 0), chains.notes()
+
+
+def _steps_by_dossier(conn: Connection) -> dict[int, dict[int, dict[str, Any]]]:
+    """The stored step rows by dossier and ``seq`` (without ``dossier_id``)."""
+    out: dict[int, dict[int, dict[str, Any]]] = {}
+    for row in conn.execute(select(dossier_steps)).mappings():
+        step = dict(row)
+        out.setdefault(step.pop("dossier_id"), {})[step["seq"]] = step
+    return out
 
 
 def _differences(rebuilt: dict[str, Any], stored: dict[str, Any]) -> list[str]:

@@ -121,3 +121,31 @@ def require_audit_key(environ: Mapping[str, str] | None = None) -> AuditKey:
     if key is None:
         raise AuditKeyError(f"no audit key: {HOW_TO}")
     return key
+
+
+def audit_key_for_writing(
+    key: AuditKey | None = None, *, dev: bool = False, environ: Mapping[str, str] | None = None
+) -> AuditKey | None:
+    """The key that chains new events: ``key``, else the environment's; ``None`` (a plain,
+    unkeyed SHA-256 chain) only in development mode.
+
+    Args:
+        key: An explicit key (wins over the environment).
+        dev: Development mode: without a key, write an unkeyed chain, which anyone who can write
+            to the database can recompute (``onestop verify`` says how many such events exist).
+        environ: The environment (default: ``os.environ``).
+
+    Raises:
+        AuditKeyError: If there is no key outside development mode, or the environment's is
+            malformed.
+    """
+    if key is not None:
+        return key
+    found = load_audit_key(environ)
+    if found is None and not dev:
+        raise AuditKeyError(
+            f"no audit key: outside development mode every event is chained with one; {HOW_TO} "
+            "(or open the engine with dev=True, `--dev` on the command line, for a throw-away "
+            "database)"
+        )
+    return found

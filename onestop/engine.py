@@ -38,6 +38,7 @@ from onestop.arguments import (
     validated,
     validated_mapping,
 )
+from onestop.audit_key import AuditKey, audit_key_for_writing
 from onestop.authority import VAULT_COMMANDS, Authority
 from onestop.calendar import Calendar
 from onestop.catalog import Catalog, Procedure
@@ -90,6 +91,10 @@ class Engine(DossierCommands):
             the engine is embedded in a host that does its own access control.
         vault_key: The personal-data vault's key (default: none; applicant data is then
             refused). See :mod:`onestop.vault`.
+        audit_key: The key chaining new events (default: from ``ONESTOP_AUDIT_KEY`` or
+            ``ONESTOP_AUDIT_KEY_FILE``). Commands refuse to run without one, unless ``dev``.
+        dev: Development mode: without a key, events are chained with plain SHA-256, which
+            anyone who can write to the database can recompute.
 
     The engine does not configure logging: it logs through structlog, whatever the host set up
     (see :func:`onestop.log.redact` for the personal-data processor to include).
@@ -106,8 +111,13 @@ class Engine(DossierCommands):
         *,
         directory: bool = False,
         vault_key: VaultKey | None = None,
+        audit_key: AuditKey | None = None,
+        dev: bool = False,
     ) -> None:
         self.store = store
+        self.dev = dev
+        self._audit_key = audit_key
+        self._key_ready = False
         self.catalog = catalog
         self.units = catalog.units
         self.authority = Authority(policy, self.units, directory=directory, vault=vault_key)
@@ -132,6 +142,8 @@ class Engine(DossierCommands):
         policy: Policy | None = None,
         directory: bool | None = None,
         vault_key: VaultKey | None = None,
+        audit_key: AuditKey | None = None,
+        dev: bool = False,
     ) -> Engine:
         """Load definitions, open (and migrate) the database, and return a ready engine.
 
@@ -151,6 +163,8 @@ class Engine(DossierCommands):
                 ``False`` is the explicit embedded mode.
             vault_key: The vault key (default: from ``ONESTOP_VAULT_KEY`` or
                 ``ONESTOP_VAULT_KEY_FILE``, else none).
+            audit_key: The key chaining new events (default: from the environment).
+            dev: Development mode (an unkeyed chain when there is no key).
 
         Raises:
             DefinitionError: If a definition file is invalid.
@@ -170,7 +184,7 @@ class Engine(DossierCommands):
             vault_key = load_vault_key()
         return cls(
             store, defs.catalog, calendar, clock, rules, policy,
-            directory=directory, vault_key=vault_key,
+            directory=directory, vault_key=vault_key, audit_key=audit_key, dev=dev,
         )  # fmt: skip
 
     @contextmanager
@@ -183,6 +197,17 @@ class Engine(DossierCommands):
         """
         with self.store.batch():
             yield
+
+    def _chain_key(self) -> AuditKey | None:
+        """The audit key for new events, looked up once (before anything is written).
+
+        Raises:
+            AuditKeyError: Without a key outside development mode.
+        """
+        if not self._key_ready:
+            self._audit_key = audit_key_for_writing(self._audit_key, dev=self.dev)
+            self._key_ready = True
+        return self._audit_key
 
     def lifecycle(self, proc: Procedure) -> Lifecycle:
         """The shared state machine of a procedure version."""
@@ -226,33 +251,36 @@ class Engine(DossierCommands):
         return plans.Context(row, now, status, proc, rules, self.calendar, self.catalog)
 
     def _create(self, trigger: str, meta: Meta, intake: Intake, args: dict[str, Any]) -> Dossier:
-        now = self._now()
-        proc = self.catalog.get(intake.procedure, at=local_date(now))
-        rules = self.rules.in_force(local_date(now))
-        values = plans.intake_values(intake, trigger, proc, self.catalog, rules, now)
-        status = self.lifecycle(proc).fire(
-            trigger, Facts(Status.NEW.value, steps=values["step_count"])
-        )
-        row = {**EMPTY_ROW, **values, "status": status.value, "status_code": status.portal_code}
-        plan = plans.admission(self._context(row, now, status, proc, rules))
-        row.update(plan.set)
+        key = self._chain_key()
         gate = self.authority
         # A savepoint (inside a batch) only where the database can refuse: a claimed key, or a
         # reference another writer may take between the check and the insert.
         keyed = meta.idempotency_key is not None
-        with self.store.write(savepoint=keyed or row["reference"] is not None, keyed=keyed) as uow:
+        savepoint = keyed or intake.reference is not None
+        with self.store.write(savepoint=savepoint, keyed=keyed) as uow:
+            # Read once the write lock is held, so the log's times never go backwards.
+            now = self._now()
+            proc = self.catalog.get(intake.procedure, at=local_date(now))
+            rules = self.rules.in_force(local_date(now))
+            values = plans.intake_values(intake, trigger, proc, self.catalog, rules, now)
             actor = gate.actor(uow, meta.actor, now)
             gate.check(actor, trigger, values)
+            status = self.lifecycle(proc).fire(
+                trigger, Facts(Status.NEW.value, steps=values["step_count"])
+            )
+            row = {**EMPTY_ROW, **values, "status": status.value, "status_code": status.portal_code}
+            plan = plans.admission(self._context(row, now, status, proc, rules))
+            row.update(plan.set)
             # An applicant's own submission is theirs: their account goes on the vault row.
             own = None
             if actor is not None and actor.agency is None and "applicant" in actor.roles:
                 own = actor.user_id
             applicant = gate.new_applicant(intake.applicant, own)
-            key = None
+            scoped = None
             if meta.idempotency_key is not None:  # after authorization, scoped to the user
-                key = gate.scoped_key(actor, meta.actor, trigger, None, meta.idempotency_key)
+                scoped = gate.scoped_key(actor, meta.actor, trigger, None, meta.idempotency_key)
                 digest = gate.args_digest({**intake.model_dump(), **args})
-                prior = uow.replay_or_claim(key, trigger, now, digest)
+                prior = uow.replay_or_claim(scoped, trigger, now, digest)
                 if prior is not None:
                     return Dossier.from_row(prior)
             if row["reference"] is not None and uow.reference_taken(row["reference"]):
@@ -268,12 +296,12 @@ class Engine(DossierCommands):
             who = gate.recorded_actor(actor, meta.actor, row["applicant_ref"])
             event = event_row(
                 row, None, trigger, Status.NEW.value, changes, {**args, **plan.record},
-                actor=who, at=now, unit=row["intake_unit"],
+                actor=who, at=now, unit=row["intake_unit"], key=key, new_steps=plan.new_steps,
             )  # fmt: skip
             # The first event's hash needs the new id: the head is set after the insert.
             uow.set_event_hash(row["id"], event["hash"])
             row["event_hash"] = event["hash"]
-            return self._record(uow, row, event, key)
+            return self._record(uow, row, event, scoped)
 
     def execute(
         self,
@@ -301,22 +329,28 @@ class Engine(DossierCommands):
         args = validated_mapping(spec.arguments, arguments)
         dossier_id = valid_id(dossier_id)
         trigger = spec.trigger or command
-        now = self._now()
+        key = self._chain_key()
         keyed = meta.idempotency_key is not None
         gate = self.authority
-        with self.store.write(savepoint=keyed, keyed=keyed) as uow:
-            actor = gate.actor(uow, meta.actor, now)
+        # A vault command writes the vault before the dossier: a savepoint keeps a batch whole.
+        savepoint = keyed or command in VAULT_COMMANDS
+        with self.store.write(savepoint=savepoint, keyed=keyed) as uow:
             row = uow.load_dossier(dossier_id, lock=True)
+            # Read once the dossier is locked, so its events' times never go backwards.
+            now = self._now()
+            actor = gate.actor(uow, meta.actor, now)
             owner = gate.owner(uow, actor, row)
             gate.see(uow, actor, row, owner)
-            key = None
+            scoped = None
             if meta.idempotency_key is not None:
                 # Checked once the user is known and may see the dossier, scoped to (user,
                 # command, dossier): a retry after the command moved the dossier on (so that
                 # the user may no longer run it) still gets its own first result.
-                key = gate.scoped_key(actor, meta.actor, command, dossier_id, meta.idempotency_key)
+                scoped = gate.scoped_key(
+                    actor, meta.actor, command, dossier_id, meta.idempotency_key
+                )
                 digest = gate.args_digest(args.model_dump())
-                prior = uow.replay_or_claim(key, trigger, now, digest, dossier_id)
+                prior = uow.replay_or_claim(scoped, trigger, now, digest, dossier_id)
                 if prior is not None:
                     return Dossier.from_row(prior)
             if meta.expected_version is not None and row["version"] != meta.expected_version:
@@ -346,15 +380,17 @@ class Engine(DossierCommands):
             event = event_row(
                 after, row["event_hash"], trigger, before.value, changes, recorded,
                 actor=who, at=now, unit=None,
+                key=key, new_steps=plan.new_steps, step_updates=plan.step_updates,
             )  # fmt: skip
+            # The version-checked UPDATE first (the chain head moves with the other columns):
+            # if it is refused, nothing of the command has been written, even inside a batch.
+            uow.update_dossier(dossier_id, row["version"], {**changes, "event_hash": event["hash"]})
             for seq, values in plan.step_updates:
                 uow.update_step(dossier_id, seq, values)
             for step in plan.new_steps:
                 uow.insert_step(dossier_id, step)
-            # The chain head moves in the same version-checked UPDATE as the other columns.
-            uow.update_dossier(dossier_id, row["version"], {**changes, "event_hash": event["hash"]})
             after["event_hash"] = event["hash"]
-            return self._record(uow, after, event, key)
+            return self._record(uow, after, event, scoped)
 
     # -- commands: new dossiers ----------------------------------------------------------------
 

@@ -26,6 +26,10 @@ os.environ.setdefault("ONESTOP_VAULT_KEY", "5a" * 32)
 configure(json=False, level="WARNING")
 
 FIXTURES = Path(__file__).parent / "fixtures" / "workflows"
+#: The audit key of the test session: every engine chains its events with it (as in production),
+#: and the CLI run in subprocesses inherits it. Tests of the refusal without a key remove it.
+TEST_AUDIT_KEY = "5a" * 32
+os.environ.setdefault("ONESTOP_AUDIT_KEY", TEST_AUDIT_KEY)
 PG_URL = os.environ.get("ONESTOP_PG_URL")
 
 # Hypothesis profiles, chosen by HYPOTHESIS_PROFILE; plain `pytest` (and so CI) runs "ci".

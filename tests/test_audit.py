@@ -14,6 +14,8 @@ from onestop.audit import Finding, verify
 from onestop.cli import app
 from onestop.store.schema import dossiers, events
 
+from .conftest import TEST_AUDIT_KEY
+
 
 @pytest.fixture
 def busy(engine: Engine, clock: ManualClock) -> Engine:
@@ -111,7 +113,11 @@ def test_keygen_anchor_and_verify_commands(
     assert made.exit_code == 0 and oct(key_file.stat().st_mode & 0o777) == "0o600"
     again = runner.invoke(app, ["keygen", "--out", str(key_file)])
     assert again.exit_code == 2 and "never overwritten" in again.output
-    monkeypatch.setenv("ONESTOP_AUDIT_KEY_FILE", str(key_file))
+    # The busy fixture chained its events with the session's key (conftest): the operator's
+    # key file holds that one.
+    session_key = tmp_path / "session.key"
+    session_key.write_text(TEST_AUDIT_KEY + "\n")
+    monkeypatch.setenv("ONESTOP_AUDIT_KEY_FILE", str(session_key))
     # The busy fixture's events are on Friday 24 January 2025 (the clock's day).
     done = runner.invoke(
         app, ["anchor", "--db", path, "--through", "2025-01-24", "--file", str(anchors)]

@@ -1,6 +1,7 @@
 """The tamper suite: a forger with full write access to the database and onestop's source code,
 but neither the audit key nor the external anchor file, edits the database directly; every case
-must be found, naming what was touched.
+must be found, naming what was touched. The engine chains events with the session's audit key
+(conftest), which is KEY here.
 
 The log: four dossiers over three days (Monday 3 to Wednesday 5 March 2025), anchored through
 Tuesday into the database and the external file; Wednesday's events are not anchored yet.
@@ -15,7 +16,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection, delete, select, text, update
+from sqlalchemy import Connection, delete, insert, select, text, update
 
 from onestop import Engine, ManualClock
 from onestop.anchors import anchor_through, day_digest
@@ -23,7 +24,7 @@ from onestop.audit import Finding, audit
 from onestop.audit_key import AuditKey
 from onestop.errors import AnchorError
 from onestop.rollups import snapshot_range
-from onestop.store.event_log import GENESIS, chain_hash, replay_rows
+from onestop.store.event_log import GENESIS, chain_hash, replay_rows, replay_steps
 from onestop.store.schema import (
     anchors,
     daily_rollups,
@@ -34,9 +35,10 @@ from onestop.store.schema import (
 )
 from onestop.testing import fingerprint
 
+from .conftest import TEST_AUDIT_KEY
 from .helpers import dt
 
-KEY = AuditKey.from_text("5a" * 32)
+KEY = AuditKey.from_text(TEST_AUDIT_KEY)
 #: A key the forger makes up: anchors sealed with it do not verify under KEY.
 FORGED_KEY = AuditKey.from_text("a5" * 32)
 MONDAY, TUESDAY = date(2025, 3, 3), date(2025, 3, 4)
@@ -134,29 +136,60 @@ def test_5_edited_dossier_row(log: Log) -> None:
     assert (found.dossier_id, found.problem) == (2, "row_edited") and "due_at" in found.detail
 
 
-def _rewrite(conn: Connection, dossier_id: int) -> None:
-    """Re-chain a dossier consistently with one event changed (the chain is not keyed yet)."""
+def _rewrite(
+    conn: Connection, dossier_id: int, key: AuditKey | None = None, *, downgrade: bool = False
+) -> None:
+    """Re-chain a dossier consistently with one event changed, as the forger can: with a key of
+    their own (or none), leaving the key id (or, ``downgrade``, marking the events unkeyed)."""
     rows = conn.execute(select(events).where(events.c.dossier_id == dossier_id)
                         .order_by(events.c.seq)).mappings().all()  # fmt: skip
     previous = GENESIS
     for row in rows:
         changed = {**dict(row), "actor": "mallory" if row["seq"] == 1 else row["actor"]}
-        changed["hash"] = chain_hash(previous, changed)
-        conn.execute(update(events).where(events.c.id == row["id"])
-                     .values(actor=changed["actor"], hash=changed["hash"]))  # fmt: skip
+        changed["hash"] = chain_hash(previous, changed, key)
+        values = {"actor": changed["actor"], "hash": changed["hash"]}
+        if downgrade:
+            values["key_id"] = None
+        conn.execute(update(events).where(events.c.id == row["id"]).values(**values))
         previous = changed["hash"]
     conn.execute(update(dossiers).where(dossiers.c.id == dossier_id).values(event_hash=previous))
 
 
 def test_6_consistently_rewritten_dossier(log: Log) -> None:
-    log.forge(lambda c: _rewrite(c, 1))
-    # The stored results of its two keyed commands carry the old chain head, and both days'
+    log.forge(lambda c: _rewrite(c, 1, FORGED_KEY))
+    # The chain is keyed: re-chained without KEY, its first event no longer checks out. The
+    # stored results of its two keyed commands carry the old chain head, and both days'
     # anchors (database and file) the old event hashes.
     assert (
         log.found()
-        == [(1, 1, "result_edited"), (1, 3, "result_edited")]
+        == [(1, 1, "edited"), (1, 1, "result_edited"), (1, 3, "result_edited")]
         + [(None, None, "anchor_mismatch")] * 4
     )
+    assert log.findings()[0].detail == "content does not match its hash"
+
+
+def test_6b_rewritten_dossier_downgraded_to_an_unkeyed_chain(log: Log) -> None:
+    """The forger marks a dossier's events as unkeyed (as development mode writes them) and
+    recomputes the plain SHA-256 chain, which needs no key."""
+    log.forge(lambda c: _rewrite(c, 2, None, downgrade=True))
+    found = log.findings()
+    # Dossier 1's first event (id 1) was keyed before dossier 2's events were written.
+    assert (found[0].dossier_id, found[0].seq, found[0].problem) == (2, 1, "unkeyed")
+    assert found[0].detail == "chained without the audit key after keyed events began"
+
+
+def test_6c_events_chained_with_another_key(log: Log) -> None:
+    """The forger re-chains with a key of their own and writes its id on the events."""
+
+    def change(conn: Connection) -> None:
+        _rewrite(conn, 3, FORGED_KEY)
+        conn.execute(update(events).where(events.c.dossier_id == 3)
+                     .values(key_id=FORGED_KEY.key_id))  # fmt: skip
+
+    log.forge(change)
+    found = log.findings()
+    assert (found[0].dossier_id, found[0].seq, found[0].problem) == (3, 1, "edited")
+    assert found[0].detail == f"chained with audit key {FORGED_KEY.key_id}, not the key at hand"
 
 
 def test_7_dossier_without_events(log: Log) -> None:
@@ -196,7 +229,7 @@ def test_9_rewritten_dossier_with_recomputed_anchors(log: Log) -> None:
     found = log.findings()
     # The re-sealed anchors cannot be checked without their key; the file (sealed with KEY,
     # intact) says both days' anchors and events changed.
-    assert {f.problem for f in found} == {"result_edited", "anchor_mismatch"}
+    assert {f.problem for f in found} == {"edited", "result_edited", "anchor_mismatch"}
     assert sum("differs from the file" in f.detail for f in found) == 2
     assert sum("changed since they were anchored" in f.detail for f in found) == 2
     notes = audit(log.engine.store, KEY, log.file).notes
@@ -241,8 +274,10 @@ def test_12_truncated_newest_events(log: Log) -> None:
                                .order_by(events.c.seq)).mappings().all()  # fmt: skip
         row = replay_rows([dict(h) for h in history])
         conn.execute(update(dossiers).where(dossiers.c.id == 2).values(**row))
-        conn.execute(delete(dossier_steps).where(dossier_steps.c.dossier_id == 2,
-                                                 dossier_steps.c.seq == 3))  # fmt: skip
+        # The steps set back to what the remaining events recorded.
+        conn.execute(delete(dossier_steps).where(dossier_steps.c.dossier_id == 2))
+        steps = replay_steps([dict(h) for h in history]) or {}
+        conn.execute(insert(dossier_steps), [{**v, "dossier_id": 2} for v in steps.values()])
         conn.execute(delete(idempotency_keys).where(idempotency_keys.c.dossier_id == 2))
 
     log.forge(change)
@@ -280,6 +315,33 @@ def test_14_emptied_database(log: Log) -> None:
     found = log.findings()
     assert {f.problem for f in found} == {"anchor_missing", "anchor_mismatch"}
     assert len(found) == 4  # two days: each missing, and its events gone
+
+
+def test_15_edited_steps(log: Log) -> None:
+    """A step's completion time moved (steps feed "late steps by agency"), one deleted, one
+    added: the steps the events recorded say otherwise."""
+    log.forge(lambda c: c.execute(
+        update(dossier_steps).where(dossier_steps.c.dossier_id == 1, dossier_steps.c.seq == 0)
+        .values(completed_at=dt(2025, 3, 3, 9, 0), timeliness="early")
+    ))  # fmt: skip
+    [found] = log.findings()
+    assert (found.dossier_id, found.seq, found.problem) == (1, None, "steps_edited")
+    assert found.detail == "step 0: completed_at, timeliness"
+    log.forge(lambda c: c.execute(
+        delete(dossier_steps).where(dossier_steps.c.dossier_id == 2, dossier_steps.c.seq == 2)
+    ))  # fmt: skip
+    assert log.found()[1] == (2, None, "steps_edited")
+    assert log.findings()[1].detail == "step 2 is missing"
+
+
+def test_15b_edited_deadline_columns_of_an_event(log: Log) -> None:
+    """Events carry the deadline after them outside the hash (for as-of reports): editing it
+    is found against the hashed data."""
+    log.forge(lambda c: c.execute(
+        update(events).where(events.c.dossier_id == 2, events.c.seq == 2)
+        .values(due_at=dt(2030, 1, 1, 17, 0))
+    ))  # fmt: skip
+    assert log.found() == [(2, 2, "derived_edited")]
 
 
 def test_16_swapped_event_ids(log: Log) -> None:

@@ -155,7 +155,8 @@ class Simulation:
         store = Store(url)
         store.migrate()
         store.sync_definitions(self.catalog)
-        self.engine = Engine(store, self.catalog, calendar, self.clock)
+        # Simulated dossiers are not records: without an audit key the chain is unkeyed.
+        self.engine = Engine(store, self.catalog, calendar, self.clock, dev=True)
         self.env = simpy.Environment()
         self.staff: dict[str, simpy.PriorityResource] = {}
         self.stats: dict[str, AgencyStats] = {}

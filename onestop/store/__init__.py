@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, create_engine, delete, event, insert
+from sqlalchemy import Connection, Engine, Table, create_engine, delete, event, insert, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
@@ -51,6 +51,8 @@ _READ_ONLY = "onestop_read_only"
 SQLITE_WAL_PAGES = 10_000
 #: Inside a batch, events waiting for their multi-row insert are flushed at this many.
 _BATCH_EVENTS = 5000
+#: PostgreSQL advisory lock key of start-up work ("onestop" in ASCII).
+_STARTUP_LOCK = 0x6F6E6573746F70
 
 
 class Store:
@@ -133,9 +135,29 @@ class Store:
 
         cfg = Config()
         cfg.set_main_option("script_location", str(_MIGRATIONS))
-        with self.engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+        with self.engine.connect() as conn:
+            sqlite = self.dialect == "sqlite"
+            if sqlite:
+                # A table rebuild (SQLite's ALTER) drops the old table, which foreign keys
+                # forbid; the pragma only takes effect outside a transaction.
+                conn.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+            try:
+                with conn.begin():
+                    self._startup_lock(conn)
+                    cfg.attributes["connection"] = conn
+                    command.upgrade(cfg, "head")
+                    if sqlite and conn.exec_driver_sql("PRAGMA foreign_key_check").first():
+                        raise RuntimeError("a migration left rows without their parent")
+            finally:
+                if sqlite:
+                    conn.connection.driver_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
+
+    def _startup_lock(self, conn: Connection) -> None:
+        """Serialise start-up work (migrations, definition sync) between processes: on
+        PostgreSQL a transaction-scoped advisory lock (SQLite's ``BEGIN IMMEDIATE`` already
+        serialises writers)."""
+        if self.dialect == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _STARTUP_LOCK})
 
     def revisions(self) -> tuple[str | None, str]:
         """The database's schema revision (``None`` when it has none) and this version's."""
@@ -196,6 +218,9 @@ class Store:
 
         Its commands' events are inserted together (one multi-row statement before the batch
         commits, or before a read inside it), and a dossier it has locked is not read again.
+        Everything a batch returns, dossier ids included, is provisional until it commits: a
+        batch that is killed or raises leaves nothing, and on SQLite the ids it handed out are
+        given again (PostgreSQL's sequences skip them). Committed ids are never given twice.
 
         Raises:
             RuntimeError: If a batch is already open in this thread.
@@ -288,6 +313,7 @@ class Store:
         units = catalog.units
         name = units.name
         with self.begin() as conn:
+            self._startup_lock(conn)
             tables = (
                 schema.levels,
                 schema.fields,

@@ -1,8 +1,11 @@
-"""The event log: one row per state change, chained per dossier by hash, and its replay.
+"""The event log: one row per state change, chained per dossier by a keyed hash, and its replay.
 
-Each event stores ``sha256(previous hash + canonical content)``; the dossier row stores the hash
-of its latest event (moved in the same version-checked UPDATE), so a dossier's state can be
-rebuilt by replaying its events and any edit breaks the chain.
+Each event stores ``HMAC-SHA-256(audit key, previous hash + canonical content)`` and the key's
+public ``key_id``; the dossier row stores the hash of its latest event (moved in the same
+version-checked UPDATE), so a dossier's state (its row and its steps) can be rebuilt by replaying
+its events and any edit breaks the chain. Without the key (held outside the database) a forger
+cannot re-chain what they edit. In development mode, and before migration 0011, the chain is a
+plain ``sha256`` with ``key_id`` NULL, which anyone who can write to the database can recompute.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from onestop.audit_key import AuditKey
 from onestop.store.codec import from_json, to_json
 
 GENESIS = ""
@@ -39,9 +43,11 @@ def canonical(event: Mapping[str, Any]) -> bytes:
     return _CANONICAL.encode(body).encode()
 
 
-def chain_hash(previous: str, event: Mapping[str, Any]) -> str:
-    """The hash of ``event`` following an event whose hash is ``previous``."""
-    return hashlib.sha256(previous.encode() + canonical(event)).hexdigest()
+def chain_hash(previous: str, event: Mapping[str, Any], key: AuditKey | None = None) -> str:
+    """The hash of ``event`` following an event whose hash is ``previous``: keyed with ``key``
+    (HMAC-SHA-256), or a plain SHA-256 without one (development mode, events before keying)."""
+    message = previous.encode() + canonical(event)
+    return hashlib.sha256(message).hexdigest() if key is None else key.mac(message)
 
 
 def event_row(
@@ -55,6 +61,9 @@ def event_row(
     actor: str | None,
     at: datetime,
     unit: str | None,
+    key: AuditKey | None,
+    new_steps: Sequence[Mapping[str, Any]] = (),
+    step_updates: Sequence[tuple[int, Mapping[str, Any]]] = (),
 ) -> dict[str, Any]:
     """The event of a command that took a dossier to ``after``, chained to its previous event.
 
@@ -68,6 +77,10 @@ def event_row(
         actor: Who acted.
         at: When.
         unit: Where (intake unit of a new dossier).
+        key: The audit key chaining the event (``None``: unkeyed, development mode).
+        new_steps: The step rows the command inserted (recorded, so the steps can be
+            rebuilt from the log and checked).
+        step_updates: ``(seq, columns)`` of the step rows it updated.
     """
     event = {
         "dossier_id": after["id"],
@@ -80,9 +93,15 @@ def event_row(
         "agency": after["current_agency"],
         "unit": unit,
         "actor": actor,
-        "data": {"set": to_json(changes), "args": to_json(args)},
+        "data": {
+            "set": to_json(changes),
+            "args": to_json(args),
+            "steps": [["new", to_json(step)] for step in new_steps]
+            + [["set", seq, to_json(values)] for seq, values in step_updates],
+        },
+        "key_id": None if key is None else key.key_id,
     }
-    event["hash"] = chain_hash(previous_hash or GENESIS, event)
+    event["hash"] = chain_hash(previous_hash or GENESIS, event, key)
     return event
 
 
@@ -101,6 +120,33 @@ def replay_rows(history: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         row["id"] = history[0]["dossier_id"]
         row["event_hash"] = history[-1]["hash"]
     return row
+
+
+#: Step columns holding datetimes (events carry them as ISO strings).
+STEP_DATETIMES = frozenset({"started_at", "due_at", "completed_at"})
+
+
+def _step_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        k: datetime.fromisoformat(v) if k in STEP_DATETIMES and v is not None else v
+        for k, v in values.items()
+    }
+
+
+def replay_steps(history: Sequence[Mapping[str, Any]]) -> dict[int, dict[str, Any]] | None:
+    """Rebuild a dossier's step rows (by ``seq``, without ``dossier_id``) from its ``events``
+    rows, oldest first; ``None`` when its events predate step records (migration 0011)."""
+    if any("steps" not in ev["data"] for ev in history):
+        return None
+    steps: dict[int, dict[str, Any]] = {}
+    for ev in history:
+        for op in ev["data"]["steps"]:
+            if op[0] == "new":
+                step = _step_values(op[1])
+                steps[step["seq"]] = step
+            else:
+                steps[op[1]].update(_step_values(op[2]))
+    return steps
 
 
 def replay(history: Sequence[Any]) -> dict[str, Any]:

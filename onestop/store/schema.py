@@ -214,6 +214,8 @@ dossiers = Table(
     Index("ix_dossiers_competent_unit_status", "competent_unit", "status"),
     Index("ix_dossiers_current_agency_status", "current_agency", "status"),
     Index("ix_dossiers_applicant_ref", "applicant_ref"),
+    # A dossier id, once committed, is never given to another citizen (even after deletion).
+    sqlite_autoincrement=True,
 )
 
 dossier_steps = Table(
@@ -250,10 +252,16 @@ events = Table(
     Column("due_at", AwareDateTime),
     Column("paused_at", AwareDateTime),
     Column("apologies", Integer),
-    # sha256(previous event's hash + this event's canonical content).
+    # HMAC-SHA-256 (or sha256 without a key) of the previous event's hash + this event's
+    # canonical content.
     Column("hash", String(64), nullable=False, server_default=""),
+    # Which audit key chained the event (HMAC-SHA-256); NULL: a plain sha256 chain (development
+    # mode, or written before migration 0011).
+    Column("key_id", String(20)),
     UniqueConstraint("dossier_id", "seq"),
     Index("ix_events_at", "at"),
+    # Ids are never handed out twice, even after the newest rows are deleted.
+    sqlite_autoincrement=True,
 )
 
 idempotency_keys = Table(

@@ -29,7 +29,10 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("apologies", sa.Integer(), nullable=True))
     # Backfill from the log itself: each event's data["set"] holds the columns it changed.
     conn = op.get_bind()
-    rows = conn.execute(sa.select(events).order_by(events.c.dossier_id, events.c.seq)).mappings()
+    # Only the columns that existed at this revision (the schema's table has grown since).
+    e = events.c
+    columns = (e.id, e.dossier_id, e.seq, e.at, e.to_status, e.agency, e.data)
+    rows = conn.execute(sa.select(*columns).order_by(e.dossier_id, e.seq)).mappings()
     update = (
         sa.update(events)
         .where(events.c.id == sa.bindparam("b_id"))

@@ -1,7 +1,7 @@
 """staff directory, personal-data vault, idempotency keys scoped and bound to their arguments
 
 Revision ID: 0014
-Revises: 0010
+Revises: 0011
 Create Date: 2026-11-24 04:00:00
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
