@@ -10,7 +10,10 @@ from rich.console import Console
 
 from benchmarks.figures import ALL, bulk, durable
 from benchmarks.harness import Figure, print_table, write_json
+from benchmarks.sync import SYNC
 from onestop.log import configure
+
+ALL = {**ALL, **SYNC}
 
 
 def main(argv: list[str] | None = None) -> int:

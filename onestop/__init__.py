@@ -1,14 +1,25 @@
 """onestop: a workflow engine for Vietnam's one-stop-shop processing of administrative dossiers.
 
-The nouns an embedding application uses are importable from here::
+The nouns an embedding application uses are importable from here. The definitions that ship
+with onestop (Can Tho's units and procedures) are the default; ``catalog.search`` finds codes
+(``onestop catalog list`` on the command line):
 
-    from onestop import Engine, ManualClock, VN_TZ
-    engine = Engine.open("sqlite:///onestop.db", "workflows")
-    dossier = engine.receive("1.001", "31117")
+    >>> from datetime import datetime
+    >>> from onestop import Engine, ManualClock, VN_TZ
+    >>> clock = ManualClock(datetime(2024, 3, 4, 9, 0, tzinfo=VN_TZ))
+    >>> engine = Engine.open("sqlite://", clock=clock)  # a file: "sqlite:///onestop-demo.db"
+    >>> [p.code for p in engine.catalog.search(text="ho kinh doanh")]
+    ['district.business-household', 'district.business-household-change']
+    >>> [u.name for u in engine.catalog.search("units", text="ninh kieu")]
+    ['Quận Ninh Kiều']
+    >>> dossier = engine.receive("district.business-household", "92.NK")
+    >>> dossier.status.value, f"{dossier.due_at:%Y-%m-%d %H:%M}"
+    ('received', '2024-03-07 09:00')
 
 Reports, alerts and the audit are sub-namespaces (``onestop.reports``, ``onestop.alerts``,
-``onestop.audit``); the simulator (``onestop.sim``), the scheduler (``onestop.scheduler``) and the
-test helpers (``onestop.testing``) are imported on demand. The pure domain law lives in
+``onestop.audit``); the simulator (``onestop.sim``), the scheduler (``onestop.scheduler``), the
+national-portal dispatcher (``onestop.sync``) and the test helpers (``onestop.testing``,
+``onestop.testing_portal``) are imported on demand. The pure domain law lives in
 ``onestop.deadlines``, ``onestop.intake``, ``onestop.timeliness`` and ``onestop.plans``.
 """
 
@@ -18,13 +29,15 @@ from onestop.arguments import Applicant
 from onestop.calendar import Calendar, CalendarOverrides, OfficeHours
 from onestop.catalog import Catalog, Procedure, Route, RouteStep
 from onestop.clock import VN_TZ, Clock, ManualClock, SystemClock
-from onestop.definitions import Definitions
+from onestop.definitions import Definitions, UnitMapping
 from onestop.directory import Officer, StaffDirectory
 from onestop.dossier import Dossier, Event, Step
 from onestop.engine import Engine
 from onestop.errors import (
+    AbolishedUnit,
     CalendarRangeError,
     DefinitionError,
+    ExecutorUnavailable,
     IdempotencyKeyReused,
     InvalidTransition,
     NotAllowedHere,
@@ -41,6 +54,7 @@ from onestop.periods import Period
 from onestop.rules import RuleBook, RuleSet
 from onestop.status import Status
 from onestop.store import Store
+from onestop.timeline import Timeline
 from onestop.timeliness import Timeliness
 from onestop.units import Agency, Level, Unit, Units, UnitSet
 from onestop.vault import VaultKey
@@ -79,12 +93,16 @@ __all__ = [
     "RouteStep",
     "RuleBook",
     "RuleSet",
+    "Timeline",
     "Unit",
+    "UnitMapping",
     "UnitSet",
     "Units",
     # Tier 3: errors.
+    "AbolishedUnit",
     "CalendarRangeError",
     "DefinitionError",
+    "ExecutorUnavailable",
     "Forbidden",
     "IdempotencyKeyReused",
     "InvalidTransition",

@@ -130,7 +130,13 @@ class Authority:
     # -- commands ----------------------------------------------------------------------------
 
     def check(
-        self, actor: Actor | None, command: str, row: Mapping[str, Any], *, owner: bool = False
+        self,
+        actor: Actor | None,
+        command: str,
+        row: Mapping[str, Any],
+        *,
+        owner: bool = False,
+        units: Units | None = None,
     ) -> dict[str, Any]:
         """Authorize a command; returns what the event records about who acted (a rating by
         the desk is marked as recorded on the applicant's behalf).
@@ -148,7 +154,7 @@ class Authority:
                 f"{command}: this engine requires an Actor for every command",
             )
         try:
-            self.policy.check(actor, command, row, self.units, owner=owner)
+            self.policy.check(actor, command, row, units or self.units, owner=owner)
         except Forbidden as exc:
             staff = actor.agency is not None
             raise self._refuse(

@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -20,6 +20,9 @@ from onestop.errors import DefinitionError, Problem, UnknownProcedure, UnknownUn
 from onestop.fields import FieldName
 from onestop.lifecycle import Lifecycle
 from onestop.units import CODE_PATTERN, KEY_PATTERN, Agency, Units
+
+if TYPE_CHECKING:
+    from onestop.catalog_search import Found, Kind
 
 _EPS = 1e-9
 
@@ -418,6 +421,29 @@ class Catalog:
     def lifecycle(self, proc: Procedure) -> Lifecycle:
         """The shared state machine of a procedure version (built and checked at load)."""
         return self._lifecycles[proc.key]
+
+    def search(
+        self,
+        kind: Kind = "procedures",
+        *,
+        text: str | None = None,
+        level: str | None = None,
+        unit: str | None = None,
+        at: date | None = None,
+    ) -> list[Found]:
+        """Find procedure, unit or agency codes by words, with or without diacritics.
+
+        ``catalog.search(text="ho kinh doanh")`` lists the business-household procedures;
+        ``catalog.search("units", text="ninh kieu")`` finds Ninh Kiều. See
+        :func:`onestop.catalog_search.search` for the arguments and the matching rule.
+
+        Raises:
+            ValidationError: If ``kind`` or ``level`` is not known.
+            UnknownUnit: If ``unit`` is not a unit of this catalog's unit set.
+        """
+        from onestop.catalog_search import search
+
+        return search(self, kind, text=text, level=level, unit=unit, at=at)
 
     def step_agency(self, proc: Procedure, step: RouteStep, competent_unit: str) -> Agency:
         """The agency that performs ``step`` for a dossier whose competent unit is given.

@@ -26,6 +26,7 @@ from rich.table import Table
 
 from onestop import inputs
 from onestop.cli_guard import GuardedGroup, require_schema
+from onestop.defaults import DEFAULT_DB, DEFAULT_SCENARIO, scenario_path, workflows_dir
 from onestop.errors import (
     AnchorError,
     AuditKeyError,
@@ -37,6 +38,7 @@ from onestop.errors import (
 
 if TYPE_CHECKING:
     from onestop.audit_key import AuditKey
+    from onestop.sim.runner import Interrupted
     from onestop.store import Store
 
 app = typer.Typer(
@@ -64,11 +66,20 @@ EXIT_BAD_INPUT = 2
 
 
 def default_workflows() -> Path:
-    """``./workflows`` if it exists, else the one beside the installed package (editable)."""
-    here = Path("workflows")
-    if here.is_dir():
-        return here
-    return Path(__file__).resolve().parent.parent / "workflows"
+    """The definitions that ship with onestop (``--workflows DIR`` overrides them)."""
+    return workflows_dir()
+
+
+def scenario_file(scenario: Path | str) -> Path:
+    """A scenario path, or the name of a bundled scenario (``cantho-2024``).
+
+    Raises:
+        typer.Exit: If it is neither.
+    """
+    try:
+        return scenario_path(scenario)
+    except ValidationError as exc:
+        raise fail(exc.reason) from None
 
 
 def fail(message: str) -> typer.Exit:
@@ -109,9 +120,10 @@ def existing_store(db: str) -> Store:
 
 @catalog_app.command("check")
 def catalog_check(
-    path: Annotated[Path, typer.Argument(help="Definitions directory or file.")] = Path(
-        "workflows"
-    ),
+    path: Annotated[
+        Path | None,
+        typer.Argument(help="Definitions directory or file (default: the bundled ones)."),
+    ] = None,
 ) -> None:
     """Validate every definition file and print a summary.
 
@@ -120,7 +132,7 @@ def catalog_check(
     from onestop.definitions import Definitions
 
     try:
-        defs = Definitions.load(path)
+        defs = Definitions.load(path or default_workflows())
     except DefinitionError as exc:
         raise _definition_failure(exc) from None
     for name, units in defs.unit_sets.items():
@@ -183,9 +195,10 @@ def catalog_diff(
         list[str],
         typer.Option("--at", help="A day (YYYY-MM-DD); give it twice: before, then after."),
     ],
-    path: Annotated[Path, typer.Argument(help="Definitions directory or file.")] = Path(
-        "workflows"
-    ),
+    path: Annotated[
+        Path | None,
+        typer.Argument(help="Definitions directory or file (default: the bundled ones)."),
+    ] = None,
     unit_set: Annotated[
         list[str] | None,
         typer.Option(
@@ -211,7 +224,7 @@ def catalog_diff(
     except ValueError as exc:
         raise fail(f"--at: {exc}") from None
     try:
-        defs = Definitions.load(path)
+        defs = Definitions.load(path or default_workflows())
     except DefinitionError as exc:
         raise _definition_failure(exc) from None
 
@@ -226,6 +239,8 @@ def catalog_diff(
         if named:
             return named[min(index, len(named) - 1)]
         live = [n for n, u in defs.unit_sets.items() if u.spec.in_force(day)]
+        if len(live) > 1 and defs.timeline:  # the manifest says which one serves the day
+            live = [n for n in live if n in defs.timeline] or live
         if len(live) > 1:
             live = [n for n in live if n in defs.catalogs] or live
         if len(live) != 1:
@@ -314,21 +329,39 @@ def _extra_tables(report: Any) -> list[Table]:
                 percent(s.late_share, "en"),
             )
         tables.append(lt)
+    if report.sync:
+        st = Table(title="Synchronisation with the national portal (status acknowledged)")
+        for col in ("level / unit", "received", "acknowledged", "share"):
+            st.add_column(col, justify="left" if col == "level / unit" else "right")
+        for s in report.sync:
+            name = (
+                report.label("level", s.level, "en")
+                if s.unit is None
+                else ("  " + report.label("unit", s.unit, "en"))
+            )
+            st.add_row(name, count(s.dossiers, "en"), count(s.acknowledged, "en"),
+                       percent(s.share, "en"))  # fmt: skip
+        tables.append(st)
     return tables
 
 
 def default_scenario() -> Path:
-    """``simulations/cantho-2024.yaml`` beside the definitions."""
-    return default_workflows().resolve().parent / "simulations" / "cantho-2024.yaml"
+    """The bundled ``simulations/cantho-2024.yaml``."""
+    return scenario_path(DEFAULT_SCENARIO)
 
 
 @app.command()
 def demo(
     db: Annotated[
         str, typer.Option(help="SQLite file to create (replaced if it is the default).")
-    ] = "onestop-demo.db",
+    ] = DEFAULT_DB,
     scenario: Annotated[
-        Path | None, typer.Option(help="Scenario (default: simulations/cantho-2024.yaml).")
+        Path | None,
+        typer.Option(help="Scenario file or bundled name (default: cantho-2024)."),
+    ] = None,
+    workflows: Annotated[
+        Path | None,
+        typer.Option(help="Definitions directory (default: the one the scenario names)."),
     ] = None,
     start: Annotated[
         str, typer.Option(help="First day of the simulated month (YYYY-MM-DD).")
@@ -359,15 +392,17 @@ def demo(
         raise fail(f"--start: {start!r} is not a date like 2024-03-01") from None
     path = Path(db)
     if path.exists():
-        if db != "onestop-demo.db" and not force:
+        if db != DEFAULT_DB and not force:
             raise fail(f"--db: {db} exists; pass --force to replace it")
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
     t0 = time.perf_counter()
     try:
-        spec, workflows = load_scenario(scenario or default_scenario(), days, scale)
+        spec, named = load_scenario(
+            scenario_file(scenario) if scenario else default_scenario(), days, scale
+        )
         spec = spec.model_copy(update={"start": first, "drain": False, "seed": seed})
-        sim = Simulation(spec, workflows, seed, url=db_url(db))
+        sim = Simulation(spec, workflows or named, seed, url=db_url(db))
     except DefinitionError as exc:
         raise _definition_failure(exc) from None
     except OnestopError as exc:
@@ -380,7 +415,16 @@ def demo(
         console=err,
     ) as progress:
         task = progress.add_task(f"{days} days of {spec.name} from {first}", total=100)
-        result = sim.run(lambda share: progress.update(task, completed=share * 100))
+        try:
+            result = sim.run(lambda share: progress.update(task, completed=share * 100))
+        except KeyboardInterrupt:
+            progress.stop()
+            err.print(
+                f"interrupted: {db} holds a partial run (run onestop demo again to replace it)",
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(EXIT_INTERRUPTED) from None
     alerts = AlertSweeper(sim.engine.store, sim.clock, sim.calendar).sweep()
     elapsed = time.perf_counter() - t0
     end = sim.clock.now()
@@ -405,12 +449,13 @@ def demo(
 
 @app.command()
 def report(
-    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = "onestop.db",
+    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = DEFAULT_DB,
     by: Annotated[
         str,
         typer.Option(
             help="Comma-separated dimensions: level, unit, intake_unit, agency, field, "
-            "procedure, channel, intake_mode."
+            "procedure, channel, intake_mode, procedure_version, unit_set; across a reorganisation "
+            "old_unit, new_unit, successor."
         ),
     ] = "level",
     period: Annotated[
@@ -428,6 +473,11 @@ def report(
     source: Annotated[
         str, typer.Option(help="live (dossiers) or rollups (nightly snapshots, fast at any size).")
     ] = "live",
+    mapping: Annotated[
+        Path | None,
+        typer.Option(help="Mapping for --by successor (default: the workflows' timeline's)."),
+    ] = None,
+    workflows: Annotated[Path | None, typer.Option(help="Definitions directory.")] = None,
 ) -> None:
     """On-time report by level, unit, field... for a period, with the other KPIs and the late
     steps by agency.
@@ -462,10 +512,11 @@ def report(
         else:
             parsed = Period.parse(period)
         dims = [b.strip() for b in by.split(",") if b.strip()]
+        successors = _successors(mapping, workflows) if "successor" in dims else None
         if source == "rollups":
             result = rollup_report(store, parsed, dims)
         else:
-            result = full_report(store, parsed, dims)
+            result = full_report(store, parsed, dims, successors=successors)
     except OnestopError as exc:
         raise fail(str(exc)) from None
     if format == "table":
@@ -491,6 +542,27 @@ def report(
         err.print(f"wrote {output}")
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def _successors(mapping: Path | None, workflows: Path | None) -> dict[str, str]:
+    """Old unit → successor from a mapping file, or from the mappings of the workflows'
+    timeline."""
+    from onestop.definitions import Definitions
+    from onestop.reports import successor_map
+    from onestop.timeline import Timeline
+    from onestop.transfers import load_mapping
+
+    try:
+        defs = Definitions.load(workflows or default_workflows())
+        if mapping is not None:
+            maps = [load_mapping(mapping, defs)]
+        else:
+            maps = list(Timeline.of(defs).mappings.values())
+    except DefinitionError as exc:
+        raise fail(f"--mapping: {exc.problems[0]}") from None
+    if not maps:
+        raise fail("--by successor: no mapping (give --mapping)")
+    return successor_map([(e.old, e.new, e.seat) for m in maps for e in m.units])
 
 
 def _open_engine(
@@ -523,7 +595,7 @@ def _open_engine(
 
 @app.command()
 def alerts(
-    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = "onestop.db",
+    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = DEFAULT_DB,
     now: Annotated[
         str | None, typer.Option(help="Sweep time (ISO; default now, Asia/Ho_Chi_Minh).")
     ] = None,
@@ -560,7 +632,7 @@ app.add_typer(scheduler_app, name="scheduler")
 
 @scheduler_app.command("run")
 def scheduler_run(
-    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = "onestop.db",
+    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = DEFAULT_DB,
     workflows: Annotated[Path | None, typer.Option(help="Definitions directory.")] = None,
     sweep_minutes: Annotated[float, typer.Option(min=0.01, help="Minutes between sweeps.")] = 15,
     reports_dir: Annotated[Path, typer.Option(help="Where report files go.")] = Path("reports"),
@@ -570,12 +642,35 @@ def scheduler_run(
     ] = None,
     dev: Annotated[bool, typer.Option(help="Allow unsealed anchors without an audit key.")] = False,
     init: Annotated[bool, typer.Option(help="Create onestop's tables if --db has none.")] = False,
+    sync_endpoint: Annotated[
+        str | None, typer.Option(help="Deliver the outbox to this portal endpoint (job sync).")
+    ] = None,
+    lease_seconds: Annotated[
+        float,
+        typer.Option(
+            min=1,
+            max=86400,
+            help="Lease length: renewed every third of it; a standby takes over between 2/3 "
+            "and 4/3 of it after the active instance dies.",
+        ),
+    ] = 60,
+    once: Annotated[
+        bool,
+        typer.Option(
+            help="Run every job now (the sweep even outside office hours), print the results "
+            "and exit."
+        ),
+    ] = False,
 ) -> None:
     """Run the scheduler in the foreground until SIGINT/SIGTERM. One instance is active per
-    database; a second one waits and takes over when the first stops. The nightly anchors are
-    sealed with the audit key (ONESTOP_AUDIT_KEY or ONESTOP_AUDIT_KEY_FILE).
+    database; a second one waits and takes over when the first stops, or when its lease
+    lapses after it died (between 2/3 and 4/3 of --lease-seconds after the death). Sweeps
+    run in office hours; when they pause, one log line says until when. The nightly anchors
+    are sealed with the audit key (ONESTOP_AUDIT_KEY or ONESTOP_AUDIT_KEY_FILE).
 
-    Example: onestop scheduler run --db postgresql+psycopg://onestop@127.0.0.1/onestop
+    Examples:
+      onestop scheduler run --db postgresql+psycopg://onestop@127.0.0.1/onestop
+      onestop scheduler run --once --dev
     """
     import signal
 
@@ -592,6 +687,14 @@ def scheduler_run(
             notifiers.append(WebhookNotifier(webhook))
         except ValueError as exc:
             raise fail(f"--webhook: {exc}") from None
+    dispatcher = None
+    if sync_endpoint:
+        from onestop.sync import Dispatcher, HttpTransport
+
+        try:
+            dispatcher = Dispatcher(engine.store, HttpTransport(sync_endpoint), engine.clock)
+        except ValueError as exc:
+            raise fail(f"--sync-endpoint: {exc}") from None
     service = SchedulerService(
         engine.store,
         engine.clock,
@@ -601,7 +704,26 @@ def scheduler_run(
         Schedule(sweep_seconds=sweep_minutes * 60),
         audit_key=key,
         anchor_file=anchor_file,
+        dispatcher=dispatcher,
+        lease_ttl=lease_seconds,
     )
+    if once:
+        import json
+
+        try:
+            results = service.run_once()
+        except OnestopError as exc:
+            raise fail(str(exc)) from None
+        for job, result in results.items():
+            if result is None:
+                out.print(f"{job}: failed (see job_runs.error)", highlight=False)
+                continue
+            shown = {  # a long list (the days anchored) as its first and last items
+                k: f"{v[0]} .. {v[-1]} ({len(v)})" if isinstance(v, list) and len(v) > 4 else v
+                for k, v in result.items()
+            }
+            out.print(f"{job}: {json.dumps(shown)}", highlight=False, soft_wrap=True)
+        return
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: service.stop())
     err.print(f"scheduler {service.id} waiting for the lease on {db} (Ctrl-C to stop)")
@@ -611,7 +733,9 @@ def scheduler_run(
 
 @app.command()
 def simulate(
-    scenario: Annotated[Path, typer.Argument(help="Scenario file (simulations/*.yaml).")],
+    scenario: Annotated[
+        Path, typer.Argument(help="Scenario file, or a bundled one's name (cantho-2024).")
+    ],
     days: Annotated[int | None, typer.Option(min=1, max=3660, help="Override days.")] = None,
     scale: Annotated[
         float | None, typer.Option(min=0.0001, max=1, help="Override the volume scale.")
@@ -623,23 +747,33 @@ def simulate(
         str | None, typer.Option(help="SQLite file for the first run's events (for report).")
     ] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path("out"),
+    executor: Annotated[
+        str,
+        typer.Option(help="Where replications run: local (processes) or dask://HOST:PORT."),
+    ] = "local",
 ) -> None:
     """Simulate dossier load through the real engine; write summary.json and the by-level
     on-time report with 95 % confidence intervals across replications.
 
     Example: onestop simulate simulations/cantho-2024.yaml --replications 4 --jobs 2
+    (or --executor dask://scheduler:8786 to run them on a Dask cluster)
     """
-    from onestop.sim.runner import run_replications, write_outputs
+    from onestop.sim.executors import open_executor, parse_executor
+    from onestop.sim.runner import Interrupted, run_replications, write_outputs
     from onestop.sim.scenario import Scenario
 
     configure_quiet()
+    interrupted: Interrupted | None = None
+    scenario = scenario_file(scenario)
     try:
         Scenario.load(scenario)
     except DefinitionError as exc:
         raise _definition_failure(exc) from None
     if db and Path(db).exists():
         raise fail(f"--db: {db} exists; choose a new file")
-    with Progress(
+    if db and parse_executor(executor) is not None:
+        raise fail("--db: the file would be written on a Dask worker; use --executor local")
+    display = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         TextColumn("{task.percentage:>3.0f} %"),
@@ -647,7 +781,8 @@ def simulate(
         TextColumn("ETA"),
         TimeRemainingColumn(),
         console=err,
-    ) as progress:
+    )
+    with open_executor(executor, jobs) as pool, display as progress:
         total = progress.add_task(f"{scenario.name} × {replications}", total=replications)
         bars = [
             progress.add_task(f"  replication {r + 1} (seed offset {r})", total=1.0)
@@ -669,11 +804,16 @@ def simulate(
                 scale=scale,
                 db=db,
                 progress=advance,
+                executor=pool,
             )
         except DefinitionError as exc:
             raise _definition_failure(exc) from None
         except OnestopError as exc:
             raise fail(str(exc)) from None
+        except Interrupted as stop:
+            interrupted = stop
+    if interrupted is not None:
+        raise _partial_simulation(interrupted, scenario, days, scale, db, out_dir)
     files = write_outputs(summary, out_dir)
     table = Table(title=f"{summary['scenario']}: on-time by level, {replications} replication(s)")
     heads = ("level", "on-time rate", "95 % Wilson interval", "target", "resolved", "late")
@@ -718,6 +858,52 @@ def simulate(
     )
 
 
+#: Exit code after Ctrl-C (128 + SIGINT), as shells report it.
+EXIT_INTERRUPTED = 130
+
+
+def _partial_simulation(
+    stop: Interrupted,
+    scenario: Path,
+    days: int | None,
+    scale: float | None,
+    db: str | None,
+    out: Path,
+) -> typer.Exit:
+    """After Ctrl-C: write what finished, marked ``"partial": true``, and keep an unfinished
+    --db as ``<db>.partial``; say so on stderr; return the exit (code 130) to raise."""
+    from onestop.sim.runner import load_scenario, summarise, write_outputs
+
+    done, asked = len(stop.finished), stop.requested
+    if stop.finished:
+        summary = summarise(load_scenario(scenario, days, scale)[0], stop.finished)
+        summary["partial"] = True
+        summary["replications_requested"] = asked
+        written = ", ".join(str(f) for f in write_outputs(summary, out))
+        err.print(
+            f"interrupted: partial results of {done} of {asked} replications written to "
+            f'{written} (summary.json says "partial": true)',
+            highlight=False,
+            soft_wrap=True,
+        )
+    else:
+        err.print(
+            f"interrupted: partial run, no replication of {asked} finished; nothing written",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if db and 0 not in stop.indices and Path(db).exists():
+        for suffix in ("", "-wal", "-shm"):
+            if Path(f"{db}{suffix}").exists():
+                Path(f"{db}{suffix}").rename(f"{db}.partial{suffix}")
+        err.print(
+            f"interrupted: --db {db} did not finish; kept as {db}.partial",
+            highlight=False,
+            soft_wrap=True,
+        )
+    return typer.Exit(EXIT_INTERRUPTED)
+
+
 def _audit_key(dev: bool) -> AuditKey | None:
     """The audit key from the environment; ``None`` only when ``dev`` allows unsealed anchors.
 
@@ -734,7 +920,7 @@ def _audit_key(dev: bool) -> AuditKey | None:
 
 @app.command()
 def verify(
-    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = "onestop.db",
+    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = DEFAULT_DB,
     anchors: Annotated[
         Path | None, typer.Option(help="The external anchor file to check the database against.")
     ] = None,
@@ -768,7 +954,7 @@ def verify(
 
 @app.command()
 def anchor(
-    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = "onestop.db",
+    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = DEFAULT_DB,
     through: Annotated[
         str | None, typer.Option(help="Last day to anchor, YYYY-MM-DD (default: yesterday).")
     ] = None,
@@ -781,7 +967,7 @@ def anchor(
     ONESTOP_AUDIT_KEY_FILE), in the database and in the external anchor file. An anchored
     day is never rewritten: naming one again is an error.
 
-    Example: onestop anchor --db onestop.db --file /mnt/offsite/anchors.jsonl
+    Example: onestop anchor --db onestop-demo.db --file /mnt/offsite/anchors.jsonl
     """
     from onestop.anchors import anchor_through
     from onestop.clock import SystemClock, local_date
@@ -807,12 +993,12 @@ def anchor(
 
 @app.command()
 def migrate(
-    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = "onestop.db",
+    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = DEFAULT_DB,
 ) -> None:
     """Bring a database's schema up to this version of onestop (creating it on an empty one).
     Back the database up first: migrations are not undone automatically.
 
-    Example: onestop migrate --db onestop.db
+    Example: onestop migrate --db onestop-demo.db
     """
     from onestop.store import Store
 
@@ -870,7 +1056,9 @@ def _hours(text: str, option: str) -> float:
 
 @app.command()
 def staff(
-    scenario: Annotated[Path, typer.Argument(help="Scenario file (simulations/*.yaml).")],
+    scenario: Annotated[
+        Path, typer.Argument(help="Scenario file, or a bundled one's name (cantho-2024).")
+    ],
     target: Annotated[
         str, typer.Option(help="Target on-time rate at every level, as on_time=0.999.")
     ] = "on_time=0.999",
@@ -884,6 +1072,10 @@ def staff(
         float | None, typer.Option(min=0.0001, max=1, help="Override the volume scale.")
     ] = None,
     rounds: Annotated[int, typer.Option(min=1, max=20, help="Confirmation rounds at most.")] = 4,
+    executor: Annotated[
+        str,
+        typer.Option(help="Where replications run: local (processes) or dask://HOST:PORT."),
+    ] = "local",
 ) -> None:
     """Smallest headcount per agency reaching an on-time target: Erlang C first, then confirmed
     (and topped up where waits stay too long) by simulation; prints the pooled rates with 95 %
@@ -891,6 +1083,7 @@ def staff(
 
     Example: onestop staff simulations/two-tier-2025.yaml --target on_time=0.999 --max-wait 2h
     """
+    from onestop.sim.executors import open_executor
     from onestop.sim.scenario import Scenario
     from onestop.sim.staffing import solve
 
@@ -903,6 +1096,7 @@ def staff(
     if name.strip() != "on_time" or not 0 < goal < 1:
         raise fail(f"--target: {target!r} is not like on_time=0.999")
     wait = _hours(max_wait, "--max-wait")
+    scenario = scenario_file(scenario)
     try:
         Scenario.load(scenario)
     except DefinitionError as exc:
@@ -915,14 +1109,15 @@ def staff(
         )
         err.print(f"round {number}: {rates}", highlight=False)
 
-    with Progress(
+    bar = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         TimeElapsedColumn(),
         TextColumn("ETA"),
         TimeRemainingColumn(),
         console=err,
-    ) as progress:
+    )
+    with open_executor(executor, jobs) as pool, bar as progress:
         task = progress.add_task("confirming by simulation", total=replications)
         shares = [0.0] * replications
 
@@ -942,6 +1137,7 @@ def staff(
                 rounds=rounds,
                 progress=advance,
                 on_round=report_round,
+                executor=pool,
             )
         except OnestopError as exc:
             raise fail(str(exc)) from None
@@ -984,7 +1180,7 @@ def main() -> None:
 
 @app.command()
 def scorecard(
-    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = "onestop.db",
+    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = DEFAULT_DB,
     by: Annotated[str, typer.Option(help="unit (competent unit) or level.")] = "unit",
     period: Annotated[
         str | None,
@@ -1103,6 +1299,330 @@ def _scorecard_tables(card: Any) -> list[Table]:
             formula += f" — not computable from onestop data: {ind.reason}"
         legend.add_row(ind.code, ind.name_en, formula, pts(ind.points), ind.basis)
     return [groups, values, legend]
+
+
+sync_app = typer.Typer(
+    help="Synchronisation with the national public-service portal (the outbox).",
+    no_args_is_help=True,
+)
+app.add_typer(sync_app, name="sync")
+
+
+@sync_app.command("run")
+def sync_run(
+    endpoint: Annotated[str, typer.Option(help="The portal's HTTP(S) endpoint (POST).")],
+    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = DEFAULT_DB,
+    once: Annotated[
+        bool, typer.Option(help="Deliver what is due now, then exit (else keep polling).")
+    ] = False,
+    batch: Annotated[int, typer.Option(min=1, help="Messages claimed per round.")] = 200,
+    timeout: Annotated[float, typer.Option(min=0.01, help="Seconds to wait per attempt.")] = 10,
+    max_attempts: Annotated[
+        int, typer.Option(min=1, help="Attempts before a message is a dead letter.")
+    ] = 12,
+    poll: Annotated[float, typer.Option(min=0.01, help="Seconds between polls.")] = 1.0,
+    header: Annotated[
+        list[str] | None,
+        typer.Option(help="Extra request header 'Name: value' (repeatable), e.g. a token."),
+    ] = None,
+) -> None:
+    """Deliver the outbox's messages to the portal: at least once, in order per dossier, with
+    an Idempotency-Key header; failed attempts back off exponentially (with jitter) and become
+    dead letters after --max-attempts. Several dispatchers may run on one database.
+
+    Example: onestop sync run --db onestop-demo.db --endpoint https://portal.example/api/status
+    """
+    import signal
+    import threading
+
+    from onestop.clock import SystemClock
+    from onestop.sync import Dispatcher, HttpTransport, RetryPolicy
+
+    headers = {}
+    for item in header or []:
+        name, sep, value = item.partition(":")
+        if not sep or not name.strip():
+            raise fail("--header: expected 'Name: value' (not shown: it may be secret)")
+        headers[name.strip()] = value.strip()
+    try:
+        transport = HttpTransport(endpoint, timeout=timeout, headers=headers)
+    except ValueError as exc:
+        raise fail(f"--endpoint: {exc}") from None
+    store = existing_store(db)
+    dispatcher = Dispatcher(
+        store,
+        transport,
+        SystemClock(),
+        policy=RetryPolicy(max_attempts=max_attempts),
+        batch=batch,
+        timeout=timeout,
+        claim_ttl=max(120.0, 4 * timeout),
+    )
+    if once:
+        totals = dispatcher.drain()
+        transport.close()
+    else:
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        err.print(f"dispatcher {dispatcher.holder} delivering to {endpoint} (Ctrl-C to stop)")
+        totals = dispatcher.run_forever(stop, poll)
+    out.print(
+        f"delivered {totals.delivered:,}, failed attempts {totals.failed:,}, "
+        f"dead letters {totals.dead:,} ({totals.rounds:,} rounds)",
+        highlight=False,
+    )
+
+
+@sync_app.command("status")
+def sync_status(
+    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = DEFAULT_DB,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show the outbox: backlog, age of the oldest undelivered message, dead letters.
+
+    Example: onestop sync status --db onestop-demo.db --json
+    """
+    import json
+
+    from onestop.clock import SystemClock
+    from onestop.store.outbox import backlog
+
+    now = SystemClock().now()
+    state = backlog(existing_store(db), now)
+    age = None
+    if state.oldest_pending_at is not None:
+        age = round((now - state.oldest_pending_at).total_seconds(), 3)
+    data = {
+        "pending": state.pending,
+        "claimed": state.claimed,
+        "dead": state.dead,
+        "delivered": state.delivered,
+        "oldest_undelivered_at": (
+            None if state.oldest_pending_at is None else state.oldest_pending_at.isoformat()
+        ),
+        "oldest_undelivered_age_seconds": age,
+        "dead_letters": state.dead_letters,
+    }
+    if as_json:
+        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        return
+    table = Table(title="Outbox (national portal synchronisation)")
+    table.add_column("backlog", justify="right")
+    table.add_column("being sent", justify="right")
+    table.add_column("oldest undelivered", justify="right")
+    table.add_column("dead letters", justify="right")
+    table.add_column("delivered", justify="right")
+    table.add_row(
+        f"{state.pending:,}",
+        f"{state.claimed:,}",
+        "–" if age is None else str(timedelta(seconds=int(age))),
+        f"{state.dead:,}",
+        f"{state.delivered:,}",
+    )
+    out.print(table)
+    if state.dead_letters:
+        letters = Table(title="Dead letters (onestop sync retry requeues them)")
+        for col in ("id", "key", "attempts", "last error"):
+            letters.add_column(col)
+        for letter in state.dead_letters:
+            letters.add_row(
+                str(letter["id"]), letter["key"], str(letter["attempts"]), letter["last_error"]
+            )
+        out.print(letters)
+
+
+@sync_app.command("retry")
+def sync_retry(
+    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = DEFAULT_DB,
+    id: Annotated[
+        list[int] | None, typer.Option("--id", help="Only this dead letter (repeatable).")
+    ] = None,
+) -> None:
+    """Requeue dead letters (all, or those given with --id) with fresh attempts.
+
+    Example: onestop sync retry --db onestop-demo.db
+    """
+    from onestop.store.outbox import requeue_dead
+
+    count = requeue_dead(existing_store(db), id or None)
+    out.print(f"requeued {count:,} dead letter(s)", highlight=False)
+
+
+@app.command()
+def reorganise(
+    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")],
+    mapping: Annotated[
+        Path, typer.Option(help="Mapping file, e.g. workflows/units/cantho-2025-mapping.yaml.")
+    ],
+    at: Annotated[str, typer.Option(help="When it takes effect (ISO, Asia/Ho_Chi_Minh).")],
+    dry_run: Annotated[bool, typer.Option(help="Print the plan; write nothing.")] = False,
+    workflows: Annotated[Path | None, typer.Option(help="Definitions directory.")] = None,
+) -> None:
+    """Transfer the open dossiers of abolished or merged units to their successors (one
+    'transferred' event each, appointments kept); --dry-run prints the plan only.
+
+    Example: onestop reorganise --db onestop-demo.db
+    --mapping workflows/units/cantho-2025-mapping.yaml --at 2025-07-01T00:00 --dry-run
+    """
+    from onestop.clock import VN_TZ
+    from onestop.definitions import Definitions
+    from onestop.engine import Engine
+    from onestop.transfers import load_mapping, read_mapping
+
+    try:
+        moment = datetime.fromisoformat(at)
+    except ValueError:
+        raise fail(f"--at: {at!r} is not an ISO instant like 2025-07-01T00:00") from None
+    try:
+        read_mapping(mapping)  # a missing or malformed file is refused before anything is read
+    except DefinitionError as exc:
+        raise fail(f"--mapping: {exc.problems[0]}") from None
+    try:
+        moment = inputs.moment(moment if moment.tzinfo else moment.replace(tzinfo=VN_TZ), "--at")
+        defs = Definitions.load(workflows or default_workflows())
+    except DefinitionError as exc:
+        raise _definition_failure(exc) from None
+    except OnestopError as exc:
+        raise fail(str(exc)) from None
+    try:
+        mp = load_mapping(mapping, defs)
+    except DefinitionError as exc:
+        more = f" (and {len(exc.problems) - 1} more)" if len(exc.problems) > 1 else ""
+        raise fail(f"--mapping: {exc.problems[0]}{more}") from None
+    existing_store(db).dispose()  # the file exists and is onestop's, at this schema
+    try:
+        engine = Engine.open(
+            db_url(db), workflows or default_workflows(), migrate=not dry_run,
+            serve=(mp.from_unit_set, mp.to_unit_set),
+        )  # fmt: skip
+    except OnestopError as exc:
+        raise fail(str(exc)) from None
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=err,
+        disable=dry_run,
+    ) as progress:
+        task = progress.add_task(f"transfer ({mp.mapping})", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        try:
+            outcome = engine.reorganise(mp, moment, dry_run=dry_run, progress=advance)
+        except OnestopError as exc:
+            raise fail(str(exc)) from None
+        finally:
+            engine.store.dispose()
+    for line in outcome.plan.lines():
+        out.print(line, highlight=False, soft_wrap=True)
+    if dry_run:
+        out.print("dry run: nothing written", highlight=False)
+    else:
+        skipped = f", {len(outcome.skipped)} changed meanwhile (left)" if outcome.skipped else ""
+        out.print(f"transferred {outcome.written} dossier(s){skipped}", highlight=False)
+
+
+@app.command("init")
+def init_definitions(
+    directory: Annotated[Path, typer.Argument(help="Where to copy the definitions.")],
+    force: Annotated[
+        bool, typer.Option(help="Write into a non-empty directory (same names replaced).")
+    ] = False,
+) -> None:
+    """Copy the bundled definitions (workflows/ and simulations/) into DIR for a city to edit;
+    then point --workflows (or a scenario) at the copies.
+
+    Example: onestop init mycity && onestop catalog check mycity/workflows
+    """
+    from onestop.defaults import copy_definitions
+
+    try:
+        written = copy_definitions(directory, force=force)
+    except ValidationError as exc:
+        raise fail(exc.reason) from None
+    out.print(
+        f"copied {len(written)} definition files to {directory}/workflows and "
+        f"{directory}/simulations. Next: onestop catalog check {directory}/workflows; "
+        f"onestop demo --scenario {directory}/simulations/{DEFAULT_SCENARIO}.yaml",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@catalog_app.command("list")
+def catalog_list(
+    kind: Annotated[str, typer.Argument(help="procedures, units or agencies.")] = "procedures",
+    level: Annotated[
+        str | None, typer.Option(help="Only this level (city, district, commune).")
+    ] = None,
+    unit: Annotated[
+        str | None,
+        typer.Option(
+            help="Procedures decided at this unit's level; the unit and those under it; "
+            "its agencies."
+        ),
+    ] = None,
+    search: Annotated[
+        str | None, typer.Option(help="Words to find, with or without diacritics.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table.")] = False,
+    workflows: Annotated[
+        Path | None, typer.Option(help="Definitions directory (default: the bundled ones).")
+    ] = None,
+    unit_set: Annotated[
+        str | None, typer.Option(help="Unit set and its catalog (default: the directory's).")
+    ] = None,
+) -> None:
+    """List procedure, unit or agency codes: the codes Engine.receive(procedure, unit) takes.
+
+    Examples:
+      onestop catalog list procedures --search "ho kinh doanh"
+      onestop catalog list units --level district
+      onestop catalog list agencies --unit 92.NK --json
+    """
+    import json
+    from dataclasses import asdict
+
+    from onestop.catalog_search import KINDS
+    from onestop.definitions import Definitions
+
+    if kind not in KINDS:
+        raise fail(f"{kind!r} is not one of {', '.join(KINDS)}")
+    try:
+        defs = Definitions.load(workflows or default_workflows())
+        if unit_set is not None and unit_set not in defs.catalogs:
+            raise fail(f"--unit-set: no catalog for {unit_set!r} ({', '.join(defs.catalogs)})")
+        catalog = defs.catalog_for(unit_set) if unit_set else defs.catalog
+        found = catalog.search(kind, text=search, level=level, unit=unit)
+    except DefinitionError as exc:
+        raise _definition_failure(exc) from None
+    except ValidationError as exc:
+        raise fail(f"--{exc.field}: {exc.reason}" if exc.field != "kind" else exc.reason) from None
+    except OnestopError as exc:
+        raise fail(f"--unit: {exc}") from None
+    if as_json:
+        sys.stdout.write(json.dumps([asdict(f) for f in found], ensure_ascii=False, indent=2))
+        sys.stdout.write("\n")
+        return
+    what = f" matching {search!r}" if search else ""
+    table = Table(title=f"{len(found)} {kind} of {catalog.units.name}{what}")
+    columns = {
+        "procedures": ("code", "name", "name (en)", "level", "field, time limit"),
+        "units": ("code", "name", "level", "parent", "kind"),
+        "agencies": ("code", "name", "level", "unit", "role"),
+    }[kind]
+    for column in columns:
+        table.add_column(column, overflow="fold", no_wrap=column == "code")
+    for f in found:
+        if kind == "procedures":
+            table.add_row(f.code, f.name, f.name_en, f.level, f.detail)
+        else:
+            table.add_row(f.code, f.name, f.level, f.unit, f.detail)
+    out.print(table)
 
 
 # -- the staff directory and the personal-data vault's key (issue 13) ---------------------------

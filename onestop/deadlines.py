@@ -183,6 +183,24 @@ def shifted(
     return calendar.add_working_days(due, paused) if paused > 0 else due
 
 
+def transfer_due(calendar: Calendar, rules: RuleSet, due: datetime | None) -> datetime | None:
+    """The appointment of a dossier a reorganisation transfers to a successor unit: kept, or
+    moved later by the rule set's ``transfer_extension_days`` working days.
+
+    Example:
+        >>> cal = Calendar.vietnam(years=[2025])
+        >>> due = datetime(2025, 7, 4, 9, tzinfo=VN_TZ)
+        >>> transfer_due(cal, RuleSet(name="kept"), due) == due
+        True
+        >>> extended = RuleSet(name="ext", transfer_extension_days=2)
+        >>> transfer_due(cal, extended, due).isoformat()
+        '2025-07-08T09:00:00+07:00'
+    """
+    if due is None or rules.transfer_extension_days <= 0:
+        return due
+    return calendar.add_working_days(due, rules.transfer_extension_days)
+
+
 def pause_effect(trigger: str, rules: RuleSet, supplements_requested: int) -> ClockEffect:
     """Whether a request stops the deadline clock.
 

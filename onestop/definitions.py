@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from onestop._yaml import load_yaml, problems_from
 from onestop.calendar import CalendarOverrides
@@ -37,7 +37,18 @@ class _ProceduresHead(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     unit_set: str = Field(pattern=CODE_PATTERN, max_length=60)
-    procedures: list[Any] = Field(min_length=1)
+    #: Another unit set whose procedures this one takes over (its own entries replace those
+    #: with the same code), each checked again against this unit set.
+    derive_from: str | None = Field(default=None, pattern=CODE_PATTERN, max_length=60)
+    #: What the derivation assumes, stated once for the whole file.
+    note: str = Field(default="", max_length=2000)
+    procedures: list[Any] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _some_procedures(self) -> _ProceduresHead:
+        if not self.procedures and self.derive_from is None:
+            raise ValueError("give procedures, or derive_from another unit set")
+        return self
 
 
 class Manifest(BaseModel):
@@ -45,16 +56,31 @@ class Manifest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     default_unit_set: str
+    #: The unit sets one engine serves in turn, oldest first, each chosen by the receipt day
+    #: (e.g. the three-tier city, then the merged two-tier city from 1 July 2025).
+    timeline: tuple[str, ...] = ()
 
 
 class MappingEntry(BaseModel):
-    """One old unit and the new unit that succeeds it."""
+    """One old unit and the new unit that succeeds it.
+
+    Attributes:
+        old: The unit of the old set.
+        new: Its successor in the new set.
+        note: Where the entry comes from.
+        assumed: True when no source gives it.
+        seat: For an abolished level (a district): the new unit that takes its dossiers of
+            procedures now decided at a lower level, when the dossier names no lower unit.
+        seat_note: Where ``seat`` comes from.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     old: str
     new: str
     note: str = ""
     assumed: bool = False
+    seat: str | None = None
+    seat_note: str = ""
 
 
 class UnitMapping(BaseModel):
@@ -90,6 +116,8 @@ class Definitions:
     mappings: dict[str, UnitMapping] = field(default_factory=dict)
     default_unit_set: str = ""
     fields: dict[str, FieldName] = field(default_factory=dict)
+    #: The manifest's timeline (empty: the default unit set alone).
+    timeline: tuple[str, ...] = ()
 
     @property
     def units(self) -> Units:
@@ -123,6 +151,7 @@ class Definitions:
         problems: list[Problem] = []
         unit_specs: dict[str, tuple[UnitSet, str]] = {}
         proc_files: list[tuple[tuple[str, list[tuple[str, Procedure]]], str]] = []
+        derived: dict[str, tuple[str, str]] = {}
         overrides: list[CalendarOverrides] = []
         mappings: dict[str, tuple[UnitMapping, str]] = {}
         manifest: Manifest | None = None
@@ -156,6 +185,9 @@ class Definitions:
                 pf = _parse_procedures(data, name, problems)
                 if pf is not None:
                     proc_files.append((pf, name))
+                    base = data.get("derive_from")
+                    if isinstance(base, str):
+                        derived[pf[0]] = (base, name)
             elif "mapping" in data:
                 mp = parse(UnitMapping, data, name)
                 if mp is not None:
@@ -201,6 +233,14 @@ class Definitions:
                 problems.append(Problem(name, "unit_set", f"unknown unit set {set_name!r}"))
                 continue
             entries.setdefault(set_name, []).extend((proc, name, key) for key, proc in procs)
+        for set_name, (base, name) in derived.items():
+            if base not in entries:
+                problems.append(Problem(name, "derive_from", f"no procedures of {base!r}"))
+                continue
+            own = {proc.code for proc, _, _ in entries.get(set_name, [])}
+            entries.setdefault(set_name, []).extend(
+                (proc, file, key) for proc, file, key in entries[base] if proc.code not in own
+            )
         catalogs: dict[str, Catalog] = {}
         for set_name, items in entries.items():
             if set_name not in unit_sets:
@@ -211,7 +251,7 @@ class Definitions:
                 problems.extend(exc.problems)
 
         for mp, name in mappings.values():
-            problems.extend(_check_mapping(mp, unit_sets, name))
+            problems.extend(check_mapping(mp, unit_sets, name))
 
         default = unit_set or (manifest.default_unit_set if manifest else None)
         if default is None and len(unit_specs) == 1:
@@ -222,6 +262,12 @@ class Definitions:
             )
         elif default not in unit_specs:
             problems.append(Problem(str(root), "default_unit_set", f"unknown unit set {default!r}"))
+        timeline = manifest.timeline if manifest else ()
+        for i, set_name in enumerate(timeline):
+            if set_name not in unit_specs:
+                problems.append(
+                    Problem(str(root), f"timeline[{i}]", f"unknown unit set {set_name!r}")
+                )
         if problems:
             raise DefinitionError(problems)
         merged = None
@@ -232,7 +278,7 @@ class Definitions:
             )
         assert default is not None
         maps = {key: mp for key, (mp, _) in mappings.items()}
-        return cls(root, unit_sets, catalogs, merged, maps, default, fields or {})
+        return cls(root, unit_sets, catalogs, merged, maps, default, fields or {}, timeline)
 
 
 def _parse_procedures(
@@ -279,7 +325,8 @@ def _versions_of(item: Any, key: str, file: str, problems: list[Problem]) -> lis
     return out
 
 
-def _check_mapping(mp: UnitMapping, unit_sets: dict[str, Units], file: str) -> list[Problem]:
+def check_mapping(mp: UnitMapping, unit_sets: dict[str, Units], file: str) -> list[Problem]:
+    """Problems of a mapping: unknown unit sets or units, dates that do not join the sets."""
     problems = [
         Problem(file, key, f"unknown unit set {getattr(mp, key)!r}")
         for key in ("from_unit_set", "to_unit_set")
@@ -312,4 +359,6 @@ def _check_mapping(mp: UnitMapping, unit_sets: dict[str, Units], file: str) -> l
             code = getattr(entry, side)
             if not units.has_unit(code):
                 problems.append(Problem(file, f"units[{i}].{side}", f"unknown unit {code!r}"))
+        if entry.seat is not None and not sides[1][1].has_unit(entry.seat):
+            problems.append(Problem(file, f"units[{i}].seat", f"unknown unit {entry.seat!r}"))
     return problems

@@ -79,8 +79,9 @@ class Dossier:
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Dossier:
         """Build from a ``dossiers`` row (extra keys are ignored)."""
+        get = row.get
         values: dict[str, Any] = {
-            f.name: row.get(f.name) if f.name in _VAULTED else row[f.name] for f in fields(cls)
+            name: get(name) if name in _VAULTED else row[name] for name in _DOSSIER_FIELDS
         }
         values["status"] = Status(values["status"])
         if values["timeliness"] is not None:
@@ -90,6 +91,10 @@ class Dossier:
     def to_dict(self) -> dict[str, Any]:
         """All fields as a plain dict."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+# ``fields()`` rebuilds its tuple on every call: a dossier view is built per command.
+_DOSSIER_FIELDS = tuple(f.name for f in fields(Dossier))
 
 
 @dataclass(frozen=True, slots=True)

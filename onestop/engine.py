@@ -17,7 +17,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,12 +29,14 @@ import structlog
 from onestop import plans
 from onestop.access import Actor, Forbidden, Policy
 from onestop.arguments import (
+    Channel,
     Intake,
     Meta,
     NewOptions,
     OpenQuery,
     Options,
     Reason,
+    ReturnMethod,
     validated,
     validated_mapping,
 )
@@ -44,19 +46,26 @@ from onestop.calendar import Calendar
 from onestop.catalog import Catalog, Procedure
 from onestop.clock import Clock, SystemClock, local_date
 from onestop.commands import DossierCommands
-from onestop.definitions import Definitions
+from onestop.defaults import DEFAULT_URL, workflows_dir
+from onestop.definitions import Definitions, UnitMapping
 from onestop.dossier import Dossier, Event, Step
-from onestop.errors import StaleVersion, ValidationError
+from onestop.errors import StaleVersion, UnknownUnit, ValidationError
 from onestop.inputs import dossier_id as valid_id
 from onestop.lifecycle import Facts, Lifecycle
+from onestop.portal import changes_portal, portal_state
 from onestop.rules import RuleBook, RuleSet
 from onestop.status import Status
 from onestop.store import EMPTY_ROW, Store, UnitOfWork, queries, to_json
 from onestop.store.event_log import event_row
 from onestop.store.officers import has_directory
+from onestop.timeline import Timeline
+from onestop.transfers import Outcome, reorganise
 from onestop.vault import VaultKey, load_vault_key
 
 log = structlog.get_logger("onestop.engine")
+#: The options of the trusted path: no actor, no expected version, no idempotency key.
+_TRUSTED = Meta.model_construct()
+_DEFAULTS: dict[str, Any] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +100,8 @@ class Engine(DossierCommands):
             the engine is embedded in a host that does its own access control.
         vault_key: The personal-data vault's key (default: none; applicant data is then
             refused). See :mod:`onestop.vault`.
+        timeline: The unit sets served in turn, chosen by the receipt day (default:
+            ``catalog`` alone). A dossier keeps its unit set's catalog until transferred.
         audit_key: The key chaining new events (default: from ``ONESTOP_AUDIT_KEY`` or
             ``ONESTOP_AUDIT_KEY_FILE``). Commands refuse to run without one, unless ``dev``.
         dev: Development mode: without a key, events are chained with plain SHA-256, which
@@ -108,6 +119,7 @@ class Engine(DossierCommands):
         clock: Clock | None = None,
         rules: RuleBook | None = None,
         policy: Policy | None = None,
+        timeline: Timeline | None = None,
         *,
         directory: bool = False,
         vault_key: VaultKey | None = None,
@@ -127,12 +139,13 @@ class Engine(DossierCommands):
         self.calendar = calendar
         self.clock: Clock = clock or SystemClock()
         self.rules = rules or RuleBook.vietnam()
+        self.timeline = timeline or Timeline.single(catalog)
 
     @classmethod
     def open(
         cls,
-        url: str = "sqlite:///onestop.db",
-        workflows: str | Path = "workflows",
+        url: str = DEFAULT_URL,
+        workflows: str | Path | None = None,
         *,
         unit_set: str | None = None,
         clock: Clock | None = None,
@@ -142,15 +155,17 @@ class Engine(DossierCommands):
         policy: Policy | None = None,
         directory: bool | None = None,
         vault_key: VaultKey | None = None,
+        serve: Sequence[str] = (),
         audit_key: AuditKey | None = None,
         dev: bool = False,
     ) -> Engine:
         """Load definitions, open (and migrate) the database, and return a ready engine.
 
         Args:
-            url: Database URL (SQLite file by default).
-            workflows: The definitions directory.
-            unit_set: Which unit set to run (default: the directory's default).
+            url: Database URL (default: the SQLite file ``onestop-demo.db``).
+            workflows: The definitions directory (default: the ones shipped with onestop).
+            unit_set: Which unit set to run alone (default: the manifest's ``timeline``, each
+                unit set chosen by the receipt day, else the directory's default).
             clock: Source of time (default: system clock).
             calendar: Working calendar (default: Vietnam 2015–2040 with the directory's
                 overrides).
@@ -163,27 +178,32 @@ class Engine(DossierCommands):
                 ``False`` is the explicit embedded mode.
             vault_key: The vault key (default: from ``ONESTOP_VAULT_KEY`` or
                 ``ONESTOP_VAULT_KEY_FILE``, else none).
+            serve: The unit sets to serve, oldest first (e.g. a mapping's two); overrides
+                ``unit_set`` and the manifest's timeline.
             audit_key: The key chaining new events (default: from the environment).
             dev: Development mode (an unkeyed chain when there is no key).
 
         Raises:
             DefinitionError: If a definition file is invalid.
             VaultKeyError: If the environment names a malformed vault key.
+            UnknownUnit: If ``serve`` names an unknown unit set.
         """
-        defs = Definitions.load(workflows, unit_set)
+        defs = Definitions.load(workflows or workflows_dir(), unit_set)
+        timeline = Timeline.of(defs, unit_set, serve)
         if calendar is None:
             calendar = Calendar.vietnam(overrides=defs.overrides)
         store = Store(url)
         if migrate:
             store.migrate()
-            store.sync_definitions(defs.catalog)
+            for catalog in timeline.catalogs:
+                store.sync_definitions(catalog)
         if directory is None:
             with store.begin() as conn:
                 directory = has_directory(conn)
         if vault_key is None:
             vault_key = load_vault_key()
         return cls(
-            store, defs.catalog, calendar, clock, rules, policy,
+            store, timeline.catalogs[0], calendar, clock, rules, policy, timeline,
             directory=directory, vault_key=vault_key, audit_key=audit_key, dev=dev,
         )  # fmt: skip
 
@@ -209,9 +229,20 @@ class Engine(DossierCommands):
             self._key_ready = True
         return self._audit_key
 
-    def lifecycle(self, proc: Procedure) -> Lifecycle:
-        """The shared state machine of a procedure version."""
-        return self.catalog.lifecycle(proc)
+    def lifecycle(self, proc: Procedure, catalog: Catalog | None = None) -> Lifecycle:
+        """The shared state machine of a procedure version (of ``catalog``, default the
+        engine's first)."""
+        return (catalog or self.catalog).lifecycle(proc)
+
+    def catalog_of(self, unit_set: str) -> Catalog:
+        """The catalog of a unit set this engine serves (a dossier's ``unit_set``).
+
+        Raises:
+            UnknownUnit: If the engine does not serve it.
+        """
+        if unit_set == self.catalog.units.name:
+            return self.catalog
+        return self.timeline.catalog(unit_set)
 
     # -- the pipeline ------------------------------------------------------------------------
 
@@ -224,16 +255,25 @@ class Engine(DossierCommands):
     def _record(
         self,
         uow: UnitOfWork,
+        before: Mapping[str, Any],
         after: dict[str, Any],
         event: dict[str, Any],
-        key: str | None,
+        meta: Meta,
+        scoped: str | None = None,
     ) -> Dossier:
-        """Append the event, store the idempotent result under the scoped ``key``, log;
-        ``after`` is the new row."""
+        """Append the event (and the portal's message when it changes what the portal shows),
+        store the idempotent result, log; ``before`` and ``after`` are the old and new rows.
+
+        The trusted path (the simulator's millions of commands) is not logged per command: the
+        lazy structlog proxy costs more than the rest of the recording."""
         uow.append_event(event, after)
+        if self.store.outbox and changes_portal(before, after):
+            uow.append_message(event, portal_state(after))
         uow.remember(after)
-        if key is not None:
-            uow.finish_key(key, after["id"], to_json(after))
+        if scoped is not None:
+            uow.finish_key(scoped, after["id"], to_json(after))
+        if meta is _TRUSTED:
+            return Dossier.from_row(after)
         log.debug(
             "dossier.command",
             trigger=event["trigger"],
@@ -246,9 +286,15 @@ class Engine(DossierCommands):
         return Dossier.from_row(after)
 
     def _context(
-        self, row: Mapping[str, Any], now: datetime, status: Status, proc: Procedure, rules: RuleSet
+        self,
+        row: Mapping[str, Any],
+        now: datetime,
+        status: Status,
+        proc: Procedure,
+        rules: RuleSet,
+        catalog: Catalog,
     ) -> plans.Context:
-        return plans.Context(row, now, status, proc, rules, self.calendar, self.catalog)
+        return plans.Context(row, now, status, proc, rules, self.calendar, catalog)
 
     def _create(self, trigger: str, meta: Meta, intake: Intake, args: dict[str, Any]) -> Dossier:
         key = self._chain_key()
@@ -260,16 +306,22 @@ class Engine(DossierCommands):
         with self.store.write(savepoint=savepoint, keyed=keyed) as uow:
             # Read once the write lock is held, so the log's times never go backwards.
             now = self._now()
-            proc = self.catalog.get(intake.procedure, at=local_date(now))
-            rules = self.rules.in_force(local_date(now))
-            values = plans.intake_values(intake, trigger, proc, self.catalog, rules, now)
+            day = local_date(now)
+            catalog = self.timeline.catalog_at(day)
+            if len(self.timeline.catalogs) > 1:
+                for unit in (intake.competent_unit, intake.intake_unit):
+                    if unit is not None:
+                        self.timeline.check_open(unit, day)
+            proc = catalog.get(intake.procedure, at=day)
+            rules = self.rules.in_force(day)
+            values = plans.intake_values(intake, trigger, proc, catalog, rules, now)
             actor = gate.actor(uow, meta.actor, now)
-            gate.check(actor, trigger, values)
-            status = self.lifecycle(proc).fire(
+            gate.check(actor, trigger, values, units=catalog.units)
+            status = catalog.lifecycle(proc).fire(
                 trigger, Facts(Status.NEW.value, steps=values["step_count"])
             )
             row = {**EMPTY_ROW, **values, "status": status.value, "status_code": status.portal_code}
-            plan = plans.admission(self._context(row, now, status, proc, rules))
+            plan = plans.admission(self._context(row, now, status, proc, rules, catalog))
             row.update(plan.set)
             # An applicant's own submission is theirs: their account goes on the vault row.
             own = None
@@ -301,7 +353,7 @@ class Engine(DossierCommands):
             # The first event's hash needs the new id: the head is set after the insert.
             uow.set_event_hash(row["id"], event["hash"])
             row["event_hash"] = event["hash"]
-            return self._record(uow, row, event, scoped)
+            return self._record(uow, EMPTY_ROW, row, event, meta, scoped)
 
     def execute(
         self,
@@ -327,7 +379,32 @@ class Engine(DossierCommands):
             raise ValidationError("command", f"unknown command {command!r}")
         meta = validated(Meta, **options)
         args = validated_mapping(spec.arguments, arguments)
-        dossier_id = valid_id(dossier_id)
+        return self._execute(command, spec, valid_id(dossier_id), args, meta)
+
+    def execute_trusted(
+        self, command: str, dossier_id: int, arguments: Mapping[str, Any] | None = None
+    ) -> Dossier:
+        """The trusted path of :meth:`execute`, for arguments built by onestop's own code (the
+        simulator): the same pipeline and law, without pydantic validation of the arguments,
+        and with no actor, expected version or idempotency key, and no log line per command.
+        Never for input from outside the process: a wrong argument here is not reported as a
+        :class:`ValidationError`.
+
+        Raises:
+            UnknownDossier, InvalidTransition: As :meth:`execute`.
+        """
+        spec = plans.COMMANDS[command]
+        if arguments:
+            args = spec.arguments.model_construct(**arguments)
+        else:  # frozen: the defaults are built once per command
+            args = _DEFAULTS.get(command) or _DEFAULTS.setdefault(
+                command, spec.arguments.model_construct()
+            )
+        return self._execute(command, spec, dossier_id, args, _TRUSTED)
+
+    def _execute(
+        self, command: str, spec: plans.Command, dossier_id: int, args: Any, meta: Meta
+    ) -> Dossier:
         trigger = spec.trigger or command
         key = self._chain_key()
         keyed = meta.idempotency_key is not None
@@ -355,8 +432,9 @@ class Engine(DossierCommands):
                     return Dossier.from_row(prior)
             if meta.expected_version is not None and row["version"] != meta.expected_version:
                 raise StaleVersion(dossier_id, meta.expected_version, row["version"])
-            marks = gate.check(actor, command, row, owner=owner)
-            proc = self.catalog.get(row["procedure_code"], version=row["procedure_version"])
+            catalog = self.catalog_of(row["unit_set"])
+            marks = gate.check(actor, command, row, owner=owner, units=catalog.units)
+            proc = catalog.get(row["procedure_code"], version=row["procedure_version"])
             rules = self.rules.named(row["rule_set"])
             before = Status(row["status"])
             status = before
@@ -365,8 +443,8 @@ class Engine(DossierCommands):
                     row["status"], row["step_index"], row["step_count"], row["paused_from"],
                     row["return_method"] == "post", row["apologies"], rules.max_apologies,
                 )  # fmt: skip
-                status = self.lifecycle(proc).fire(spec.trigger, facts)
-            plan = spec.plan(self._context(row, now, status, proc, rules), args)
+                status = catalog.lifecycle(proc).fire(spec.trigger, facts)
+            plan = spec.plan(self._context(row, now, status, proc, rules, catalog), args)
             changes = plan.set
             recorded = {**args.model_dump(), **plan.record, **marks}
             if command in VAULT_COMMANDS:  # the data goes to the vault, never to the event
@@ -390,7 +468,7 @@ class Engine(DossierCommands):
             for step in plan.new_steps:
                 uow.insert_step(dossier_id, step)
             after["event_hash"] = event["hash"]
-            return self._record(uow, after, event, scoped)
+            return self._record(uow, row, after, event, meta, scoped)
 
     # -- commands: new dossiers ----------------------------------------------------------------
 
@@ -459,6 +537,28 @@ class Engine(DossierCommands):
         )  # fmt: skip
         return self._create("receive", validated(Meta, **options), intake, {})
 
+    def receive_trusted(
+        self,
+        procedure: str,
+        competent_unit: str,
+        *,
+        intake_unit: str | None = None,
+        channel: Channel = "counter",
+        return_method: ReturnMethod = "counter",
+    ) -> Dossier:
+        """The trusted path of :meth:`receive` (see :meth:`execute_trusted`): codes and
+        channels built by onestop's own code, not validated by pydantic; the intake law
+        (competence, location independence) still applies.
+
+        Raises:
+            UnknownProcedure, UnknownUnit, NotAllowedHere: As :meth:`receive`.
+        """
+        intake = Intake.model_construct(
+            procedure=procedure, competent_unit=competent_unit, intake_unit=intake_unit,
+            channel=channel, return_method=return_method,
+        )  # fmt: skip
+        return self._create("receive", _TRUSTED, intake, {})
+
     def refuse_at_intake(
         self,
         procedure: str,
@@ -482,6 +582,40 @@ class Engine(DossierCommands):
             channel=channel, applicant=applicant,
         )  # fmt: skip
         return self._create("refuse", meta, intake, why.model_dump())
+
+    # -- reorganisation ----------------------------------------------------------------------
+
+    def reorganise(
+        self,
+        mapping: UnitMapping | str,
+        at: datetime | None = None,
+        *,
+        dry_run: bool = False,
+        actor: str = "reorganisation",
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Outcome:
+        """Transfer the open dossiers of a reorganised unit set to their successors
+        (:func:`onestop.transfers.reorganise`): one ``transferred`` event each, appointments
+        kept, unmapped dossiers listed; idempotent.
+
+        Args:
+            mapping: The mapping, or the name of one between two unit sets this engine serves.
+            at: When it takes effect (default: now).
+            dry_run: Only plan (``Outcome.plan``); write nothing.
+            actor: Recorded on the events.
+            progress: Called with ``(done, total)`` as dossiers are written.
+
+        Raises:
+            UnknownUnit: If the engine does not serve both unit sets, or no such mapping.
+            ValidationError: If ``at`` is not an aware instant.
+        """
+        if isinstance(mapping, str):
+            found = [m for m in self.timeline.mappings.values() if m.mapping == mapping]
+            if not found:
+                raise UnknownUnit(f"no mapping {mapping!r} between the unit sets served")
+            mapping = found[0]
+        moment = self._now() if at is None else at
+        return reorganise(self, mapping, moment, dry_run=dry_run, actor=actor, progress=progress)
 
     # -- queries -----------------------------------------------------------------------------
 
@@ -594,9 +728,10 @@ class Engine(DossierCommands):
         unit, agency, procedure, overdue_at, limit = (
             q.unit, q.agency, q.procedure, q.overdue_at, q.limit,
         )  # fmt: skip
-        if unit is not None:
+        served = [c.units for c in self.timeline.catalogs]
+        if unit is not None and not any(u.has_unit(unit) for u in served):
             self.units.unit(unit)
-        if agency is not None:
+        if agency is not None and not any(u.has_agency(agency) for u in served):
             self.units.agency(agency)
         if procedure is not None:
             self.catalog.get(procedure)

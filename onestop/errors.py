@@ -74,8 +74,29 @@ class UnknownUnit(OnestopError, LookupError):
     """No administrative unit or agency with that code exists."""
 
 
+class AbolishedUnit(UnknownUnit):
+    """The unit no longer exists on that day (a reorganisation abolished or merged it).
+
+    Attributes:
+        unit: The old unit's code.
+        successors: The units that succeed it, most direct first.
+    """
+
+    def __init__(self, unit: str, effective: str, successors: Sequence[str]) -> None:
+        self.unit = unit
+        self.successors = tuple(successors)
+        named = ", ".join(self.successors) or "none named in the mapping"
+        super().__init__(
+            f"unit {unit!r} was abolished or merged on {effective}; successor(s): {named}"
+        )
+
+
 class UnknownDossier(OnestopError, LookupError):
     """No dossier with that id exists."""
+
+
+class LeaseHeld(OnestopError):
+    """Another scheduler instance holds the database's scheduler lease."""
 
 
 class InvalidTransition(OnestopError):
@@ -151,3 +172,8 @@ class IdempotencyKeyReused(OnestopError):
 class VaultKeyError(OnestopError):
     """No usable personal-data vault key (missing, unreadable or malformed), with how to make
     one; or personal data given to an engine that has none."""
+
+
+class ExecutorUnavailable(OnestopError):
+    """The executor asked for cannot be used: not ``local`` nor ``dask://HOST:PORT``, Dask not
+    installed, no scheduler answering at that address, or its workers failed every retry."""

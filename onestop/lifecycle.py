@@ -20,7 +20,7 @@ Example:
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from onestop._machine import Guard, NotAllowed, SharedMachine, Transition
 from onestop.errors import DefinitionError, InvalidTransition, Problem
@@ -161,6 +161,9 @@ class Lifecycle:
                 graph[s].add(edge.dest or s)
         _check_graph(proc.code, graph, edges)
         self._machine = SharedMachine(states, edges)
+        # The guards read nothing but the facts, so the machine's answer to a trigger is a
+        # function of them: each allowed (trigger, facts) is run through the machine once.
+        self._allowed: dict[tuple[Any, ...], str] = {}
 
     @property
     def triggers(self) -> list[str]:
@@ -174,6 +177,14 @@ class Lifecycle:
             InvalidTransition: If the trigger is unknown, not allowed in the status, or a guard
                 refuses it (the message says which).
         """
+        key = (
+            trigger, facts.state, facts.step, facts.steps, facts.paused_from,
+            facts.return_by_post, facts.apologies, facts.max_apologies,
+        )  # fmt: skip
+        known = self._allowed.get(key)
+        if known is not None:
+            facts.state = known
+            return Status(known)
         status = facts.state
         try:
             done = self._machine.fire(trigger, facts)
@@ -184,6 +195,7 @@ class Lifecycle:
         if not done:
             reasons = self._machine.refusals(trigger, facts)
             raise InvalidTransition(trigger, status, "; ".join(reasons) or "a condition failed")
+        self._allowed[key] = facts.state
         return Status(facts.state)
 
     def allowed(self, facts: Facts) -> list[str]:

@@ -256,6 +256,33 @@ def _unit_tables(report: Report) -> str:
     return "<h2>Theo đơn vị <small>By unit</small></h2>" + "".join(blocks)
 
 
+def _sync_block(report: Report) -> str:
+    """Synchronisation with the national portal: per level, then its units."""
+    if not report.sync:
+        return ""
+    rows = []
+    for s in report.sync:
+        if s.unit is None:
+            vi = report.label("level", s.level, "vi")
+            name = f"<th>{escape(vi[:1].upper() + vi[1:])}</th>"
+        else:
+            name = _name_cell(report, "unit", s.unit)
+        rows.append(
+            f"<tr>{name}{_num(count(s.dossiers, 'vi'))}{_num(count(s.acknowledged, 'vi'))}"
+            f"{_num(percent(s.share, 'vi'))}</tr>"
+        )
+    head = [
+        ("Cấp / đơn vị", "Level / unit"),
+        ("Hồ sơ tiếp nhận", "Dossiers received"),
+        ("Đã đồng bộ trạng thái", "Status acknowledged"),
+        ("Tỷ lệ", "Share"),
+    ]
+    return (
+        "<h2>Đồng bộ với Cổng Dịch vụ công quốc gia "
+        "<small>Synchronisation with the national portal</small></h2>" + _table("sync", head, rows)
+    )
+
+
 def render_html(report: Report) -> str:
     """The report as one self-contained HTML page (Vietnamese and English labels)."""
     head_cells = "".join(
@@ -312,5 +339,6 @@ svg text.axis-note {{ fill: #c62828; }}
 {_late_procedures_block(report)}
 {_late_steps_block(report)}
 {_unit_tables(report)}
+{_sync_block(report)}
 </body></html>
 """

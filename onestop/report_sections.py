@@ -1,5 +1,6 @@
 """The parts of a full report beyond the on-time table: other indicators (KPIs), a month-by-month
-on-time trend per level, and who and what is late (procedures, agencies' steps).
+on-time trend per level, who and what is late (procedures, agencies' steps), and the share of
+dossiers whose status the national portal has acknowledged.
 
 Each section is one query over the same tables as :mod:`onestop.reports`, judged by the same
 stored classification (``dossiers.timeliness``, set at resolution by
@@ -17,6 +18,7 @@ from sqlalchemy import case, func, select
 
 from onestop.periods import Period
 from onestop.store import clauses
+from onestop.store import outbox as outbox_sql
 from onestop.store.schema import dossier_steps, dossiers
 from onestop.store.unit_of_work import UnitOfWork
 from onestop.timeliness import Timeliness, on_time_rate
@@ -197,3 +199,49 @@ def monthly_trend(uow: UnitOfWork, period: Period, as_of: datetime) -> list[Mont
         sums[1] += int(on_time)
         sums[2] += int(late)
     return [MonthPoint(m, lv, *sums) for (m, lv), sums in sorted(months.items())]
+
+
+@dataclass(frozen=True)
+class SyncShare:
+    """Synchronisation with the national portal for a level (``unit`` None) or one of its
+    units: dossiers received in the period, and how many had their status at the report's
+    instant acknowledged by the portal (see :func:`onestop.store.outbox.acknowledged`)."""
+
+    level: str
+    unit: str | None
+    dossiers: int
+    acknowledged: int
+
+    @property
+    def share(self) -> float | None:
+        """acknowledged / dossiers (``None`` without dossiers)."""
+        return _share(self.acknowledged, self.dossiers)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready, the share rounded to 4 decimals."""
+        share = self.share
+        return {
+            "level": self.level,
+            "unit": self.unit,
+            "dossiers": self.dossiers,
+            "acknowledged": self.acknowledged,
+            "share": None if share is None else round(share, 4),
+        }
+
+
+def synchronisation(uow: UnitOfWork, period: Period, as_of: datetime) -> list[SyncShare]:
+    """Per level, then each of its units: the share of dossiers received in ``period`` whose
+    status at ``as_of`` the portal had acknowledged by then (each level's total first, then its
+    units by code)."""
+    query = outbox_sql.acknowledged([dossiers.c.level, dossiers.c.competent_unit], period, as_of)
+    units: dict[str, list[SyncShare]] = defaultdict(list)
+    for level, unit, n, acked in uow.conn.execute(query):
+        units[str(level)].append(SyncShare(str(level), str(unit), int(n), int(acked)))
+    out: list[SyncShare] = []
+    for level, rows in units.items():
+        rows.sort(key=lambda r: str(r.unit))
+        total = SyncShare(
+            level, None, sum(r.dossiers for r in rows), sum(r.acknowledged for r in rows)
+        )
+        out += [total, *rows]
+    return out

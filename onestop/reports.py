@@ -11,12 +11,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, exists, select
+from sqlalchemy import Select, exists, func, select
 
 from onestop.errors import ValidationError
 from onestop.periods import Period
@@ -26,6 +26,7 @@ from onestop.report_sections import (
     MonthPoint,
     ProcedureLateness,
     StepLateness,
+    SyncShare,
     count_if,
     kpis,
     late_procedures,
@@ -33,6 +34,7 @@ from onestop.report_sections import (
     monthly_trend,
     resolution_counts,
     resolved_in,
+    synchronisation,
 )
 from onestop.store import Store, clauses, queries
 from onestop.store.schema import dossiers, events
@@ -48,7 +50,48 @@ DIMENSIONS: dict[str, str] = {
     "procedure": "procedure_code",
     "channel": "channel",
     "intake_mode": "intake_mode",
+    "procedure_version": "procedure_version",
+    "unit_set": "unit_set",
+    # Across a reorganisation: the unit at receipt, the unit now (a transferred dossier's
+    # successor), and the unit at receipt rolled up to its successor by a mapping.
+    "old_unit": "origin_unit",
+    "new_unit": "competent_unit",
+    "successor": "origin_unit",
 }
+#: Dimensions named after units (their names come from the units of every stored unit set).
+UNIT_DIMENSIONS = ("unit", "intake_unit", "old_unit", "new_unit", "successor")
+
+
+def dimension(dim: str) -> Any:
+    """The SQL expression a dimension groups by (a transferred dossier's unit at receipt is
+    its ``origin_unit``; a dossier never transferred is still where it was received)."""
+    if dim in ("old_unit", "successor"):
+        return func.coalesce(dossiers.c.origin_unit, dossiers.c.competent_unit)
+    return dossiers.c[DIMENSIONS[dim]]
+
+
+def successor_map(pairs: Sequence[tuple[str, str, str | None]]) -> dict[str, str]:
+    """``old unit → successor`` from mapping entries ``(old, new, seat)``: the seat when the
+    entry names one (an abolished district's dossiers go there), else the new unit."""
+    return {old: seat or new for old, new, seat in pairs}
+
+
+def _roll_up(rows: list[Row], dims: Sequence[str], successors: Mapping[str, str]) -> list[Row]:
+    merged: dict[tuple[Any, ...], Row] = {}
+    for row in rows:
+        key = {**row.key}
+        key["successor"] = successors.get(str(key["successor"]), key["successor"])
+        into = merged.setdefault(tuple(key[d] for d in dims), Row(key))
+        into.resolved += row.resolved
+        into.early += row.early
+        into.on_time += row.on_time
+        into.late += row.late
+        into.open_in_time += row.open_in_time
+        into.open_overdue += row.open_overdue
+        into.apologies += row.apologies
+    return order_rows(dims, merged)
+
+
 _LEVEL_ORDER = {"city": 0, "province": 0, "district": 1, "commune": 2}
 
 
@@ -101,6 +144,8 @@ class Report:
     trend: list[MonthPoint] | None = None
     #: The on-time table by level and unit (full reports): each level's units with their names.
     unit_rows: list[Row] | None = None
+    #: Synchronisation with the national portal by level and unit (full reports).
+    sync: list[SyncShare] | None = None
     #: Names of the grouped codes from the stored definitions: dimension → code → (vi, en).
     names: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)
 
@@ -143,6 +188,8 @@ class Report:
             ]
         if self.unit_rows is not None:
             data["by_unit"] = [r.as_dict() for r in self.unit_rows]
+        if self.sync is not None:
+            data["synchronisation"] = [s.as_dict() for s in self.sync]
         return data
 
     def to_json(self) -> str:
@@ -204,6 +251,7 @@ def on_time_report(
     period: Period,
     by: Sequence[str] = ("level",),
     as_of: datetime | None = None,
+    successors: Mapping[str, str] | None = None,
 ) -> Report:
     """Compute the on-time report over the dossiers table.
 
@@ -215,9 +263,11 @@ def on_time_report(
             dossiers are counted from their status, holder and deadline at that instant (their
             state history), and resolutions after it are not counted, so the report for a
             given period and instant is the same whenever it is run.
+        successors: Old unit → successor, for the ``successor`` dimension
+            (:func:`successor_map` of a reorganisation's mapping).
 
     Raises:
-        ValidationError: If a dimension is unknown.
+        ValidationError: If a dimension is unknown, or ``successor`` has no mapping.
     """
     dims = list(by)
     for dim in dims:
@@ -225,18 +275,18 @@ def on_time_report(
             raise ValidationError(
                 "by", f"unknown dimension {dim!r}; choose from {', '.join(DIMENSIONS)}"
             )
+    if "successor" in dims and successors is None:
+        raise ValidationError("by", "'successor' needs a reorganisation mapping")
     if as_of is None:
         as_of = period.bounds[1]
-    cols = [dossiers.c[DIMENSIONS[d]].label(d) for d in dims]
+    cols = [dimension(d).label(d) for d in dims]
     resolved_q = (
         select(*cols, *resolution_counts(), count_if(dossiers.c.apologies > 0))
         .where(resolved_in(period, as_of))
         .group_by(*cols)
     )
     st = events.c
-    as_of_cols = [
-        (st.agency if d == "agency" else dossiers.c[DIMENSIONS[d]]).label(d) for d in dims
-    ]
+    as_of_cols = [(st.agency if d == "agency" else dimension(d)).label(d) for d in dims]
     open_q = open_as_of(as_of_cols, as_of, period.end)
     rows: dict[tuple[Any, ...], Row] = {}
     n = len(dims)
@@ -254,7 +304,12 @@ def on_time_report(
         row = rows.setdefault(key, Row(dict(zip(dims, key, strict=True))))
         row.open_in_time, row.open_overdue = int(rec[n]), int(rec[n + 1])
         row.apologies += int(rec[n + 2])
-    return Report(period, dims, as_of, order_rows(dims, rows), names=names)
+    for dim in UNIT_DIMENSIONS:
+        names.setdefault(dim, names.get("unit", {}))
+    ordered = order_rows(dims, rows)
+    if successors is not None and "successor" in dims:
+        ordered = _roll_up(ordered, dims, successors)
+    return Report(period, dims, as_of, ordered, names=names)
 
 
 def open_as_of(keys: Sequence[Any], as_of: datetime, received_by: date) -> Select[Any]:
@@ -306,15 +361,20 @@ def order_rows(dims: Sequence[str], rows: dict[tuple[Any, ...], Row]) -> list[Ro
 
 
 def full_report(
-    store: Store, period: Period, by: Sequence[str] = ("level",), as_of: datetime | None = None
+    store: Store,
+    period: Period,
+    by: Sequence[str] = ("level",),
+    as_of: datetime | None = None,
+    successors: Mapping[str, str] | None = None,
 ) -> Report:
     """:func:`on_time_report` plus the KPIs, the month-by-month trend per level, the table by
-    level and unit, and the late procedures and late steps by agency.
+    level and unit, the late procedures and late steps by agency, and the synchronisation with
+    the national portal by level and unit.
 
     Raises:
         ValidationError: If a dimension is unknown.
     """
-    report = on_time_report(store, period, by, as_of)
+    report = on_time_report(store, period, by, as_of, successors)
     at = report.as_of
     report.unit_rows = (
         report.rows if list(by) == ["level", "unit"]
@@ -325,4 +385,6 @@ def full_report(
         report.late_steps = late_steps_by_agency(uow, period)
         report.late_procedures = late_procedures(uow, period, at)
         report.trend = monthly_trend(uow, period, at)
+        shares = synchronisation(uow, period, at)
+    report.sync = sorted(shares, key=lambda s: level_order(s.level))  # stable: totals first
     return report

@@ -31,6 +31,8 @@ class RuleSet(BaseModel):
             listing everything missing); a further one needs a recorded reason and does not
             stop it.
         payment_pauses_clock: Whether waiting for fees or taxes is excluded from the time limit.
+        transfer_extension_days: Working days a reorganisation may add to the appointment of a
+            dossier it transfers to a successor unit (0: the appointment is kept).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -43,6 +45,7 @@ class RuleSet(BaseModel):
     apology_lead_days: int = Field(default=1, ge=0, le=30)
     max_supplement_requests: int = Field(default=1, ge=0)
     payment_pauses_clock: bool = True
+    transfer_extension_days: float = Field(default=0.0, ge=0, le=30)
 
 
 class RuleBook:

@@ -1,7 +1,8 @@
 """The periodic jobs, on APScheduler 3 with its SQLAlchemy job store in the engine's database.
 
-Jobs: the alert sweep every N minutes during office hours, the nightly rollup of the day, and
-monthly / quarterly / yearly report files. Exactly one scheduler is active per database: a
+Jobs: the alert sweep every N minutes during office hours, the nightly rollup of the day,
+monthly / quarterly / yearly report files, and (with a dispatcher) delivery of the outbox to the
+national portal every few seconds. Exactly one scheduler is active per database: a
 *lease* row names the holder and its expiry; other instances wait and take over when it lapses
 or is released. Every job re-checks the lease before it works (fencing), and records a
 ``job_runs`` row, so two schedulers never both run a job. Misfires coalesce into one run.
@@ -12,7 +13,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,11 +31,13 @@ from onestop.anchors import anchor_through
 from onestop.audit_key import AuditKey
 from onestop.calendar import Calendar
 from onestop.clock import VN_TZ, Clock, local_date
+from onestop.errors import LeaseHeld
 from onestop.periods import Period
 from onestop.reports import on_time_report
 from onestop.rollups import snapshot_range
 from onestop.store import Store
 from onestop.store.schema import job_runs, scheduler_leases
+from onestop.sync import Dispatcher
 
 log = structlog.get_logger("onestop.scheduler")
 
@@ -117,12 +120,14 @@ class Schedule:
         office_hours_only: Skip sweeps while the office is closed.
         nightly: ``HH:MM`` of the rollup job.
         reports: Whether to write monthly / quarterly / yearly report files.
+        sync_seconds: Interval of the outbox delivery (with a dispatcher).
     """
 
     sweep_seconds: float = 15 * 60
     office_hours_only: bool = True
     nightly: str = "23:30"
     reports: bool = True
+    sync_seconds: float = 10.0
 
 
 # Jobs are stored by reference in the database; they find their live service here.
@@ -149,6 +154,7 @@ class SchedulerService:
         holder: Identity of this instance.
         audit_key: Seals the nightly anchors (``None`` only in development).
         anchor_file: The external anchor file the nightly anchors are appended to.
+        dispatcher: Delivers the outbox to the national portal (job ``sync``); none: no job.
     """
 
     def __init__(
@@ -163,8 +169,10 @@ class SchedulerService:
         holder: str | None = None,
         audit_key: AuditKey | None = None,
         anchor_file: Path | None = None,
+        dispatcher: Dispatcher | None = None,
     ) -> None:
         self.store, self.clock, self.calendar = store, clock, calendar
+        self.dispatcher = dispatcher
         self.audit_key, self.anchor_file = audit_key, anchor_file
         self.sweeper = AlertSweeper(store, clock, calendar, notifiers)
         self.reports_dir = Path(reports_dir)
@@ -173,6 +181,8 @@ class SchedulerService:
         self.id = self.lease.holder
         self.stop_event = threading.Event()
         self._scheduler: BackgroundScheduler | None = None
+        #: The opening the sweeps wait for while the office is closed (logged once).
+        self._paused_until: datetime | None = None
         self.jobs: dict[str, Callable[[datetime], Any]] = {
             "sweep": self._sweep,
             "nightly": self._nightly,
@@ -180,6 +190,8 @@ class SchedulerService:
             "report-quarter": lambda now: self._report(now, "quarter"),
             "report-year": lambda now: self._report(now, "year"),
         }
+        if dispatcher is not None:
+            self.jobs["sync"] = self._sync
 
     # -- jobs ---------------------------------------------------------------------------------
 
@@ -209,9 +221,19 @@ class SchedulerService:
         return result
 
     def _sweep(self, now: datetime) -> dict[str, Any]:
-        cal = self.calendar
-        if self.schedule.office_hours_only and cal.next_opening(now) != now:
-            return {"skipped": "office closed"}
+        if self.schedule.office_hours_only:
+            opening = self.calendar.next_opening(now)
+            if opening != now:
+                if opening != self._paused_until:  # one line per closed stretch, not per sweep
+                    self._paused_until = opening
+                    log.info(
+                        "scheduler.sweeps_paused",
+                        reason="office closed",
+                        until=opening.isoformat(),
+                        holder=self.id,
+                    )
+                return {"skipped": "office closed"}
+        self._paused_until = None
         return {"new_alerts": len(self.sweeper.sweep(now))}
 
     def _nightly(self, now: datetime) -> dict[str, Any]:
@@ -225,6 +247,11 @@ class SchedulerService:
         )
         days = [yesterday.isoformat(), today.isoformat()]
         return {"days": days, "rows": rows, "anchored": [a.day.isoformat() for a in new]}
+
+    def _sync(self, now: datetime) -> dict[str, Any]:
+        """Deliver what is due; bounded, so the lease is re-checked at the next run."""
+        assert self.dispatcher is not None  # the job exists only with a dispatcher
+        return self.dispatcher.drain(max_rounds=50).as_dict()
 
     def _report(self, now: datetime, span: str) -> dict[str, Any]:
         period = previous_period(now.date(), span)
@@ -257,6 +284,8 @@ class SchedulerService:
                 month="1,4,7,10", day=1, hour=6, minute=15, timezone=VN_TZ
             )
             triggers["report-year"] = CronTrigger(month=1, day=1, hour=6, minute=30, timezone=VN_TZ)
+        if self.dispatcher is not None:
+            triggers["sync"] = IntervalTrigger(seconds=self.schedule.sync_seconds, timezone=VN_TZ)
         for name, trigger in triggers.items():
             # Stored by reference: a restarted instance replaces the rows, it does not add more.
             scheduler.add_job(
@@ -293,6 +322,31 @@ class SchedulerService:
     def stop(self) -> None:
         """Ask :meth:`run_forever` to shut down cleanly."""
         self.stop_event.set()
+
+    def run_once(self) -> dict[str, Any]:
+        """Run every job now, once, for an operator: the sweep even while the office is closed,
+        the nightly rollup and anchors, the report files. Takes the lease for the time it runs
+        (fencing as usual) and gives it back.
+
+        Returns:
+            Each job's result (``None`` for a job that failed: see ``job_runs.error``).
+
+        Raises:
+            LeaseHeld: If another instance holds the lease.
+        """
+        if not self.lease.acquire():
+            holder = self.lease.current_holder()
+            raise LeaseHeld(
+                f"scheduler lease held by {holder}: stop it, or wait up to "
+                f"{self.lease.ttl:g} s after it dies"
+            )
+        office_hours_only = self.schedule.office_hours_only
+        try:
+            self.schedule = replace(self.schedule, office_hours_only=False)
+            return {job: self.run_job(job) for job in self.jobs}
+        finally:
+            self.schedule = replace(self.schedule, office_hours_only=office_hours_only)
+            self.lease.release()
 
 
 def previous_period(today: date, span: str) -> Period:

@@ -64,6 +64,7 @@ from onestop.periods import Period
 from onestop.presentation import Lang
 from onestop.report_sections import count_if
 from onestop.store import Store, queries
+from onestop.store.outbox import acknowledged
 from onestop.store.schema import dossiers, events, procedures, units
 from onestop.timeliness import Timeliness
 
@@ -145,6 +146,16 @@ GROUPS: tuple[Group, ...] = (
                 4.0,
                 "Decision",
                 _NO_ANNOUNCEMENTS,
+            ),
+            Indicator(
+                "1.3",
+                "Tỷ lệ hồ sơ được đồng bộ trạng thái lên Cổng Dịch vụ công quốc gia",
+                "Dossiers whose status the national portal has acknowledged",
+                "dossiers received in the period whose status at the period's end the portal had "
+                "acknowledged by then (their latest outbox message delivered) / dossiers received "
+                "in the period × 100 %; shown, not scored",
+                None,
+                "not found in the sources consulted",
             ),
         ),
     ),
@@ -569,6 +580,10 @@ def scorecard(store: Store, period: Period, by: str, calendar: Calendar) -> Scor
             ],
         )
         times = _working_time(conn, key, period, calendar)
+        synced = {
+            str(k): (int(acked), int(n))
+            for k, n, acked in conn.execute(acknowledged([key], period, period.bounds[1]))
+        }
         catalog = _online_catalog(conn, by, period.end)
         names = queries.names(uow)
     rows = []
@@ -580,7 +595,9 @@ def scorecard(store: Store, period: Period, by: str, calendar: Calendar) -> Scor
         early, on_time, late, rdig_of, rdig, el_of, el, unhappy = resolved.get(k, [0] * 8)
         done = early + on_time + late
         online_procs, procs = catalog.get(k, (0, 0))
+        acked, of = synced.get(k, (0, 0))
         scores = {
+            "1.3": Score(acked / of if of else None, acked, of, None),
             "2.1": _share("2.1", early + on_time, done),
             "2.2": _time_score(*times.get(k, (0.0, 0.0))),
             "3.1": _share("3.1", dig, dig_of),

@@ -371,7 +371,7 @@ def cli_cases(s: Scratch) -> list[tuple[str, list[str], str]]:
                       ["alerts", "--db", db, "--workflows", path], text))  # fmt: skip
     for label, argv, text in [
         ("simulate /dev/null", ["simulate", "/dev/null"], "problem"),
-        ("simulate a missing file", ["simulate", str(s.missing / "s.yaml")], "problem"),
+        ("simulate a missing file", ["simulate", str(s.missing / "s.yaml")], "file not found"),
         ("simulate --days 0", ["simulate", "/dev/null", "--days", "0"], "--days"),
         ("demo --start yesterday", ["demo", "--db", str(s.missing / "d.db"), "--start", "x"], "--start"),
         ("demo --db an existing file", ["demo", "--db", str(s.text)], "exists"),

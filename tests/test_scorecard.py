@@ -91,6 +91,7 @@ def test_commune_unit_by_hand(known: Engine, calendar: Calendar) -> None:
     assert [r.key for r in card.rows] == ["C", "D1", "W1"]
     assert values(card, "W1") == {
         # a and c on time, b late: 2 of 3 resolved, × 10 points.
+        "1.3": (0.0, None),  # 5 received, none synchronised (no dispatcher ran); not scored
         "2.1": (0.6667, 6.6667),
         # Used: a 09:00→11:00 = 2 h, b Mon 09:00→Tue 09:00 = 6 h + 2 h, c 1 h: 11 h = 1.375 days.
         # Allowed: 09:00→17:00 = 6 h each, 18 h = 2.25 days. 1.375 / 2.25 ≤ 1: full 10 points.
@@ -119,6 +120,7 @@ def test_district_unit_by_hand_with_late_and_apologised_dossiers(
 ) -> None:
     card = scorecard(known.store, Period.parse("2025-03"), "unit", calendar)
     assert values(card, "D1") == {
+        "1.3": (0.0, None),  # e, f, g received, none synchronised
         "2.1": (0.0, 0.0),  # e and g late
         # Used: e 3 Mar 08:00 → 19 Mar 08:00 = 12 working days, g → 20 Mar = 13: 25.
         # Allowed: both to 17 Mar 08:00 = 10 (g's apology date gives no lawful time): 20.
@@ -140,6 +142,7 @@ def test_by_level_orders_levels_and_scores_the_open_city(known: Engine, calendar
     card = scorecard(known.store, Period.parse("2025-03"), "level", calendar)
     assert [r.key for r in card.rows] == ["city", "district", "commune"]
     assert values(card, "city") == {
+        "1.3": (0.0, None),  # one received, not synchronised
         "2.1": (None, None),
         "2.2": (None, None),
         "3.1": (None, None),

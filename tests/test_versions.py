@@ -106,7 +106,7 @@ def test_catalog_diff_command(defs: Definitions) -> None:
         app, ["catalog", "diff", "--at", "2025-06-30", "--at", "2025-07-01", str(ROOT)]
     )
     assert switch.exit_code == 0, switch.output
-    assert "unit set: cantho-2024 → cantho-2025-two-tier" in switch.output
+    assert "unit set: cantho-2024 → cantho-2025-merged" in switch.output  # the manifest timeline
     bad = runner.invoke(app, ["catalog", "diff", "--at", "2025-06-30", str(ROOT)])
     assert bad.exit_code == 2 and "give exactly two days, got 1" in bad.output
 

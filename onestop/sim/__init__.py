@@ -4,6 +4,7 @@ Example:
     >>> from onestop.sim import Scenario  # simulations/*.yaml, validated with precise errors
 """
 
+from onestop.sim.executors import Workload, open_executor
 from onestop.sim.model import RunResult, Simulation
 from onestop.sim.runner import load_scenario, run_replications, write_outputs
 from onestop.sim.scenario import Scenario
@@ -12,7 +13,9 @@ __all__ = [
     "RunResult",
     "Scenario",
     "Simulation",
+    "Workload",
     "load_scenario",
+    "open_executor",
     "run_replications",
     "write_outputs",
 ]

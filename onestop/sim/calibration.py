@@ -25,6 +25,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from onestop.defaults import scenario_path
 from onestop.log import configure
 from onestop.sim.model import Simulation
 from onestop.sim.runner import load_scenario
@@ -243,6 +244,10 @@ def main(argv: list[str] | None = None) -> None:
         print(markdown(json.loads(Path(args.scenario).read_text())))
         return
     configure(None, "WARNING")
+    # A path, or a bundled scenario's name: the command works from any directory.
+    args.scenario = str(scenario_path(args.scenario))
+    if args.predict:
+        args.predict = str(scenario_path(args.predict))
     records = grid_runs(
         args.scenario, days=args.days, scale=args.scale, jobs=args.jobs,
         replications=args.replications,

@@ -26,6 +26,7 @@ from onestop.catalog import Procedure
 from onestop.clock import VN_TZ, ManualClock
 from onestop.deadlines import apology_deadline
 from onestop.definitions import Definitions
+from onestop.dossier import Dossier
 from onestop.engine import Engine
 from onestop.errors import InvalidTransition, NotAllowedHere
 from onestop.periods import Period
@@ -33,6 +34,7 @@ from onestop.reports import full_report, on_time_report
 from onestop.sim.mechanisms import tet_rush_days
 from onestop.sim.scenario import Scenario
 from onestop.store import Store
+from onestop.store.memory import MemoryStore
 
 Process = Generator[Any, Any, None]
 
@@ -122,9 +124,13 @@ class Simulation:
         scenario: What to simulate.
         workflows: The definitions directory.
         seed: Random seed of this replication.
-        url: Database URL (default: in-memory SQLite, the fast path).
+        url: Database URL the events are written to (default: in-memory SQLite).
         definitions: Already loaded definitions (saves reloading per replication).
         calendar: Already built calendar.
+        memory: Run the engine over an in-memory store (:class:`onestop.store.memory.MemoryStore`)
+            with its trusted path, written to ``url`` in bulk (the default, the fast path);
+            ``False``: over ``url`` itself, one SQL transaction and one validated call per
+            command. Both produce the same events for the same seed.
     """
 
     def __init__(
@@ -135,6 +141,7 @@ class Simulation:
         url: str = "sqlite://",
         definitions: Definitions | None = None,
         calendar: Calendar | None = None,
+        memory: bool = True,
     ) -> None:
         self.scenario = scenario
         self.rng = random.Random(seed)
@@ -152,11 +159,18 @@ class Simulation:
         self.hours_per_day = calendar.office_hours.seconds_per_day / 3600
         self.t0 = datetime.combine(start, datetime.min.time(), VN_TZ)
         self.clock = ManualClock(self.t0)
-        store = Store(url)
-        store.migrate()
-        store.sync_definitions(self.catalog)
+        # Simulated dossiers are never synchronised with the national portal: no outbox.
+        self.db = Store(url, outbox=False)
+        self.db.migrate()
+        self.db.sync_definitions(self.catalog)
+        self.memory = MemoryStore(self.db) if memory else None
         # Simulated dossiers are not records: without an audit key the chain is unkeyed.
-        self.engine = Engine(store, self.catalog, calendar, self.clock, dev=True)
+        engine = Engine(self.memory or self.db, self.catalog, calendar, self.clock, dev=True)
+        self.engine = engine
+        # Commands built here are trusted (see Engine.execute_trusted) on the fast path.
+        self._receive: Callable[..., Dossier] = engine.receive_trusted if memory else engine.receive
+        self._execute: Callable[..., Dossier] = engine.execute_trusted if memory else engine.execute
+        self._live: set[int] = set()  # dossiers whose process runs
         self.env = simpy.Environment()
         self.staff: dict[str, simpy.PriorityResource] = {}
         self.stats: dict[str, AgencyStats] = {}
@@ -422,7 +436,7 @@ class Simulation:
 
     def dossier(self, proc: Procedure, unit: str) -> Process:
         """The life of one dossier, every state change through the engine."""
-        sc, rng, engine = self.scenario, self.rng, self.engine
+        sc, rng = self.scenario, self.rng
         ch = sc.channels
         online = proc.online != "none" and rng.random() < self.online_probability
         postal = not online and proc.postal and rng.random() < ch.postal
@@ -437,7 +451,7 @@ class Simulation:
             else ("online" if online else "counter")
         )
         d = self.do(
-            engine.receive,
+            self._receive,
             proc.code,
             unit,
             intake_unit=intake,
@@ -448,13 +462,17 @@ class Simulation:
             return
         self.dossiers += 1
         self.open += 1
+        self._live.add(d.id)
         try:
             yield from self._process(proc, d, online, ret)
         finally:
             self.open -= 1
+            self._live.discard(d.id)
+            if self.memory is not None:
+                self.memory.retire(d.id)
 
     def _process(self, proc: Procedure, d: Any, online: bool, ret: str) -> Process:
-        sc, rng, engine = self.scenario, self.rng, self.engine
+        sc, rng, engine, run = self.scenario, self.rng, self.engine, self._execute
         beh, mech = sc.behaviour, sc.mechanisms
         steps = proc.route.steps
         if beh.apology:
@@ -492,17 +510,17 @@ class Simulation:
                         if rng.random() >= external.extra_round_share:
                             break
             if k == withdraw_step:
-                self.do(engine.withdraw, d.id, reason="applicant withdrew")
+                self.do(run, "withdraw", d.id, {"reason": "applicant withdrew"})
                 return
             asked_supplement = k == supplement_step and self.do(
-                engine.request_supplement, d.id, "bổ sung giấy tờ"
+                run, "request_supplement", d.id, {"reason": "bổ sung giấy tờ"}
             )
             if asked_supplement:
                 delay = beh.supplement_delay_days.sample(rng) * self.hours_per_day
                 yield self.env.timeout(self.working_delay(delay))
-                self.do(engine.supplement, d.id)
+                self.do(run, "supplement", d.id)
             if k + 1 < len(steps):
-                d = self.do(engine.complete_step, d.id) or engine.get(d.id)
+                d = self.do(run, "complete_step", d.id) or engine.get(d.id)
                 if mech.handover is not None and d.current_agency != agency:
                     # The file goes to the next agency: a paper file bound for another unit, or
                     # for another building of the same unit, is carried there; otherwise it is
@@ -519,12 +537,14 @@ class Simulation:
                     )
                     yield self.env.timeout(self.working_delay(delay))
                 continue
-            asked_payment = proc.fee_vnd > 0 and self.do(engine.request_payment, d.id, proc.fee_vnd)
+            asked_payment = proc.fee_vnd > 0 and self.do(
+                run, "request_payment", d.id, {"amount_vnd": proc.fee_vnd}
+            )
             if asked_payment:
                 delay = beh.payment_delay_days.sample(rng) * self.hours_per_day
                 yield self.env.timeout(self.working_delay(delay))
-                self.do(engine.pay, d.id, online=rng.random() < beh.paid_online)
-            self.do(engine.resolve, d.id)
+                self.do(run, "pay", d.id, {"online": rng.random() < beh.paid_online})
+            self.do(run, "resolve", d.id)
         if self.window[0] <= received < self.window[1]:
             self.visit_waits.append((waits[0], waits[1]))
         yield from self.deliver(d.id, ret)
@@ -571,17 +591,17 @@ class Simulation:
 
     def deliver(self, dossier_id: int, method: str) -> Process:
         """Return the result: by post (dispatch, transit) or collected / downloaded."""
-        beh, rng, engine = self.scenario.behaviour, self.rng, self.engine
+        beh, rng, run = self.scenario.behaviour, self.rng, self._execute
         if method == "post":
-            self.do(engine.dispatch_post, dossier_id)
+            self.do(run, "dispatch_post", dossier_id)
             yield self.env.timeout(24 * rng.uniform(1, 3))
         else:
             delay = beh.collect_delay_days.sample(rng) * self.hours_per_day
             yield self.env.timeout(self.working_delay(delay))
-        returned = self.do(engine.return_result, dossier_id) is not None
+        returned = self.do(run, "return_result", dossier_id) is not None
         if returned and rng.random() < beh.rating_share:
             scores, weights = zip(*beh.ratings.items(), strict=True)
-            self.do(engine.rate, dossier_id, rng.choices(scores, weights)[0])
+            self.do(run, "rate", dossier_id, {"score": rng.choices(scores, weights)[0]})
 
     def watch(self, dossier_id: int) -> Process:
         """On the last day the law allows an apology letter (Form 04) in time
@@ -590,7 +610,7 @@ class Simulation:
         work) issues one. The new date is set by that expected work:
         the remaining steps' mean work from now, in whole working days, at least one."""
         engine, cal = self.engine, self.calendar
-        while True:
+        while dossier_id in self._live:  # a retired dossier may have left the store
             d = engine.get(dossier_id)
             if not d.status.is_open or d.due_at is None or d.apologies:
                 return
@@ -612,7 +632,10 @@ class Simulation:
             if remaining / self.hours_per_day > left:
                 days = max(1, math.ceil(remaining / self.hours_per_day))
                 new_due = cal.add_working_days(max(d.due_at, now), days)
-                self.do(engine.apologise, dossier_id, new_due, "hồ sơ cần thêm thời gian xử lý")
+                reason = "hồ sơ cần thêm thời gian xử lý"
+                self.do(
+                    self._execute, "apologise", dossier_id, {"new_due": new_due, "reason": reason}
+                )
                 return
             yield self.env.timeout(self.working_delay(min(left, 0.5) * self.hours_per_day) or 1)
 
@@ -640,8 +663,8 @@ class Simulation:
         self.sync()
         first = self.scenario.start + timedelta(days=self.scenario.warmup_days)
         period = Period(first, max(end.date(), first), "simulation")
-        report = full_report(self.engine.store, period, ["level"], as_of=end)
-        fields = on_time_report(self.engine.store, period, ["field"], as_of=end)
+        report = full_report(self.db, period, ["level"], as_of=end)
+        fields = on_time_report(self.db, period, ["field"], as_of=end)
         n = len(self.visit_waits)
         return RunResult(
             seed=self.seed,

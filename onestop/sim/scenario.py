@@ -7,7 +7,7 @@ applicant and officer behaviour. Every number a calibration rests on is stated i
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -128,6 +128,31 @@ class Behaviour(_Model):
     collect_delay_days: Distribution = Distribution(kind="triangular", low=0.1, mode=1, high=5)
 
 
+class Reorganisation(_Model):
+    """A reorganisation during the run (the 1 July 2025 two-tier reform): at ``at`` the open
+    dossiers are transferred by ``mapping`` (:meth:`onestop.Engine.reorganise`), and arrivals,
+    channels and staffing switch to the new unit set's (run by
+    :mod:`onestop.sim.reorganisation`).
+
+    Attributes:
+        at: When it takes effect.
+        mapping: The mapping's name (``workflows/units/*mapping*.yaml``).
+        unit_set: The unit set from then on.
+        volume: Arrivals from then on.
+        channels: Channel mix from then on (default: unchanged).
+        staffing: Officers of the new unit set's agencies (default: unchanged).
+        basis: Where these figures come from.
+    """
+
+    at: datetime
+    mapping: str
+    unit_set: str
+    volume: Volume
+    channels: Channels | None = None
+    staffing: Staffing | None = None
+    basis: str = ""
+
+
 class Scenario(_Model):
     """A simulation scenario.
 
@@ -151,6 +176,7 @@ class Scenario(_Model):
         mechanisms: Where lateness comes from (consultations, site visits, absences, other
             posts, hand-overs, the Tết rush); none by default.
         targets: Figures the scenario is calibrated to (for the summary's comparison).
+        reorganisation: A reorganisation during the run (``None``: none).
     """
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9\-]*$")
@@ -170,6 +196,7 @@ class Scenario(_Model):
     behaviour: Behaviour = Behaviour()
     mechanisms: Mechanisms = Mechanisms()
     targets: dict[str, float] = Field(default_factory=dict)
+    reorganisation: Reorganisation | None = None
 
     @model_validator(mode="after")
     def _warmup(self) -> Scenario:

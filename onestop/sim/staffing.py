@@ -9,15 +9,14 @@ those headcounts, and add an officer where the simulated wait per visit still ex
 from __future__ import annotations
 
 import math
-import tempfile
 from collections.abc import Callable
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from onestop.sim.executors import Workload
 from onestop.sim.model import Simulation
-from onestop.sim.runner import ProgressCallback, load_scenario, run_replications
+from onestop.sim.runner import ProgressCallback, load_scenario, run_workload
 
 
 def erlang_c(servers: int, offered: float) -> float:
@@ -58,13 +57,13 @@ def erlang_c_headcount(
     return cap
 
 
-def _write(scenario: Any, workflows: Path, by_agency: dict[str, int], folder: Path) -> Path:
-    data = scenario.model_dump(mode="json", exclude_defaults=False)
-    data["workflows"] = str(workflows)
-    data["staffing"] = {**data["staffing"], "by_agency": by_agency, "target_utilisation": None}
-    path = folder / f"{scenario.name}-staffed.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True))
-    return path
+def _staffed(workload: Workload, by_agency: dict[str, int]) -> Workload:
+    """The workload with these headcounts (they replace any utilisation-based sizing)."""
+    scenario = workload.scenario
+    staffing = scenario.staffing.model_copy(
+        update={"by_agency": dict(by_agency), "target_utilisation": None}
+    )
+    return workload.with_scenario(scenario.model_copy(update={"staffing": staffing}))
 
 
 def solve(
@@ -79,6 +78,7 @@ def solve(
     rounds: int = 4,
     progress: ProgressCallback | None = None,
     on_round: Callable[[int, dict[str, Any]], None] | None = None,
+    executor: Executor | None = None,
 ) -> dict[str, Any]:
     """Search the headcount per agency reaching ``target`` on time at every level.
 
@@ -87,12 +87,14 @@ def solve(
         target: Required on-time rate at every level (e.g. 0.999).
         max_wait_hours: Working hours a file may wait at an agency's queue per visit.
         replications: Replications per confirmation round.
-        jobs: Parallel processes.
+        jobs: Parallel local processes (when no ``executor`` is given).
         days: Override the scenario's days.
         scale: Override the scenario's volume scale.
         rounds: Confirmation rounds at most.
         progress: Replication progress, as in :func:`run_replications`.
         on_round: Called with the round number and its summary.
+        executor: Where each round's replications run (e.g. a Dask client's executor);
+            default: ``jobs`` local processes. The scenario and definitions go by value.
 
     Returns:
         ``headcounts`` by agency (those of the last simulated round), ``erlang_c`` (the starting
@@ -114,30 +116,33 @@ def solve(
     reached = False
     done = 0
     stopped = ""
-    with tempfile.TemporaryDirectory() as folder:
-        for done in range(1, rounds + 1):
-            staffed = _write(scenario, workflows, counts, Path(folder))
-            summary = run_replications(
-                staffed, replications=replications, jobs=jobs, progress=progress
-            )
-            if on_round:
-                on_round(done, summary)
-            reached = all(lv["on_time"]["rate"] >= target for lv in summary["levels"].values())
-            slow = [
-                agency
-                for agency, stats in summary["agencies"].items()
-                if stats["mean_wait_per_visit_working_hours"] > max_wait_hours
-            ]
-            if not slow:
-                # Reached, or late for reasons officers cannot fix (consultations, transport).
-                stopped = "reached" if reached else "late, though no agency waits too long"
-                break
-            reached = False  # the on-time target alone is not enough: waits must fit too
-            if done == rounds:
-                stopped = f"{len(slow)} agencies still wait too long after {rounds} round(s)"
-                break
-            for agency in slow:
-                counts[agency] = counts.get(agency, 1) + 1
+    workload = Workload.of(scenario, workflows)
+    for done in range(1, rounds + 1):
+        summary = run_workload(
+            _staffed(workload, counts),
+            replications=replications,
+            jobs=jobs,
+            progress=progress,
+            executor=executor,
+        )
+        if on_round:
+            on_round(done, summary)
+        reached = all(lv["on_time"]["rate"] >= target for lv in summary["levels"].values())
+        slow = [
+            agency
+            for agency, stats in summary["agencies"].items()
+            if stats["mean_wait_per_visit_working_hours"] > max_wait_hours
+        ]
+        if not slow:
+            # Reached, or late for reasons officers cannot fix (consultations, transport).
+            stopped = "reached" if reached else "late, though no agency waits too long"
+            break
+        reached = False  # the on-time target alone is not enough: waits must fit too
+        if done == rounds:
+            stopped = f"{len(slow)} agencies still wait too long after {rounds} round(s)"
+            break
+        for agency in slow:
+            counts[agency] = counts.get(agency, 1) + 1
     return {
         "scenario": scenario.name,
         "target": target,

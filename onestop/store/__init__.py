@@ -24,6 +24,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
 
 from onestop.catalog import Catalog
+from onestop.defaults import DEFAULT_URL
 from onestop.errors import SchemaOutOfDate
 from onestop.store import schema
 from onestop.store.codec import DATE_COLUMNS, DATETIME_COLUMNS, from_json, to_json
@@ -70,20 +71,25 @@ class Store:
             cost more than the commands; 10,000 pages (~40 MB of log) amortise them tenfold.
             Durability is the same.
         echo: Log SQL (debugging).
+        outbox: Write an outbox message for the national portal with every event that changes
+            what it shows (:mod:`onestop.portal`). Off only for a database nobody synchronises
+            (the benchmarks measure its cost with it off).
     """
 
     def __init__(
         self,
-        url: str = "sqlite:///onestop.db",
+        url: str = DEFAULT_URL,
         *,
         sqlite_synchronous: str = "NORMAL",
         sqlite_wal_pages: int = SQLITE_WAL_PAGES,
         echo: bool = False,
+        outbox: bool = True,
     ) -> None:
         parsed = make_url(url)
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
         self.url = parsed
+        self.outbox = outbox
         self._local = threading.local()
         self.dialect = parsed.get_backend_name()
         if self.dialect == "sqlite":
@@ -235,6 +241,11 @@ class Store:
                 pending.flush(UnitOfWork(conn))
             finally:
                 self._local.conn = self._local.batch = None
+
+    @property
+    def in_batch(self) -> bool:
+        """Whether this thread is inside :meth:`batch`."""
+        return getattr(self._local, "conn", None) is not None
 
     @contextmanager
     def write(self, savepoint: bool = True, keyed: bool = True) -> Iterator[UnitOfWork]:

@@ -138,3 +138,13 @@ def names(uow: UnitOfWork) -> dict[str, dict[str, tuple[str, str]]]:
     )
     out["procedure"] = {r.code: (r.name_vi, r.name_en) for r in conn.execute(query)}
     return out
+
+
+def open_of_unit_set(uow: UnitOfWork, unit_set: str) -> list[dict[str, Any]]:
+    """Every open dossier row received under (or moved to) ``unit_set``, by id."""
+    query = (
+        select(dossiers)
+        .where(clauses.is_open(), dossiers.c.unit_set == unit_set)
+        .order_by(dossiers.c.id)
+    )
+    return [dict(r) for r in uow.conn.execute(query).mappings()]

@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -202,6 +203,10 @@ dossiers = Table(
     Column("returned_at", AwareDateTime),
     Column("rating", Integer),
     Column("closed_at", AwareDateTime),
+    # Where a dossier transferred by a reorganisation was received (NULL: never transferred).
+    Column("origin_unit_set", String(60)),
+    Column("origin_unit", String(40)),
+    Column("origin_procedure_version", Integer),
     # Hash of the dossier's latest event: the head of its tamper-evident chain.
     Column("event_hash", String(64)),
     Column("created_at", AwareDateTime, nullable=False),
@@ -387,4 +392,47 @@ personal_data = Table(
     Index("ix_personal_data_id_index", "id_index"),
     Index("ix_personal_data_account_index", "account_index"),
     Index("ix_personal_data_dossier_id", "dossier_id"),
+)
+
+# The transactional outbox: one message per event that changes what the national portal shows
+# (onestop.portal), written in the event's transaction, delivered by the sync dispatcher.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("dossier_id", BigId, nullable=False),
+    # The event's seq: messages of a dossier are delivered in this order.
+    Column("seq", Integer, nullable=False),
+    # When the event happened, and the dossier's columns the message carries as they were after
+    # it (onestop.portal.STATE_FIELDS); the message is built from them and the dossier's intake
+    # columns when it is sent.
+    Column("created_at", AwareDateTime, nullable=False),
+    Column("trigger", String(40), nullable=False),
+    Column("status", String(30), nullable=False),
+    Column("current_agency", String(60)),
+    Column("due_at", AwareDateTime),
+    Column("received_at", AwareDateTime),
+    Column("resolved_at", AwareDateTime),
+    Column("returned_at", AwareDateTime),
+    Column("outcome", String(20)),
+    Column("timeliness", String(20)),
+    # pending, delivered, or dead (gave up after the maximum attempts; `sync retry` requeues).
+    Column("state", String(10), nullable=False, server_default="pending"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", AwareDateTime),
+    # A dispatcher's claim (lease): nobody else sends the message until it expires.
+    Column("claimed_by", String(100)),
+    Column("claimed_until", AwareDateTime),
+    Column("delivered_at", AwareDateTime),
+    Column("last_error", String(500)),
+    # No other index: each costs every command a b-tree insert (one message per event is the
+    # events table's unique key already). Only undelivered messages are indexed, for the
+    # dispatcher's claims and `sync status`; a delivered one leaves the index.
+    Index(
+        "ix_outbox_undelivered",
+        "dossier_id",
+        "seq",
+        sqlite_where=text("delivered_at IS NULL"),
+        postgresql_where=text("delivered_at IS NULL"),
+    ),
 )

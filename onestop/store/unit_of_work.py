@@ -19,8 +19,9 @@ from sqlalchemy.sql.expression import ClauseElement
 
 from onestop.clock import VN_TZ
 from onestop.errors import IdempotencyKeyReused, StaleVersion, UnknownDossier, ValidationError
+from onestop.portal import STATE_FIELDS
 from onestop.store.codec import DATETIME_COLUMNS, from_json
-from onestop.store.schema import dossier_steps, dossiers, events, idempotency_keys
+from onestop.store.schema import dossier_steps, dossiers, events, idempotency_keys, outbox
 
 # The hot-path statements, as SQLAlchemy Core. They are compiled once per dialect and set of
 # columns (:class:`Prepared`) and run on the driver's cursor of the same connection, inside the
@@ -36,16 +37,24 @@ _VERSION = select(dossiers.c.version).where(dossiers.c.id == bindparam("b_id"))
 _REFERENCE = select(dossiers.c.id).where(dossiers.c.reference == bindparam("b_reference"))
 # ``inline``: no RETURNING of the generated key (PostgreSQL would add one).
 _INSERT_EVENT = insert(events).inline()
+_INSERT_MESSAGE = insert(outbox).inline()
 _SET_HEAD = update(dossiers).where(dossiers.c.id == bindparam("b_id"))
 _INSERT_STEP = insert(dossier_steps).inline()
+# Bulk loads (the simulator's in-memory store) give the dossier ids themselves.
+_BULK_DOSSIER = insert(dossiers).inline()
 _UPDATE_STEP = update(dossier_steps).where(
     dossier_steps.c.dossier_id == bindparam("b_id"), dossier_steps.c.seq == bindparam("b_seq")
 )
 #: Every dossier column, ``None``: the row of a dossier before its first command.
 EMPTY_ROW: dict[str, Any] = {c.name: None for c in dossiers.columns}
 _DOSSIER_COLUMNS = tuple(c.name for c in dossiers.columns)
+#: The columns of a dossier row and of a dossier step row, in the order of bulk inserts.
+DOSSIER_COLUMNS = _DOSSIER_COLUMNS
+STEP_COLUMNS = tuple(c.name for c in dossier_steps.columns)
 #: The columns of an event row, in the order of the multi-row insert.
 EVENT_COLUMNS = tuple(c.name for c in events.columns if c.name != "id")
+#: The columns an outbox message is written with (the rest take their defaults).
+MESSAGE_COLUMNS = ("dossier_id", "seq", "created_at", "trigger", *STATE_FIELDS)
 
 
 class Prepared:
@@ -99,25 +108,31 @@ _PREPARED: weakref.WeakKeyDictionary[Dialect, dict[tuple[Any, ...], Prepared]] =
 
 class Batch:
     """What a batch of commands (:meth:`onestop.store.Store.batch`) keeps beside its one
-    transaction: the events waiting for one multi-row insert, and the dossier rows it has
-    locked, as its commands left them."""
+    transaction: the events and outbox messages waiting for their multi-row inserts, and the
+    dossier rows it has locked, as its commands left them."""
 
-    __slots__ = ("events", "rows")
+    __slots__ = ("events", "messages", "rows")
 
     def __init__(self) -> None:
         self.events: list[dict[str, Any]] = []
+        self.messages: list[dict[str, Any]] = []
         self.rows: dict[int, dict[str, Any]] = {}
 
     def absorb(self, uow: UnitOfWork) -> None:
         """Take over the work of a command that succeeded."""
         self.events.extend(uow.events)
+        self.messages.extend(uow.messages)
         self.rows.update(uow.rows)
 
     def flush(self, uow: UnitOfWork) -> None:
-        """Insert the waiting events (before a read, and before the batch commits)."""
+        """Insert the waiting events and messages (before a read, and before the batch
+        commits)."""
         if self.events:
             uow.insert_events(self.events)
             self.events.clear()
+        if self.messages:
+            uow.insert_messages(self.messages)
+            self.messages.clear()
 
 
 class UnitOfWork:
@@ -129,7 +144,10 @@ class UnitOfWork:
             multi-row insert and the rows this batch has locked stay known (``None`` outside).
     """
 
-    __slots__ = ("_conn", "_cursor", "_driver", "_prepared", "batch", "dialect", "events", "rows")
+    __slots__ = (
+        "_conn", "_cursor", "_driver", "_prepared", "batch", "dialect", "events", "messages",
+        "rows",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -146,6 +164,8 @@ class UnitOfWork:
         self._driver = driver
         #: Events appended by this unit of work, not yet inserted (inside a batch).
         self.events: list[dict[str, Any]] = []
+        #: Outbox messages written by this unit of work, not yet inserted (inside a batch).
+        self.messages: list[dict[str, Any]] = []
         #: Dossier rows as this unit of work left them (inside a batch).
         self.rows: dict[int, dict[str, Any]] = {}
         self._cursor: Any = None
@@ -302,6 +322,38 @@ class UnitOfWork:
         """Insert event rows in one multi-row statement."""
         if rows:
             self._run_many(self._statement("insert_event", _INSERT_EVENT, EVENT_COLUMNS), rows)
+
+    def append_message(self, event: Mapping[str, Any], state: Mapping[str, Any]) -> None:
+        """Write an outbox message for the portal about ``event`` (same transaction), holding
+        the dossier's ``state`` after it (:func:`onestop.portal.portal_state`). Inside a batch
+        it waits for the batch's multi-row insert, as events do."""
+        row = {
+            "dossier_id": event["dossier_id"],
+            "seq": event["seq"],
+            "created_at": event["at"],
+            "trigger": event["trigger"],
+            **state,
+        }
+        if self.batch is not None:
+            self.messages.append(row)
+        else:
+            self._run(self._statement("insert_message", _INSERT_MESSAGE, MESSAGE_COLUMNS), row)
+
+    def insert_messages(self, rows: list[dict[str, Any]]) -> None:
+        """Insert outbox messages in one multi-row statement."""
+        if rows:
+            prepared = self._statement("insert_message", _INSERT_MESSAGE, MESSAGE_COLUMNS)
+            self._run_many(prepared, rows)
+
+    def insert_dossiers(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert whole dossier rows, ids included, in one multi-row statement (bulk loads)."""
+        if rows:
+            self._run_many(self._statement("bulk_dossier", _BULK_DOSSIER, DOSSIER_COLUMNS), rows)
+
+    def insert_steps(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert whole dossier step rows in one multi-row statement (bulk loads)."""
+        if rows:
+            self._run_many(self._statement("insert_step", _INSERT_STEP, STEP_COLUMNS), rows)
 
     def set_event_hash(self, dossier_id: int, value: str) -> None:
         """Move a new dossier's chain head (its first event needs the id the insert gave)."""

@@ -10,7 +10,9 @@ connection = context.config.attributes.get("connection")
 if connection is None:  # pragma: no cover - only when run by the alembic command line
     from sqlalchemy import create_engine
 
-    url = context.config.get_main_option("sqlalchemy.url") or "sqlite:///onestop.db"
+    from onestop.defaults import DEFAULT_URL
+
+    url = context.config.get_main_option("sqlalchemy.url") or DEFAULT_URL
     with create_engine(url).begin() as conn:
         context.configure(connection=conn, target_metadata=metadata, render_as_batch=True)
         with context.begin_transaction():

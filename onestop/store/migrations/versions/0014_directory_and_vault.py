@@ -1,7 +1,7 @@
 """staff directory, personal-data vault, idempotency keys scoped and bound to their arguments
 
 Revision ID: 0014
-Revises: 0011
+Revises: 0013
 Create Date: 2026-11-24 04:00:00
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014"
-down_revision = "0011"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
