@@ -30,6 +30,7 @@ from onestop.calendar import Calendar, CalendarOverrides, OfficeHours
 from onestop.catalog import Catalog, Procedure, Route, RouteStep
 from onestop.clock import VN_TZ, Clock, ManualClock, SystemClock
 from onestop.definitions import Definitions, UnitMapping
+from onestop.directory import Officer, StaffDirectory
 from onestop.dossier import Dossier, Event, Step
 from onestop.engine import Engine
 from onestop.errors import (
@@ -37,6 +38,7 @@ from onestop.errors import (
     CalendarRangeError,
     DefinitionError,
     ExecutorUnavailable,
+    IdempotencyKeyReused,
     ImportRowsError,
     InvalidTransition,
     NotAllowedHere,
@@ -48,6 +50,7 @@ from onestop.errors import (
     UnknownProcedure,
     UnknownUnit,
     ValidationError,
+    VaultKeyError,
 )
 from onestop.feedback import FeedbackLaw
 from onestop.feedback_access import FeedbackPolicy
@@ -59,6 +62,7 @@ from onestop.store import Store
 from onestop.timeline import Timeline
 from onestop.timeliness import Timeliness
 from onestop.units import Agency, Level, Unit, Units, UnitSet
+from onestop.vault import VaultKey
 
 __all__ = [
     # Tier 1: running dossiers.
@@ -74,14 +78,17 @@ __all__ = [
     "FeedbackItem",
     "FeedbackPolicy",
     "ManualClock",
+    "Officer",
     "OneStopPolicy",
     "Period",
     "Policy",
+    "StaffDirectory",
     "Status",
     "Step",
     "Store",
     "SystemClock",
     "Timeliness",
+    "VaultKey",
     # Tier 2: definitions (units, catalog, rules, calendar overrides).
     "Agency",
     "CalendarOverrides",
@@ -106,6 +113,7 @@ __all__ = [
     "DefinitionError",
     "ExecutorUnavailable",
     "Forbidden",
+    "IdempotencyKeyReused",
     "ImportRowsError",
     "InvalidTransition",
     "NotAllowedHere",
@@ -117,6 +125,7 @@ __all__ = [
     "UnknownProcedure",
     "UnknownUnit",
     "ValidationError",
+    "VaultKeyError",
     # Sub-namespaces.
     "alerts",
     "audit",

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any, Literal, TypedDict, TypeVar
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from onestop.access import Actor
 from onestop.errors import ValidationError
@@ -41,17 +41,43 @@ class _Args(BaseModel):
 
 
 class Applicant(_Args):
-    """Who applies. Personal data: stored on the dossier, never logged.
+    """Who applies. Personal data: kept encrypted in the vault (:mod:`onestop.vault`), never
+    in the dossier's row or events, never logged.
 
     Attributes:
         name: Full name.
         id_number: Citizen identity number (12 ASCII digits).
         phone: Vietnamese phone number (``0...`` or ``+84...``).
+        address: Postal address (for a result returned by post).
+        account: The applicant's account, when the desk links a counter dossier to it (an
+            online submission is linked to its submitter's account by itself): the account
+            then sees the dossier and may rate it.
     """
 
     name: Name | None = None
     id_number: CitizenId | None = None
     phone: Phone | None = None
+    address: Text | None = None
+    account: UserId | None = None
+
+
+class Correction(_Args):
+    """A correction of the applicant's data: the fields given replace the vault's.
+
+    Attributes:
+        name, id_number, phone, address: As in :class:`Applicant`; at least one.
+    """
+
+    name: Name | None = None
+    id_number: CitizenId | None = None
+    phone: Phone | None = None
+    address: Text | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> Correction:
+        if all(v is None for v in self.model_dump().values()):
+            raise ValueError("give at least one of name, id_number, phone, address")
+        return self
 
 
 class Meta(_Args):

@@ -1795,3 +1795,182 @@ def export(
         store.dispose()
     for w in written:
         err.print(f"wrote {w.path}: {w.cases:,} dossiers, {w.events:,} events", highlight=False)
+
+
+# -- the staff directory and the personal-data vault's key (issue 13) ---------------------------
+
+directory_app = typer.Typer(
+    help="The staff directory access is decided from (not `onestop staff`, the staffing "
+    "solver). Once a directory is loaded, every engine opened on the database enforces it.",
+    no_args_is_help=True,
+)
+app.add_typer(directory_app, name="staff-directory")
+
+
+def _instant_option(text: str | None, option: str) -> datetime:
+    """An ISO date (its midnight in Vietnam) or aware datetime; default now."""
+    from onestop.clock import SystemClock
+    from onestop.directory import Officer
+
+    if text is None:
+        return SystemClock().now()
+    try:
+        probe = Officer.model_validate(
+            {"user_id": "x", "name": "x", "agency": "x", "roles": ["desk"], "valid_from": text}
+        )
+    except Exception:  # noqa: BLE001 - pydantic's error, reported as one line
+        raise fail(f"{option}: {text!r} is not a date or a datetime with its zone") from None
+    return probe.valid_from
+
+
+def _units(workflows: Path | None, unit_set: str | None) -> Any:
+    from onestop.definitions import Definitions
+
+    try:
+        return Definitions.load(workflows or default_workflows(), unit_set).catalog.units
+    except DefinitionError as exc:
+        raise _definition_failure(exc) from None
+
+
+@directory_app.command("load")
+def directory_load(
+    file: Annotated[Path, typer.Argument(help="The directory YAML file (officers: [...]).")],
+    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = "onestop.db",
+    workflows: Annotated[Path | None, typer.Option(help="Definitions directory.")] = None,
+    unit_set: Annotated[str | None, typer.Option(help="Unit set officers belong to.")] = None,
+) -> None:
+    """Replace the directory with FILE's officers (every period, past ones included), checked
+    against the unit set's agencies; nothing changes if any line is wrong.
+
+    Example: onestop staff-directory load workflows/staff.yaml --db onestop.db
+    """
+    from onestop.directory import StaffDirectory
+    from onestop.store.officers import load_directory
+
+    units = _units(workflows, unit_set)
+    try:
+        directory = StaffDirectory.load(file, units)
+    except DefinitionError as exc:
+        raise _definition_failure(exc) from None
+    store = existing_store(db)
+    with store.begin() as conn:
+        count = load_directory(conn, directory)
+    out.print(f"loaded {count} officer period(s) from {file}; the directory is now enforced")
+
+
+@directory_app.command("list")
+def directory_list(
+    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = "onestop.db",
+    at: Annotated[
+        str | None, typer.Option(help="Only periods holding then (date or datetime).")
+    ] = None,
+) -> None:
+    """List the directory's officer periods.
+
+    Example: onestop staff-directory list --db onestop.db --at 2025-07-01
+    """
+    from onestop.store.officers import list_officers
+
+    store = existing_store(db)
+    when = None if at is None else _instant_option(at, "--at")
+    with store.begin() as conn:
+        officers = list_officers(conn, when)
+    table = Table(title="Staff directory")
+    for col in ("user", "name", "agency", "roles", "from", "to"):
+        table.add_column(col)
+    for o in officers:
+        to = "" if o.valid_to is None else o.valid_to.isoformat()
+        table.add_row(
+            o.user_id, o.name, o.agency, " ".join(sorted(o.roles)), o.valid_from.isoformat(), to
+        )
+    out.print(table)
+
+
+@directory_app.command("add")
+def directory_add(
+    user: Annotated[str, typer.Argument(help="The officer's user id.")],
+    name: Annotated[str, typer.Option(help="Display name.")],
+    agency: Annotated[str, typer.Option(help="Agency code.")],
+    roles: Annotated[str, typer.Option(help="Comma-separated: desk,specialist,leader,...")],
+    valid_from: Annotated[str | None, typer.Option("--from", help="Start (default now).")] = None,
+    valid_to: Annotated[str | None, typer.Option("--to", help="First instant after.")] = None,
+    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = "onestop.db",
+    workflows: Annotated[Path | None, typer.Option(help="Definitions directory.")] = None,
+    unit_set: Annotated[str | None, typer.Option(help="Unit set of the agency.")] = None,
+) -> None:
+    """Add one period of an officer (it may not overlap another of theirs).
+
+    Example: onestop staff-directory add lan.nt --name "Nguyễn Thị Lan" --agency 92.DESK
+    --roles desk --from 2025-07-01
+    """
+    from onestop.directory import StaffDirectory
+    from onestop.store.officers import add_officer
+
+    units = _units(workflows, unit_set)
+    start = _instant_option(valid_from, "--from")
+    period: dict[str, Any] = {
+        "user_id": user, "name": name, "agency": agency,
+        "roles": [r.strip() for r in roles.split(",") if r.strip()],
+        "valid_from": start.isoformat(),
+    }  # fmt: skip
+    if valid_to is not None:
+        period["valid_to"] = _instant_option(valid_to, "--to").isoformat()
+    try:
+        [officer] = StaffDirectory.from_data({"officers": [period]}, units, "<arguments>").officers
+    except DefinitionError as exc:
+        raise _definition_failure(exc) from None
+    store = existing_store(db)
+    try:
+        with store.begin() as conn:
+            add_officer(conn, officer)
+    except ValidationError as exc:
+        raise fail(str(exc)) from None
+    out.print(f"added {user} ({' '.join(sorted(officer.roles))} at {agency}) from {start}")
+
+
+@directory_app.command("end")
+def directory_end(
+    user: Annotated[str, typer.Argument(help="The officer's user id.")],
+    at: Annotated[str | None, typer.Option(help="From when they are not staff (default now).")] = (
+        None
+    ),
+    db: Annotated[str, typer.Option(help="Database URL or SQLite path.")] = "onestop.db",
+) -> None:
+    """End an officer's current period: from then on the directory refuses them staff powers.
+
+    Example: onestop staff-directory end lan.nt --db onestop.db
+    """
+    from onestop.store.officers import end_officer
+
+    when = _instant_option(at, "--at")
+    store = existing_store(db)
+    try:
+        with store.begin() as conn:
+            end_officer(conn, user, when)
+    except ValidationError as exc:
+        raise fail(str(exc)) from None
+    out.print(f"{user} is no longer staff from {when.isoformat()}")
+
+
+@app.command("vault-keygen")
+def vault_keygen(
+    out_file: Annotated[Path, typer.Option("--out", help="Where to write the new key.")],
+) -> None:
+    """Create a personal-data vault key file (64 hex digits, readable by its owner only). Keep
+    it away from the database and its backups; point ONESTOP_VAULT_KEY_FILE at it. Losing it
+    loses every applicant's data.
+
+    Example: onestop vault-keygen --out /etc/onestop/vault.key
+    """
+    from onestop.vault import VaultKey
+
+    key = VaultKey.generate()
+    try:
+        fd = os.open(out_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise fail(f"--out: {out_file} exists; a key is never overwritten") from None
+    except OSError as exc:
+        raise fail(f"--out: {out_file}: {exc.strerror}") from None
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key.to_text() + "\n")
+    out.print(f"wrote vault key {key.key_id} to {out_file}")

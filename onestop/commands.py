@@ -141,3 +141,17 @@ class DossierCommands:
     def rate(self, dossier_id: int, score: int, **options: Unpack[Options]) -> Dossier:
         """Record the applicant's satisfaction rating (1–5), once, on a returned dossier."""
         return self.execute("rate", dossier_id, {"score": score}, **options)
+
+    def correct_applicant(
+        self, dossier_id: int, applicant: Mapping[str, Any], **options: Unpack[Options]
+    ) -> Dossier:
+        """Correct the applicant's personal data at their request (Decree 13/2023): ``name``,
+        ``id_number``, ``phone``, ``address``, those given replace the vault's. The event
+        records which fields changed, never their values."""
+        return self.execute("correct_personal_data", dossier_id, applicant, **options)
+
+    def erase_applicant(self, dossier_id: int, **options: Unpack[Options]) -> Dossier:
+        """Erase the applicant's personal data (Decree 13/2023): their vault row is deleted;
+        the dossier keeps its history, whose chain stays valid, and an event records the
+        erasure (without the data)."""
+        return self.execute("erase_personal_data", dossier_id, None, **options)

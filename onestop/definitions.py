@@ -210,6 +210,8 @@ class Definitions:
                 manifest = parse(Manifest, data, name)
             elif data.get("kind") == "feedback-law":
                 pass  # citizen feedback time limits: read by onestop.feedback
+            elif "officers" in data:
+                pass  # a staff directory: loaded on its own (onestop staff-directory load)
             else:
                 problems.append(
                     Problem(

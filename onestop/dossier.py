@@ -9,10 +9,21 @@ from typing import Any
 from onestop.status import Status
 from onestop.timeliness import Timeliness
 
+#: The view's fields read from the personal-data vault, not from the dossier's row.
+_VAULTED = frozenset(
+    {"applicant_name", "applicant_id_number", "applicant_phone", "applicant_address"}
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Dossier:
-    """One application (hồ sơ) as stored. Change it only through :class:`onestop.Engine`."""
+    """One application (hồ sơ) as stored. Change it only through :class:`onestop.Engine`.
+
+    The applicant's personal data (``applicant_name``, ``applicant_id_number``,
+    ``applicant_phone``, ``applicant_address``) is not in the dossier's row: it lives in the
+    personal-data vault under ``applicant_ref``, and :meth:`onestop.Engine.get` fills it in only
+    for a user whose role may read it (``None`` otherwise, and in command results).
+    """
 
     id: int
     reference: str | None
@@ -30,6 +41,8 @@ class Dossier:
     applicant_name: str | None
     applicant_id_number: str | None
     applicant_phone: str | None
+    applicant_address: str | None
+    applicant_ref: str | None
     status: Status
     status_code: int
     step_index: int
@@ -66,7 +79,10 @@ class Dossier:
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Dossier:
         """Build from a ``dossiers`` row (extra keys are ignored)."""
-        values = {name: row[name] for name in _DOSSIER_FIELDS}
+        get = row.get
+        values: dict[str, Any] = {
+            name: get(name) if name in _VAULTED else row[name] for name in _DOSSIER_FIELDS
+        }
         values["status"] = Status(values["status"])
         if values["timeliness"] is not None:
             values["timeliness"] = Timeliness(values["timeliness"])

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Unpack
@@ -36,11 +37,11 @@ from onestop.arguments import (
     Options,
     Reason,
     ReturnMethod,
-    actor_id,
     validated,
     validated_mapping,
 )
 from onestop.audit_key import AuditKey, audit_key_for_writing
+from onestop.authority import VAULT_COMMANDS, Authority
 from onestop.calendar import Calendar
 from onestop.catalog import Catalog, Procedure
 from onestop.clock import Clock, SystemClock, local_date
@@ -56,13 +57,26 @@ from onestop.rules import RuleBook, RuleSet
 from onestop.status import Status
 from onestop.store import EMPTY_ROW, Store, UnitOfWork, queries, to_json
 from onestop.store.event_log import event_row
+from onestop.store.officers import has_directory
 from onestop.timeline import Timeline
 from onestop.transfers import Outcome, reorganise
+from onestop.vault import VaultKey, load_vault_key
 
 log = structlog.get_logger("onestop.engine")
 #: The options of the trusted path: no actor, no expected version, no idempotency key.
 _TRUSTED = Meta.model_construct()
 _DEFAULTS: dict[str, Any] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class ReadContext:
+    """A read of one dossier, authorized: its unit of work, reader, row, and whether the
+    reader is its applicant."""
+
+    uow: UnitOfWork
+    actor: Actor | None
+    row: dict[str, Any]
+    owner: bool
 
 
 class Engine(DossierCommands):
@@ -77,8 +91,15 @@ class Engine(DossierCommands):
         calendar: Working days and office hours.
         clock: The source of time (default: the system clock).
         rules: Legal rule sets by date (default: :meth:`RuleBook.vietnam`).
-        policy: Who may do what (default: none, every caller is trusted). With a policy every
-            command needs an :class:`~onestop.access.Actor`.
+        policy: Who may do what (default: none, every caller is trusted; with ``directory``,
+            :class:`~onestop.access.OneStopPolicy`). Without a directory, a policy trusts the
+            caller's :class:`~onestop.access.Actor`, which every command then needs.
+        directory: Enforce the staff directory held in the store (:mod:`onestop.authority`):
+            every command and query names its user, whose roles come from the directory at
+            the command's instant; queries are filtered by what the user may see. Without it
+            the engine is embedded in a host that does its own access control.
+        vault_key: The personal-data vault's key (default: none; applicant data is then
+            refused). See :mod:`onestop.vault`.
         timeline: The unit sets served in turn, chosen by the receipt day (default:
             ``catalog`` alone). A dossier keeps its unit set's catalog until transferred.
         audit_key: The key chaining new events (default: from ``ONESTOP_AUDIT_KEY`` or
@@ -100,6 +121,8 @@ class Engine(DossierCommands):
         policy: Policy | None = None,
         timeline: Timeline | None = None,
         *,
+        directory: bool = False,
+        vault_key: VaultKey | None = None,
         audit_key: AuditKey | None = None,
         dev: bool = False,
     ) -> None:
@@ -107,9 +130,12 @@ class Engine(DossierCommands):
         self.dev = dev
         self._audit_key = audit_key
         self._key_ready = False
-        self.policy = policy
         self.catalog = catalog
         self.units = catalog.units
+        self.authority = Authority(policy, self.units, directory=directory, vault=vault_key)
+        if vault_key is not None and vault_key.development:
+            log.warning("vault.development_key", detail="personal data is not protected")
+        self.policy = self.authority.policy
         self.calendar = calendar
         self.clock: Clock = clock or SystemClock()
         self.rules = rules or RuleBook.vietnam()
@@ -127,6 +153,8 @@ class Engine(DossierCommands):
         rules: RuleBook | None = None,
         migrate: bool = True,
         policy: Policy | None = None,
+        directory: bool | None = None,
+        vault_key: VaultKey | None = None,
         serve: Sequence[str] = (),
         audit_key: AuditKey | None = None,
         dev: bool = False,
@@ -143,7 +171,13 @@ class Engine(DossierCommands):
                 overrides).
             rules: Legal rule sets (default: Vietnam's).
             migrate: Run schema migrations and store the definitions.
-            policy: Access policy (default: none).
+            policy: Access policy (default: none; with a directory, the one-stop policy).
+            directory: Enforce the staff directory (see :class:`Engine`). Default: enforce it
+                if the database holds one (``onestop staff-directory load``), so that once a
+                directory is loaded every engine opened on the database enforces it.
+                ``False`` is the explicit embedded mode.
+            vault_key: The vault key (default: from ``ONESTOP_VAULT_KEY`` or
+                ``ONESTOP_VAULT_KEY_FILE``, else none).
             serve: The unit sets to serve, oldest first (e.g. a mapping's two); overrides
                 ``unit_set`` and the manifest's timeline.
             audit_key: The key chaining new events (default: from the environment).
@@ -151,6 +185,7 @@ class Engine(DossierCommands):
 
         Raises:
             DefinitionError: If a definition file is invalid.
+            VaultKeyError: If the environment names a malformed vault key.
             UnknownUnit: If ``serve`` names an unknown unit set.
         """
         defs = Definitions.load(workflows or workflows_dir(), unit_set)
@@ -162,9 +197,14 @@ class Engine(DossierCommands):
             store.migrate()
             for catalog in timeline.catalogs:
                 store.sync_definitions(catalog)
+        if directory is None:
+            with store.begin() as conn:
+                directory = has_directory(conn)
+        if vault_key is None:
+            vault_key = load_vault_key()
         return cls(
             store, timeline.catalogs[0], calendar, clock, rules, policy, timeline,
-            audit_key=audit_key, dev=dev,
+            directory=directory, vault_key=vault_key, audit_key=audit_key, dev=dev,
         )  # fmt: skip
 
     @contextmanager
@@ -212,26 +252,6 @@ class Engine(DossierCommands):
             raise ValidationError("clock", "the clock returned a naive datetime")
         return now
 
-    def _authorize(
-        self, meta: Meta, command: str, dossier: Mapping[str, Any], catalog: Catalog | None = None
-    ) -> None:
-        """Apply the access policy; a denial is logged and raised before anything is written."""
-        if self.policy is None:
-            return
-        try:
-            if not isinstance(meta.actor, Actor):
-                raise Forbidden(f"{command}: this engine requires an Actor for every command")
-            self.policy.check(meta.actor, command, dossier, (catalog or self.catalog).units)
-        except Forbidden as exc:
-            log.warning(
-                "dossier.forbidden",
-                command=command,
-                user=actor_id(meta),
-                dossier_id=dossier.get("id"),
-                reason=str(exc),
-            )
-            raise
-
     def _record(
         self,
         uow: UnitOfWork,
@@ -239,6 +259,7 @@ class Engine(DossierCommands):
         after: dict[str, Any],
         event: dict[str, Any],
         meta: Meta,
+        scoped: str | None = None,
     ) -> Dossier:
         """Append the event (and the portal's message when it changes what the portal shows),
         store the idempotent result, log; ``before`` and ``after`` are the old and new rows.
@@ -249,8 +270,8 @@ class Engine(DossierCommands):
         if self.store.outbox and changes_portal(before, after):
             uow.append_message(event, portal_state(after))
         uow.remember(after)
-        if meta.idempotency_key is not None:
-            uow.finish_key(meta.idempotency_key, after["id"], to_json(after))
+        if scoped is not None:
+            uow.finish_key(scoped, after["id"], to_json(after))
         if meta is _TRUSTED:
             return Dossier.from_row(after)
         log.debug(
@@ -277,6 +298,7 @@ class Engine(DossierCommands):
 
     def _create(self, trigger: str, meta: Meta, intake: Intake, args: dict[str, Any]) -> Dossier:
         key = self._chain_key()
+        gate = self.authority
         # A savepoint (inside a batch) only where the database can refuse: a claimed key, or a
         # reference another writer may take between the check and the insert.
         keyed = meta.idempotency_key is not None
@@ -293,32 +315,45 @@ class Engine(DossierCommands):
             proc = catalog.get(intake.procedure, at=day)
             rules = self.rules.in_force(day)
             values = plans.intake_values(intake, trigger, proc, catalog, rules, now)
-            self._authorize(meta, trigger, values, catalog)
+            actor = gate.actor(uow, meta.actor, now)
+            gate.check(actor, trigger, values, units=catalog.units)
             status = catalog.lifecycle(proc).fire(
                 trigger, Facts(Status.NEW.value, steps=values["step_count"])
             )
             row = {**EMPTY_ROW, **values, "status": status.value, "status_code": status.portal_code}
             plan = plans.admission(self._context(row, now, status, proc, rules, catalog))
             row.update(plan.set)
-            changes = {k: v for k, v in row.items() if k not in ("id", "version", "event_hash")}
-            prior = uow.replay_or_claim(meta.idempotency_key, trigger, now)
-            if prior is not None:
-                return Dossier.from_row(prior)
+            # An applicant's own submission is theirs: their account goes on the vault row.
+            own = None
+            if actor is not None and actor.agency is None and "applicant" in actor.roles:
+                own = actor.user_id
+            applicant = gate.new_applicant(intake.applicant, own)
+            scoped = None
+            if meta.idempotency_key is not None:  # after authorization, scoped to the user
+                scoped = gate.scoped_key(actor, meta.actor, trigger, None, meta.idempotency_key)
+                digest = gate.args_digest({**intake.model_dump(), **args})
+                prior = uow.replay_or_claim(scoped, trigger, now, digest)
+                if prior is not None:
+                    return Dossier.from_row(prior)
             if row["reference"] is not None and uow.reference_taken(row["reference"]):
                 raise ValidationError("reference", f"{row['reference']!r} is already used")
+            row["applicant_ref"] = None if applicant is None else applicant[0]
+            changes = {k: v for k, v in row.items() if k not in ("id", "version", "event_hash")}
             row["id"] = uow.insert_dossier(changes)
             row["version"] = 1
+            if applicant is not None:
+                gate.insert_applicant(uow, applicant[1], row["id"], now)
             for step in plan.new_steps:
                 uow.insert_step(row["id"], step)
+            who = gate.recorded_actor(actor, meta.actor, row["applicant_ref"])
             event = event_row(
                 row, None, trigger, Status.NEW.value, changes, {**args, **plan.record},
-                actor=actor_id(meta), at=now, unit=row["intake_unit"], key=key,
-                new_steps=plan.new_steps,
+                actor=who, at=now, unit=row["intake_unit"], key=key, new_steps=plan.new_steps,
             )  # fmt: skip
             # The first event's hash needs the new id: the head is set after the insert.
             uow.set_event_hash(row["id"], event["hash"])
             row["event_hash"] = event["hash"]
-            return self._record(uow, EMPTY_ROW, row, event, meta)
+            return self._record(uow, EMPTY_ROW, row, event, meta, scoped)
 
     def execute(
         self,
@@ -373,17 +408,32 @@ class Engine(DossierCommands):
         trigger = spec.trigger or command
         key = self._chain_key()
         keyed = meta.idempotency_key is not None
-        with self.store.write(savepoint=keyed, keyed=keyed) as uow:
+        gate = self.authority
+        # A vault command writes the vault before the dossier: a savepoint keeps a batch whole.
+        savepoint = keyed or command in VAULT_COMMANDS
+        with self.store.write(savepoint=savepoint, keyed=keyed) as uow:
             row = uow.load_dossier(dossier_id, lock=True)
             # Read once the dossier is locked, so its events' times never go backwards.
             now = self._now()
-            prior = uow.replay_or_claim(meta.idempotency_key, trigger, now)
-            if prior is not None:
-                return Dossier.from_row(prior)
+            actor = gate.actor(uow, meta.actor, now)
+            owner = gate.owner(uow, actor, row)
+            gate.see(uow, actor, row, owner)
+            scoped = None
+            if meta.idempotency_key is not None:
+                # Checked once the user is known and may see the dossier, scoped to (user,
+                # command, dossier): a retry after the command moved the dossier on (so that
+                # the user may no longer run it) still gets its own first result.
+                scoped = gate.scoped_key(
+                    actor, meta.actor, command, dossier_id, meta.idempotency_key
+                )
+                digest = gate.args_digest(args.model_dump())
+                prior = uow.replay_or_claim(scoped, trigger, now, digest, dossier_id)
+                if prior is not None:
+                    return Dossier.from_row(prior)
             if meta.expected_version is not None and row["version"] != meta.expected_version:
                 raise StaleVersion(dossier_id, meta.expected_version, row["version"])
             catalog = self.catalog_of(row["unit_set"])
-            self._authorize(meta, command, row, catalog)
+            marks = gate.check(actor, command, row, owner=owner, units=catalog.units)
             proc = catalog.get(row["procedure_code"], version=row["procedure_version"])
             rules = self.rules.named(row["rule_set"])
             before = Status(row["status"])
@@ -396,13 +446,18 @@ class Engine(DossierCommands):
                 status = catalog.lifecycle(proc).fire(spec.trigger, facts)
             plan = spec.plan(self._context(row, now, status, proc, rules, catalog), args)
             changes = plan.set
+            recorded = {**args.model_dump(), **plan.record, **marks}
+            if command in VAULT_COMMANDS:  # the data goes to the vault, never to the event
+                changes.update(gate.apply(uow, command, row, args, now))
+                recorded = {**plan.record, **marks}
             if status is not before:
                 changes.update(status=status.value, status_code=status.portal_code)
             changes["updated_at"] = now
             after = {**row, **changes, "version": row["version"] + 1}
+            who = gate.recorded_actor(actor, meta.actor, row["applicant_ref"])
             event = event_row(
-                after, row["event_hash"], trigger, before.value, changes,
-                {**args.model_dump(), **plan.record}, actor=actor_id(meta), at=now, unit=None,
+                after, row["event_hash"], trigger, before.value, changes, recorded,
+                actor=who, at=now, unit=None,
                 key=key, new_steps=plan.new_steps, step_updates=plan.step_updates,
             )  # fmt: skip
             # The version-checked UPDATE first (the chain head moves with the other columns):
@@ -413,7 +468,7 @@ class Engine(DossierCommands):
             for step in plan.new_steps:
                 uow.insert_step(dossier_id, step)
             after["event_hash"] = event["hash"]
-            return self._record(uow, row, after, event, meta)
+            return self._record(uow, row, after, event, meta, scoped)
 
     # -- commands: new dossiers ----------------------------------------------------------------
 
@@ -564,42 +619,91 @@ class Engine(DossierCommands):
 
     # -- queries -----------------------------------------------------------------------------
 
-    def get(self, dossier_id: int) -> Dossier:
-        """The dossier as stored.
+    @contextmanager
+    def _reading(self, dossier_id: int, actor: str | Actor | None) -> Iterator[ReadContext]:
+        """Validate, open a read, resolve the user, load the row and authorize reading it."""
+        dossier_id = valid_id(dossier_id)
+        given = validated(Meta, actor=actor).actor
+        now = self._now()
+        with self.store.read() as uow:
+            who = self.authority.actor(uow, given, now)
+            row = uow.load_dossier(dossier_id)
+            owner = self.authority.owner(uow, who, row)
+            self.authority.see(uow, who, row, owner)
+            yield ReadContext(uow, who, row, owner)
+
+    def get(self, dossier_id: int, *, actor: str | Actor | None = None) -> Dossier:
+        """The dossier as stored, with the applicant's data from the vault if ``actor``'s role
+        may read it.
+
+        Args:
+            dossier_id: The dossier.
+            actor: Who reads (required when the engine enforces a staff directory).
 
         Raises:
             UnknownDossier: If there is none.
+            Forbidden: If the engine enforces a directory and ``actor`` may not see it.
             ValidationError: If ``dossier_id`` is not an id of the store.
         """
-        dossier_id = valid_id(dossier_id)
-        with self.store.read() as uow:
-            return Dossier.from_row(uow.load_dossier(dossier_id))
+        with self._reading(dossier_id, actor) as c:
+            return self.authority.view(c.uow, c.actor, c.row, c.owner)
 
-    def history(self, dossier_id: int) -> list[Event]:
-        """The dossier's events, oldest first.
+    def history(self, dossier_id: int, *, actor: str | Actor | None = None) -> list[Event]:
+        """The dossier's events, oldest first (they hold no personal data).
 
         Raises:
             UnknownDossier: If there is none.
+            Forbidden: If the engine enforces a directory and ``actor`` may not see it.
             ValidationError: If ``dossier_id`` is not an id of the store.
         """
-        dossier_id = valid_id(dossier_id)
-        with self.store.read() as uow:
-            return [Event.from_row(r) for r in queries.history(uow, dossier_id)]
+        with self._reading(dossier_id, actor) as c:
+            return [Event.from_row(r) for r in queries.history(c.uow, c.row["id"])]
 
-    def steps(self, dossier_id: int) -> list[Step]:
+    def steps(self, dossier_id: int, *, actor: str | Actor | None = None) -> list[Step]:
         """The dossier's steps (Form 05): agency, start, due, hand-over, timeliness.
 
         Raises:
             UnknownDossier: If there is none.
+            Forbidden: If the engine enforces a directory and ``actor`` may not see it.
             ValidationError: If ``dossier_id`` is not an id of the store.
         """
-        dossier_id = valid_id(dossier_id)
+        with self._reading(dossier_id, actor) as c:
+            return [Step.from_row(r) for r in queries.steps(c.uow, c.row["id"])]
+
+    def find_by_id_number(self, id_number: str, *, actor: str | Actor | None = None) -> list[int]:
+        """The dossiers (that ``actor`` may see) whose applicant has this citizen ID number,
+        found through the vault's blind index, without decrypting anything. For a data
+        subject's request under Decree 13/2023 (access, correction, erasure).
+
+        Raises:
+            ValidationError: If ``id_number`` is not a citizen ID number.
+            VaultKeyError: If the engine has no vault key.
+        """
+        from onestop.arguments import Applicant
+        from onestop.store.vault_rows import refs_by_id_index
+
+        number = validated(Applicant, id_number=id_number).id_number
+        assert number is not None
+        index = self.authority.id_index(number)
+        given = validated(Meta, actor=actor).actor
+        now = self._now()
+        found: list[int] = []
         with self.store.read() as uow:
-            return [Step.from_row(r) for r in queries.steps(uow, dossier_id)]
+            who = self.authority.actor(uow, given, now)
+            for _ref, dossier_id in refs_by_id_index(uow, index):
+                row = uow.load_dossier(dossier_id)
+                owner = self.authority.owner(uow, who, row)
+                try:
+                    self.authority.see(uow, who, row, owner)
+                except Forbidden:
+                    continue
+                found.append(dossier_id)
+        return found
 
     def open_dossiers(
         self,
         *,
+        actor: str | Actor | None = None,
         unit: str | None = None,
         agency: str | None = None,
         procedure: str | None = None,
@@ -607,9 +711,12 @@ class Engine(DossierCommands):
         limit: int = 1000,
     ) -> list[Dossier]:
         """Open dossiers, optionally by competent unit, current agency, procedure, or overdue at
-        a given time (:func:`onestop.timeliness.is_overdue`); by appointment date.
+        a given time (:func:`onestop.timeliness.is_overdue`); by appointment date. With a
+        staff directory, only those ``actor`` may see (and without personal data: read one
+        with :meth:`get`).
 
         Raises:
+            Forbidden: If the engine enforces a directory and names no ``actor``.
             UnknownUnit: If ``unit`` or ``agency`` does not exist.
             UnknownProcedure: If ``procedure`` does not exist.
             ValidationError: If a filter is malformed (naming it).
@@ -628,9 +735,12 @@ class Engine(DossierCommands):
             self.units.agency(agency)
         if procedure is not None:
             self.catalog.get(procedure)
+        given = validated(Meta, actor=actor).actor
+        now = self._now()
         with self.store.read() as uow:
+            visible = self.authority.visibility(self.authority.actor(uow, given, now))
             rows = queries.open_dossiers(
                 uow, units=None if unit is None else [unit], agency=agency, procedure=procedure,
-                overdue_at=overdue_at, limit=limit,
+                overdue_at=overdue_at, limit=limit, visible=visible,
             )  # fmt: skip
         return [Dossier.from_row(r) for r in rows]

@@ -149,6 +149,31 @@ class SchemaOutOfDate(OnestopError):
     version reads (``onestop migrate`` brings an older one up to date)."""
 
 
+class IdempotencyKeyReused(OnestopError):
+    """An idempotency key was used again by the same user for the same command on the same
+    dossier, but with other arguments: the retry is not the same request, so neither its result
+    nor the first one is returned.
+
+    Attributes:
+        command: The command the key was used for.
+        dossier_id: The dossier (``None`` for a command creating one).
+    """
+
+    def __init__(self, command: str, dossier_id: int | None) -> None:
+        self.command = command
+        self.dossier_id = dossier_id
+        where = "a new dossier" if dossier_id is None else f"dossier {dossier_id}"
+        super().__init__(
+            f"idempotency_key: already used for {command!r} on {where} with other arguments; "
+            "use a new key for a new request"
+        )
+
+
+class VaultKeyError(OnestopError):
+    """No usable personal-data vault key (missing, unreadable or malformed), with how to make
+    one; or personal data given to an engine that has none."""
+
+
 class ExecutorUnavailable(OnestopError):
     """The executor asked for cannot be used: not ``local`` nor ``dask://HOST:PORT``, Dask not
     installed, no scheduler answering at that address, or its workers failed every retry."""

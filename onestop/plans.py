@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from onestop import deadlines
 from onestop.arguments import (
     Apology,
+    Correction,
     Dispatch,
     Intake,
     NoArgs,
@@ -284,6 +285,19 @@ def rate(c: Context, args: Any) -> Plan:
     return Plan({"rating": args.score})
 
 
+def correct_personal_data(c: Context, args: Any) -> Plan:
+    """A correction of the applicant's data (Decree 13/2023): the vault row changes; the event
+    records which fields, never their values."""
+    given = sorted(k for k, v in args.model_dump().items() if v is not None)
+    return Plan(record={"fields": given})
+
+
+def erase_personal_data(c: Context, args: Any) -> Plan:
+    """An erasure of the applicant's data (Decree 13/2023): the vault row goes; the event
+    records that it went."""
+    return Plan(record={"personal_data": "erased"})
+
+
 #: Commands on an existing dossier, by name.
 COMMANDS: dict[str, Command] = {
     "receive_submitted": Command("receive", NoArgs, receipt),
@@ -301,6 +315,8 @@ COMMANDS: dict[str, Command] = {
     "dispatch_post": Command("dispatch_post", Dispatch, dispatch),
     "return_result": Command("return_result", NoArgs, return_result),
     "rate": Command(None, Rating, rate),
+    "correct_personal_data": Command(None, Correction, correct_personal_data),
+    "erase_personal_data": Command(None, NoArgs, erase_personal_data),
 }
 
 
@@ -321,7 +337,6 @@ def intake_values(
     mode = intake_mode(proc, catalog.units, competent, intake, args.channel, args.return_method)
     if trigger == "submit_online" and args.channel != "online":
         raise ValidationError("channel", "an online submission has channel 'online'")
-    applicant = args.applicant
     return {
         "reference": args.reference,
         "unit_set": catalog.units.name,
@@ -335,9 +350,6 @@ def intake_values(
         "intake_mode": mode,
         "channel": args.channel,
         "return_method": args.return_method,
-        "applicant_name": applicant.name if applicant else None,
-        "applicant_id_number": applicant.id_number if applicant else None,
-        "applicant_phone": applicant.phone if applicant else None,
         "digitised_intake": args.digitised,
         "reused_data": args.reused_data,
         "step_index": 0,

@@ -18,6 +18,10 @@ from onestop import VN_TZ, Calendar, Engine, ManualClock
 from onestop.log import configure
 from onestop.testing import reset_postgres
 
+# The personal-data vault's key for the suite: explicit, a test key (never a real one). Engines
+# read it from the environment; tests of a missing key clear it themselves.
+os.environ.setdefault("ONESTOP_VAULT_KEY", "5a" * 32)
+
 # Quiet, and on stderr: tests that need the logs capture them themselves.
 configure(json=False, level="WARNING")
 

@@ -11,6 +11,7 @@ import pytest
 from onestop import (
     VN_TZ,
     Engine,
+    IdempotencyKeyReused,
     InvalidTransition,
     ManualClock,
     NotAllowedHere,
@@ -128,10 +129,10 @@ CASES: list[tuple[str, Callable[[Engine, int], Any], type[Exception], str]] = [
     ("negative payment", lambda e, d: e.request_payment(d, -5), ValidationError, "amount_vnd"),
     ("bad actor", lambda e, d: e.complete_step(d, actor=""), ValidationError, "actor"),
     (
-        "idempotency key reused for another command",
-        lambda e, d: e.complete_step(d, idempotency_key="k-receive"),
-        ValidationError,
-        "already used for a 'receive' command",
+        "idempotency key reused with other arguments",
+        lambda e, d: e.receive("LAND", "D2", idempotency_key="k-receive"),
+        IdempotencyKeyReused,
+        "already used for 'receive' on a new dossier with other arguments",
     ),
 ]
 

@@ -13,10 +13,13 @@ from pathlib import Path
 from sqlalchemy import create_engine, func, select
 
 from onestop.audit import verify
+from onestop.authority import Authority
+from onestop.definitions import Definitions
 from onestop.store import Store
 from onestop.store.schema import dossiers, events, idempotency_keys
+from onestop.vault import load_vault_key
 
-from .crash_writer import stream
+from .crash_writer import FIXTURES, stream
 
 WRITER = Path(__file__).with_name("crash_writer.py")
 DOSSIERS = 300
@@ -57,11 +60,24 @@ def test_sigkill_at_random_points_loses_and_doubles_nothing(tmp_path: Path) -> N
     assert kills >= 3  # most runs were really cut short
     print(f"{kills} kills survived, {len(acknowledged)} acknowledged commands checked")
 
+    # Keys are stored scoped to (user, command, dossier): the writer names no user.
+    scope = Authority(None, Definitions.load(FIXTURES).catalog.units, directory=False,
+                      vault=load_vault_key())  # fmt: skip
     engine = create_engine(f"sqlite:///{db}")
     with engine.connect() as conn:
-        keys = {row[0] for row in conn.execute(select(idempotency_keys.c.key))}
+        query = select(idempotency_keys.c.key, idempotency_keys.c.dossier_id)
+        by_key = {key: dossier for key, dossier in conn.execute(query)}
+        keys = set(by_key)
+        ids = {k: by_key[scope.scoped_key(None, None, "receive", None, f"{k}:{k}:receive")]
+               for k in range(DOSSIERS)}  # fmt: skip
+
+        def stored(ack: str) -> str:
+            k, _, command = ack.split(":")
+            dossier = None if command == "receive" else ids[int(k)]
+            return scope.scoped_key(None, None, command, dossier, ack)
+
         # Every acknowledged command is stored exactly once (the key is the primary key) ...
-        assert acknowledged <= keys
+        assert {stored(a) for a in acknowledged} <= keys
         assert len(keys) == len(stream(DOSSIERS))
         # ... and applied exactly once: one event per command, no more.
         assert conn.execute(select(func.count()).select_from(events)).scalar() == len(keys)

@@ -196,7 +196,9 @@ def _copy_as_0010(source: Path, target: sqlite3.Connection) -> None:
     for name in ("dossiers", "dossier_steps", "events"):
         columns = [c[1] for c in target.execute(f"PRAGMA table_info({name})")]
         for row in src.execute(f"SELECT * FROM {name} ORDER BY 1"):
-            keep = {k: row[k] for k in columns}
+            # (0010's applicant columns left the dossier row for the vault in 0014.)
+            present = set(row.keys())  # (a sqlite3.Row's "in" looks at its values)
+            keep = {k: row[k] for k in columns if k in present}
             marks = ", ".join("?" for _ in keep)
             names = ", ".join(f'"{k}"' for k in keep)
             target.execute(f"INSERT INTO {name} ({names}) VALUES ({marks})", list(keep.values()))

@@ -11,9 +11,10 @@ import pytest
 PACKAGE = Path(__file__).parent.parent / "onestop"
 CORE = [
     "_machine", "_yaml", "access", "arguments", "calendar", "catalog", "catalog_search",
-    "clock", "deadlines", "defaults", "definitions", "dossier", "errors", "feedback",
-    "feedback_access", "fields", "inputs", "intake", "lifecycle", "periods", "plans", "portal",
-    "presentation", "reorganisation", "rules", "status", "timeline", "timeliness", "units",
+    "clock", "deadlines", "defaults", "definitions", "directory", "dossier", "errors",
+    "feedback", "feedback_access", "fields", "inputs", "intake", "lifecycle", "periods", "plans",
+    "portal", "presentation", "reorganisation", "rules", "status", "timeline", "timeliness",
+    "units", "vault",
 ]  # fmt: skip
 ABOVE_CORE = ("onestop.store", "onestop.engine", "onestop.commands", "onestop.alerts",
               "onestop.scheduler", "onestop.audit", "onestop.reports", "onestop.rollups",
@@ -22,7 +23,8 @@ ABOVE_CORE = ("onestop.store", "onestop.engine", "onestop.commands", "onestop.al
               "onestop.report_charts", "onestop.anchors", "onestop.audit_key", "onestop.sync",
               "onestop.testing_portal", "onestop.transfers", "onestop.feedback_alerts",
               "onestop.feedback_commands", "onestop.feedback_report", "onestop.satisfaction",
-              "onestop.export_log", "onestop.export_xes", "onestop.export_ocel")  # fmt: skip
+              "onestop.export_log", "onestop.export_xes", "onestop.export_ocel",
+              "onestop.authority")  # fmt: skip
 
 
 def imports(module: str) -> set[str]:
@@ -44,7 +46,7 @@ def test_the_core_is_pure(module: str) -> None:
     assert not {n for n in names if n.startswith(ABOVE_CORE)}
 
 
-@pytest.mark.parametrize("module", ["engine", "commands", "feedback_commands"])
+@pytest.mark.parametrize("module", ["engine", "commands", "feedback_commands", "authority"])
 def test_the_engine_holds_no_sql(module: str) -> None:
     names = imports(module)
     assert not {n for n in names if n.split(".")[0] == "sqlalchemy"}

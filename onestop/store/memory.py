@@ -100,7 +100,12 @@ class MemoryUnitOfWork(UnitOfWork):
         raise UnknownDossier(f"no dossier {dossier_id} in memory")
 
     def replay_or_claim(
-        self, key: str | None, command: str, now: datetime
+        self,
+        key: str | None,
+        command: str,
+        now: datetime,
+        args_digest: str | None = None,
+        dossier_id: int | None = None,
     ) -> dict[str, Any] | None:
         """No idempotency keys here (:meth:`MemoryStore.write` refuses keyed work)."""
         return None

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, bindparam, false, func, or_, select
 
 from onestop.store import clauses
 from onestop.store.schema import (
@@ -16,6 +17,7 @@ from onestop.store.schema import (
     events,
     fields,
     levels,
+    personal_data,
     procedures,
     units,
 )
@@ -56,9 +58,13 @@ def open_dossiers(
     procedure: str | None = None,
     overdue_at: datetime | None = None,
     limit: int = 1000,
+    visible: Visible | None = None,
 ) -> list[dict[str, Any]]:
-    """Open dossier rows, filtered, ordered by appointment date then id."""
+    """Open dossier rows, filtered, ordered by appointment date then id; with ``visible``,
+    only those its user may see."""
     query = select(dossiers).where(clauses.is_open())
+    if visible is not None:
+        query = query.where(visible.clause())
     if units is not None:
         query = query.where(dossiers.c.competent_unit.in_(list(units)))
     if agency is not None:
@@ -69,6 +75,46 @@ def open_dossiers(
         query = query.where(clauses.overdue(dossiers.c.due_at, overdue_at))
     query = query.order_by(dossiers.c.due_at, dossiers.c.id).limit(limit)
     return [dict(r) for r in uow.conn.execute(query).mappings()]
+
+
+@dataclass(frozen=True)
+class Visible:
+    """What one user may see (:meth:`onestop.access.OneStopPolicy.visibility`): dossiers
+    received at or decided by one of ``units``, held now or before by ``agency``, or owned by
+    the applicant account whose blind index is ``owner_index``."""
+
+    units: frozenset[str] = frozenset()
+    agency: str | None = None
+    owner_index: str | None = None
+
+    def clause(self) -> ColumnElement[bool]:
+        """The SQL condition."""
+        d = dossiers.c
+        terms: list[ColumnElement[bool]] = []
+        if self.units:
+            seen = sorted(self.units)
+            terms += [d.intake_unit.in_(seen), d.competent_unit.in_(seen)]
+        if self.agency is not None:
+            held = select(dossier_steps.c.dossier_id).where(dossier_steps.c.agency == self.agency)
+            terms += [d.current_agency == self.agency, d.id.in_(held)]
+        if self.owner_index is not None:
+            owned = select(personal_data.c.ref).where(
+                personal_data.c.account_index == self.owner_index
+            )
+            terms.append(d.applicant_ref.in_(owned))
+        return or_(*terms) if terms else false()
+
+
+_STEP_AGENCIES = select(dossier_steps.c.agency).where(
+    dossier_steps.c.dossier_id == bindparam("b_id")
+)
+
+
+def step_agencies(uow: UnitOfWork, dossier_id: int) -> frozenset[str]:
+    """The agencies that hold or held a step of the dossier (in any unit of work, a command's
+    included)."""
+    return frozenset(r["agency"] for r in uow.run("queries.step_agencies", _STEP_AGENCIES,
+                                                   {"b_id": dossier_id}))  # fmt: skip
 
 
 def latest_event_at(uow: UnitOfWork) -> datetime | None:

@@ -171,9 +171,8 @@ dossiers = Table(
     Column("intake_mode", String(30), nullable=False),
     Column("channel", String(20), nullable=False),
     Column("return_method", String(20), nullable=False),
-    Column("applicant_name", String(200)),
-    Column("applicant_id_number", String(20)),
-    Column("applicant_phone", String(20)),
+    # The applicant's row of the personal-data vault (a random reference, no personal data).
+    Column("applicant_ref", String(40)),
     Column("status", String(30), nullable=False),
     Column("status_code", Integer, nullable=False),
     Column("step_index", Integer, nullable=False),
@@ -219,6 +218,7 @@ dossiers = Table(
     Index("ix_dossiers_received_on_level", "received_on", "level"),
     Index("ix_dossiers_competent_unit_status", "competent_unit", "status"),
     Index("ix_dossiers_current_agency_status", "current_agency", "status"),
+    Index("ix_dossiers_applicant_ref", "applicant_ref"),
     # A dossier id, once committed, is never given to another citizen (even after deletion).
     sqlite_autoincrement=True,
 )
@@ -274,11 +274,15 @@ events = Table(
 idempotency_keys = Table(
     "idempotency_keys",
     metadata,
+    # Since 0014: a keyed digest of (user, command, dossier, the caller's key), see
+    # onestop.authority; the caller's key itself is not stored.
     Column("key", String(200), primary_key=True),
     Column("command", String(40), nullable=False),
     Column("dossier_id", BigId),
     Column("result", JSON),
     Column("created_at", AwareDateTime, nullable=False),
+    # A keyed digest of the command's arguments: a reused key with other arguments is refused.
+    Column("args_digest", String(64)),
 )
 
 alerts = Table(
@@ -356,6 +360,41 @@ anchors = Table(
     # migration 0010 are plain digests ("sha256-v1").
     Column("prev_hash", String(64), nullable=False, server_default=""),
     Column("key_id", String(20), nullable=False, server_default="sha256-v1"),
+)
+
+officers = Table(
+    "officers",
+    metadata,
+    # One period of an officer of the staff directory (onestop.directory).
+    Column("user_id", String(100), primary_key=True),
+    Column("valid_from", AwareDateTime, primary_key=True),
+    Column("valid_to", AwareDateTime),
+    Column("name", String(200), nullable=False),
+    Column("agency", String(60), nullable=False),
+    # Space-separated, sorted.
+    Column("roles", String(200), nullable=False),
+)
+
+personal_data = Table(
+    "personal_data",
+    metadata,
+    # The personal-data vault (onestop.vault): one applicant's data for one dossier, each field
+    # AES-256-GCM under the vault key (base64), looked up by keyed digests only.
+    Column("ref", String(40), primary_key=True),
+    Column("dossier_id", BigId, ForeignKey("dossiers.id"), nullable=False),
+    Column("key_id", String(20), nullable=False),
+    Column("name", String(600)),
+    Column("id_number", String(200)),
+    Column("phone", String(200)),
+    Column("address", String(1200)),
+    # HMAC-SHA-256 blind indexes: the citizen ID number, and the applicant's account.
+    Column("id_index", String(64)),
+    Column("account_index", String(64)),
+    Column("created_at", AwareDateTime, nullable=False),
+    Column("updated_at", AwareDateTime, nullable=False),
+    Index("ix_personal_data_id_index", "id_index"),
+    Index("ix_personal_data_account_index", "account_index"),
+    Index("ix_personal_data_dossier_id", "dossier_id"),
 )
 
 # The transactional outbox: one message per event that changes what the national portal shows

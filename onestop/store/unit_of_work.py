@@ -18,7 +18,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
 from onestop.clock import VN_TZ
-from onestop.errors import StaleVersion, UnknownDossier, ValidationError
+from onestop.errors import IdempotencyKeyReused, StaleVersion, UnknownDossier, ValidationError
 from onestop.portal import STATE_FIELDS
 from onestop.store.codec import DATETIME_COLUMNS, from_json
 from onestop.store.schema import dossier_steps, dossiers, events, idempotency_keys, outbox
@@ -371,15 +371,29 @@ class UnitOfWork:
         self._run(prepared, {**values, "b_id": dossier_id, "b_seq": seq})
 
     def replay_or_claim(
-        self, key: str | None, command: str, now: datetime
+        self,
+        key: str | None,
+        command: str,
+        now: datetime,
+        args_digest: str | None = None,
+        dossier_id: int | None = None,
     ) -> dict[str, Any] | None:
         """Idempotency: the stored result row of an earlier command run with ``key``, or
         ``None`` after reserving ``key`` for this command (or when there is no key).
 
+        Args:
+            key: The key, already scoped to its user, command and dossier by the caller.
+            command: The command.
+            now: When.
+            args_digest: A digest of the command's arguments, stored with the key: a retry
+                with other arguments is refused.
+            dossier_id: The dossier (``None`` for a command creating one), for the message.
+
         Raises:
             ValidationError: If ``key`` was used for another command.
+            IdempotencyKeyReused: If ``key`` was used with other arguments.
         """
-        if key is None or self.claim_key(key, command, now):
+        if key is None or self.claim_key(key, command, now, args_digest):
             return None
         prior = self.keyed_result(key)
         if prior is None or prior["result"] is None:
@@ -389,9 +403,13 @@ class UnitOfWork:
                 "idempotency_key",
                 f"already used for a {prior['command']!r} command, not {command!r}",
             )
+        if prior["args_digest"] is not None and prior["args_digest"] != args_digest:
+            raise IdempotencyKeyReused(command, dossier_id)
         return from_json(prior["result"])
 
-    def claim_key(self, key: str, command: str, now: datetime) -> bool:
+    def claim_key(
+        self, key: str, command: str, now: datetime, args_digest: str | None = None
+    ) -> bool:
         """Reserve an idempotency key in the current transaction.
 
         Returns:
@@ -401,7 +419,9 @@ class UnitOfWork:
         try:
             with self.conn.begin_nested():
                 self.conn.execute(
-                    insert(idempotency_keys).values(key=key, command=command, created_at=now)
+                    insert(idempotency_keys).values(
+                        key=key, command=command, created_at=now, args_digest=args_digest
+                    )
                 )
         except IntegrityError:
             return False
@@ -420,3 +440,33 @@ class UnitOfWork:
             .where(idempotency_keys.c.key == key)
             .values(dossier_id=dossier_id, result=dict(result))
         )
+
+    def run(
+        self,
+        name: str,
+        statement: ClauseElement,
+        values: Mapping[str, Any] | None = None,
+        keys: tuple[str, ...] = (),
+    ) -> list[dict[str, Any]]:
+        """Run a statement of another store module in this unit of work (on the driver's
+        cursor, compiled once per dialect like the row operations above).
+
+        Args:
+            name: A name unique to the statement (and ``keys``), for the compiled cache.
+            statement: A Core statement whose parameters are ``bindparam``s.
+            values: Their values (and the values of ``keys``).
+            keys: The columns an INSERT or UPDATE sets, in order.
+
+        Returns:
+            The selected rows as dicts (empty for a statement selecting nothing).
+        """
+        prepared = self._statement(name, statement, keys)
+        cursor = self._run(prepared, values or {})
+        if not prepared.result:
+            return []
+        names = [c.name for c in getattr(statement, "selected_columns", ())]
+        procs = prepared.result
+        return [
+            {n: v if p is None else p(v) for n, p, v in zip(names, procs, row, strict=True)}
+            for row in cursor.fetchall()
+        ]
