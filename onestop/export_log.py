@@ -16,10 +16,10 @@ What a case shows (the same in every format):
   for the first event) or the role ``applicant`` for the applicant's own acts — never a person;
 * **timeliness**: the core's classification (:mod:`onestop.timeliness`): the one made at
   resolution, or for a dossier open at the instant, in time or overdue by the one predicate;
-* **applicant**: a keyed pseudonym (HMAC-SHA256 of the ID number, else the name, under a key
-  drawn afresh for each export unless one is given), so one applicant's dossiers can be linked
-  inside an export but not traced back to a person; names and ID numbers are never read into a
-  case.
+* **applicant**: a keyed pseudonym (HMAC-SHA256, under a key drawn afresh for each export
+  unless one is given, of the vault's blind index of the ID number, else of the dossier's vault
+  reference), so one citizen's dossiers can be linked inside an export but not traced back to
+  a person; names and ID numbers are never read.
 """
 
 from __future__ import annotations

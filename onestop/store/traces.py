@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, String, and_, case, cast, func, literal, select
 
-from onestop.store.schema import agencies, dossier_steps, dossiers, events, units
+from onestop.store.schema import agencies, dossier_steps, dossiers, events, personal_data, units
 from onestop.store.unit_of_work import UnitOfWork
 
 #: Dossiers read per page by :func:`traces`.
@@ -68,8 +68,8 @@ class Trace:
 
     Attributes:
         dossier: The dossier's columns (:data:`_DOSSIER_COLUMNS`) and ``applicant_key``: the
-            applicant's ID number (``id:...``), else name (``name:...``), else ``None`` —
-            personal data, to be pseudonymised and never written.
+            vault's blind index of the applicant's ID number (``id:...``), else the dossier's
+            vault reference (``ref:...``), else ``None`` — to be pseudonymised again.
         events: Its events before the window's end, oldest first.
         steps: Its route steps started before the window's end, in route order.
     """
@@ -80,13 +80,17 @@ class Trace:
 
 
 def applicant_key() -> ColumnElement[str]:
-    """SQL: the applicant's opaque key (see :class:`Trace`)."""
-    id_number = literal("id:", String) + cast(dossiers.c.applicant_id_number, String)
-    name = literal("name:", String) + cast(dossiers.c.applicant_name, String)
-    return case(
-        (dossiers.c.applicant_id_number.is_not(None), id_number),
-        (dossiers.c.applicant_name.is_not(None), name),
-        else_=None,
+    """SQL: the applicant's opaque key (see :class:`Trace`), from the personal-data vault: the
+    ID number's blind index (``id:...``, the same for every dossier of one citizen), else the
+    dossier's vault reference (``ref:...``), else ``None``. Never the data itself."""
+    pd = personal_data.c
+    by_id = literal("id:", String) + cast(pd.id_index, String)
+    by_ref = literal("ref:", String) + cast(pd.ref, String)
+    return (
+        select(case((pd.id_index.is_not(None), by_id), else_=by_ref))
+        .where(pd.dossier_id == dossiers.c.id)
+        .limit(1)
+        .scalar_subquery()
     )
 
 
