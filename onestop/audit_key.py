@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
+from onestop._secrets import KEY_BYTES, hex_key, key_text
 from onestop.errors import AuditKeyError
 
 #: Environment variables the key is read from, in order.
@@ -31,7 +30,7 @@ HOW_TO = (
     f"create one with `onestop keygen --out audit.key` and set {KEY_FILE_VARIABLE}=audit.key "
     f"(or {KEY_VARIABLE} to its 64 hex digits)"
 )
-_BYTES = 32
+_BYTES = KEY_BYTES
 
 
 @dataclass(frozen=True)
@@ -75,14 +74,7 @@ class AuditKey:
         Raises:
             AuditKeyError: If it is not 64 hex digits.
         """
-        digits = text.strip()
-        try:
-            secret = bytes.fromhex(digits)
-        except ValueError:
-            secret = b""
-        if len(secret) != _BYTES or len(digits) != 2 * _BYTES:
-            raise AuditKeyError(f"{where}: an audit key is {2 * _BYTES} hex digits; {HOW_TO}")
-        return cls(secret)
+        return cls(hex_key(text, where, "an audit key", HOW_TO, AuditKeyError))
 
     def to_text(self) -> str:
         """The key as 64 hex digits (what :meth:`from_text` reads)."""
@@ -98,17 +90,8 @@ def load_audit_key(environ: Mapping[str, str] | None = None) -> AuditKey | None:
     Raises:
         AuditKeyError: If a variable is set but its key is unreadable or malformed.
     """
-    env = os.environ if environ is None else environ
-    if env.get(KEY_VARIABLE):
-        return AuditKey.from_text(env[KEY_VARIABLE])
-    path = env.get(KEY_FILE_VARIABLE)
-    if not path:
-        return None
-    try:
-        text = Path(path).read_text(encoding="ascii", errors="strict")[:1000]
-    except (OSError, UnicodeDecodeError) as exc:
-        raise AuditKeyError(f"{KEY_FILE_VARIABLE}={path}: cannot read the key ({exc})") from None
-    return AuditKey.from_text(text, f"{KEY_FILE_VARIABLE}={path}")
+    found = key_text(environ, KEY_VARIABLE, KEY_FILE_VARIABLE, AuditKeyError)
+    return None if found is None else AuditKey.from_text(*found)
 
 
 def require_audit_key(environ: Mapping[str, str] | None = None) -> AuditKey:

@@ -27,15 +27,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from onestop._secrets import KEY_BYTES, hex_key, key_text
 from onestop.errors import VaultKeyError
 
 #: Environment variables the key is read from, in order.
@@ -44,7 +43,7 @@ HOW_TO = (
     f"create one with `onestop vault-keygen --out vault.key` and set {KEY_FILE_VARIABLE}="
     f"vault.key (or {KEY_VARIABLE} to its 64 hex digits)"
 )
-_BYTES = 32
+_BYTES = KEY_BYTES
 _NONCE = 12
 #: The personal fields of an applicant, all encrypted.
 FIELDS = ("name", "id_number", "phone", "address")
@@ -124,14 +123,7 @@ class VaultKey:
         Raises:
             VaultKeyError: If it is not 64 hex digits.
         """
-        digits = text.strip()
-        try:
-            secret = bytes.fromhex(digits)
-        except ValueError:
-            secret = b""
-        if len(secret) != _BYTES or len(digits) != 2 * _BYTES:
-            raise VaultKeyError(f"{where}: a vault key is {2 * _BYTES} hex digits; {HOW_TO}")
-        return cls(secret)
+        return cls(hex_key(text, where, "a vault key", HOW_TO, VaultKeyError))
 
     def to_text(self) -> str:
         """The key as 64 hex digits (what :meth:`from_text` reads)."""
@@ -147,14 +139,5 @@ def load_vault_key(environ: Mapping[str, str] | None = None) -> VaultKey | None:
     Raises:
         VaultKeyError: If a variable is set but its key is unreadable or malformed.
     """
-    env = os.environ if environ is None else environ
-    if env.get(KEY_VARIABLE):
-        return VaultKey.from_text(env[KEY_VARIABLE])
-    path = env.get(KEY_FILE_VARIABLE)
-    if not path:
-        return None
-    try:
-        text = Path(path).read_text(encoding="ascii", errors="strict")[:1000]
-    except (OSError, UnicodeDecodeError) as exc:
-        raise VaultKeyError(f"{KEY_FILE_VARIABLE}={path}: cannot read the key ({exc})") from None
-    return VaultKey.from_text(text, f"{KEY_FILE_VARIABLE}={path}")
+    found = key_text(environ, KEY_VARIABLE, KEY_FILE_VARIABLE, VaultKeyError)
+    return None if found is None else VaultKey.from_text(*found)

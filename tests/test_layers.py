@@ -10,7 +10,7 @@ import pytest
 
 PACKAGE = Path(__file__).parent.parent / "onestop"
 CORE = [
-    "_machine", "_yaml", "access", "arguments", "calendar", "catalog", "catalog_search",
+    "_machine", "_secrets", "_yaml", "access", "arguments", "calendar", "catalog", "catalog_search",
     "clock", "deadlines", "defaults", "definitions", "directory", "dossier", "errors",
     "feedback", "feedback_access", "fields", "inputs", "intake", "lifecycle", "periods", "plans",
     "portal", "presentation", "reorganisation", "rules", "status", "timeline", "timeliness",

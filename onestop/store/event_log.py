@@ -99,8 +99,16 @@ def event_row(
             "steps": [["new", to_json(step)] for step in new_steps]
             + [["set", seq, to_json(values)] for seq, values in step_updates],
         },
-        "key_id": None if key is None else key.key_id,
     }
+    return sealed(event, previous_hash, key)
+
+
+def sealed(
+    event: dict[str, Any], previous_hash: str | None, key: AuditKey | None
+) -> dict[str, Any]:
+    """``event`` chained after the event whose hash is ``previous_hash`` (``None``: the first of
+    its case): its key id and hash set, for a dossier's events and a feedback item's alike."""
+    event["key_id"] = None if key is None else key.key_id
     event["hash"] = chain_hash(previous_hash or GENESIS, event, key)
     return event
 

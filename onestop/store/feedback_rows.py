@@ -18,7 +18,7 @@ from onestop.audit_key import AuditKey
 from onestop.errors import StaleVersion, UnknownFeedback
 from onestop.feedback import OPEN
 from onestop.store.codec import to_json
-from onestop.store.event_log import GENESIS, chain_hash
+from onestop.store.event_log import sealed
 from onestop.store.schema import events, feedback_cases, satisfaction
 from onestop.store.unit_of_work import UnitOfWork
 
@@ -57,10 +57,8 @@ def feedback_event(
         "unit": after["unit"] if previous_hash is None else None,
         "actor": actor,
         "data": {"set": to_json(changes), "args": to_json(args), "steps": []},
-        "key_id": None if key is None else key.key_id,
     }
-    event["hash"] = chain_hash(previous_hash or GENESIS, event, key)
-    return event
+    return sealed(event, previous_hash, key)
 
 
 def append(uow: UnitOfWork, event: Mapping[str, Any], after: Mapping[str, Any]) -> None:
