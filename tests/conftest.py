@@ -50,6 +50,15 @@ settings.register_profile("deep", _COMMON, max_examples=2000)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
+@pytest.fixture(autouse=True)
+def _quiet_logging_on_the_real_stderr() -> Iterator[None]:
+    """Every test starts with logging as configured above: a CLI test configures it onto the
+    runner's captured stream, which is closed once the command returns, and a later test that
+    logs would write to a closed file."""
+    configure(json=False, level="WARNING")
+    yield
+
+
 @pytest.fixture(scope="session")
 def calendar() -> Calendar:
     return Calendar.vietnam()
