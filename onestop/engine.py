@@ -266,9 +266,10 @@ class Engine(DossierCommands):
 
         The trusted path (the simulator's millions of commands) is not logged per command: the
         lazy structlog proxy costs more than the rest of the recording."""
-        uow.append_event(event, after)
         if self.store.outbox and changes_portal(before, after):
-            uow.append_message(event, portal_state(after))
+            uow.append_event_with_message(event, after, portal_state(after))
+        else:
+            uow.append_event(event, after)
         uow.remember(after)
         if scoped is not None:
             uow.finish_key(scoped, after["id"], to_json(after))

@@ -56,6 +56,38 @@ EVENT_COLUMNS = tuple(c.name for c in events.columns if c.name != "id")
 #: The columns an outbox message is written with (the rest take their defaults).
 MESSAGE_COLUMNS = ("dossier_id", "seq", "created_at", "trigger", *STATE_FIELDS)
 
+# PostgreSQL: an event and its outbox message in one statement.
+_INSERT_EVENT_AND_MESSAGE = (
+    insert(outbox)
+    .values({c: bindparam(f"m_{c}", type_=outbox.c[c].type) for c in MESSAGE_COLUMNS})
+    .add_cte(
+        insert(events)
+        .values({c: bindparam(c, type_=events.c[c].type) for c in EVENT_COLUMNS})
+        .cte("ev")
+    )
+)
+
+
+def _event_values(event: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
+    """An event row with the dossier's deadline after it (the columns outside the hash)."""
+    return {
+        **event,
+        "due_at": after["due_at"],
+        "paused_at": after["paused_at"],
+        "apologies": after["apologies"],
+    }
+
+
+def _message_values(event: Mapping[str, Any], state: Mapping[str, Any]) -> dict[str, Any]:
+    """An outbox message row: the event's place in its dossier's log, and the state after it."""
+    return {
+        "dossier_id": event["dossier_id"],
+        "seq": event["seq"],
+        "created_at": event["at"],
+        "trigger": event["trigger"],
+        **state,
+    }
+
 
 class Prepared:
     """A Core statement compiled once for a dialect and a set of columns, run on the driver.
@@ -307,12 +339,7 @@ class UnitOfWork:
         """Append one event row, with the dossier's deadline after it (for reports as of any
         instant: with the event's status and agency, the dossier's state then). Inside a batch
         it waits for the batch's multi-row insert."""
-        row = {
-            **event,
-            "due_at": after["due_at"],
-            "paused_at": after["paused_at"],
-            "apologies": after["apologies"],
-        }
+        row = _event_values(event, after)
         if self.batch is not None:
             self.events.append(row)
         else:
@@ -327,17 +354,24 @@ class UnitOfWork:
         """Write an outbox message for the portal about ``event`` (same transaction), holding
         the dossier's ``state`` after it (:func:`onestop.portal.portal_state`). Inside a batch
         it waits for the batch's multi-row insert, as events do."""
-        row = {
-            "dossier_id": event["dossier_id"],
-            "seq": event["seq"],
-            "created_at": event["at"],
-            "trigger": event["trigger"],
-            **state,
-        }
+        row = _message_values(event, state)
         if self.batch is not None:
             self.messages.append(row)
         else:
             self._run(self._statement("insert_message", _INSERT_MESSAGE, MESSAGE_COLUMNS), row)
+
+    def append_event_with_message(
+        self, event: Mapping[str, Any], after: Mapping[str, Any], state: Mapping[str, Any]
+    ) -> None:
+        """:meth:`append_event` and :meth:`append_message` together: on PostgreSQL outside a
+        batch in one statement (a data-modifying CTE), one round trip fewer per command."""
+        if self.batch is not None or self.dialect.name != "postgresql":
+            self.append_event(event, after)
+            self.append_message(event, state)
+            return
+        message = _message_values(event, state)
+        values = {**_event_values(event, after), **{f"m_{k}": v for k, v in message.items()}}
+        self._run(self._statement("insert_event_message", _INSERT_EVENT_AND_MESSAGE), values)
 
     def insert_messages(self, rows: list[dict[str, Any]]) -> None:
         """Insert outbox messages in one multi-row statement."""
