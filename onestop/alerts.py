@@ -25,7 +25,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import Connection, literal, select, update
+from sqlalchemy import Connection, Select, literal, select, update
 
 from onestop.calendar import Calendar
 from onestop.clock import Clock
@@ -207,26 +207,7 @@ class AlertSweeper:
             literal(now, alerts.c.raised_at.type),
             literal(0),
         ).where(where)
-        stmt = (
-            self.store.insert_or_skip(alerts, "dossier_id", "step_seq", "kind")
-            .from_select(
-                [
-                    "dossier_id",
-                    "step_seq",
-                    "kind",
-                    "agency",
-                    "unit",
-                    "level",
-                    "procedure_code",
-                    "due_at",
-                    "raised_at",
-                    "attempts",
-                ],
-                source,
-            )
-            .returning(*_ALERT_COLUMNS)
-        )
-        return [Alert(**dict(r)) for r in conn.execute(stmt).mappings()]
+        return insert_alerts(self.store, conn, source)
 
     def sweep(self, now: datetime | None = None) -> list[Alert]:
         """Raise every alert now due and deliver the undelivered ones.
@@ -290,6 +271,32 @@ class AlertSweeper:
                 .values(delivered_at=now, attempts=alerts.c.attempts + 1, last_error=None)
             )
         return len(batch)
+
+
+#: The columns an alert sweep's SELECT gives, in order.
+_RAISED_COLUMNS = [
+    "dossier_id",
+    "step_seq",
+    "kind",
+    "agency",
+    "unit",
+    "level",
+    "procedure_code",
+    "due_at",
+    "raised_at",
+    "attempts",
+]
+
+
+def insert_alerts(store: Store, conn: Connection, source: Select[Any]) -> list[Alert]:
+    """Insert the alerts ``source`` selects (its columns in the order of ``_RAISED_COLUMNS``),
+    skipping those already raised (one per case, step and kind); the new ones."""
+    stmt = (
+        store.insert_or_skip(alerts, "dossier_id", "step_seq", "kind")
+        .from_select(_RAISED_COLUMNS, source)
+        .returning(*_ALERT_COLUMNS)
+    )
+    return [Alert(**dict(r)) for r in conn.execute(stmt).mappings()]
 
 
 _ALERT_COLUMNS = [

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, case, literal, select
 
-from onestop.alerts import _ALERT_COLUMNS, WHOLE_DOSSIER, Alert, AlertKind
+from onestop.alerts import WHOLE_DOSSIER, Alert, AlertKind, insert_alerts
 from onestop.feedback import OPEN
 from onestop.status import Status
 from onestop.store import Store, clauses
@@ -45,24 +45,5 @@ def raise_feedback_alerts(
             -F.id, literal(WHOLE_DOSSIER), literal(kind.value), F.agency, F.unit, F.level,
             literal("feedback"), F.due_at, literal(now, alerts.c.raised_at.type), literal(0),
         ).where(F.status.in_(sorted(s.value for s in OPEN)), where)  # fmt: skip
-        stmt = (
-            store.insert_or_skip(alerts, "dossier_id", "step_seq", "kind")
-            .from_select(
-                [
-                    "dossier_id",
-                    "step_seq",
-                    "kind",
-                    "agency",
-                    "unit",
-                    "level",
-                    "procedure_code",
-                    "due_at",
-                    "raised_at",
-                    "attempts",
-                ],
-                source,
-            )  # fmt: skip
-            .returning(*_ALERT_COLUMNS)
-        )
-        raised += [Alert(**dict(r)) for r in conn.execute(stmt).mappings()]
+        raised += insert_alerts(store, conn, source)
     return raised
