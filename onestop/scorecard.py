@@ -64,6 +64,7 @@ from onestop.errors import ValidationError
 from onestop.periods import Period
 from onestop.presentation import Lang
 from onestop.report_sections import count_if
+from onestop.reports import level_order
 from onestop.store import Store, queries
 from onestop.store.outbox import acknowledged
 from onestop.store.schema import dossiers, events, feedback_cases, procedures, units
@@ -71,7 +72,6 @@ from onestop.timeliness import Timeliness
 
 #: Scorecard groupings and the dossier column each reads.
 BY: dict[str, str] = {"unit": "competent_unit", "level": "level"}
-_LEVEL_ORDER = {"city": 0, "province": 0, "district": 1, "commune": 2}
 #: Ratings at or below this (of 1–5) count as "not satisfied" (3 is neutral, 4–5 satisfied).
 UNSATISFIED_AT_MOST = 2
 
@@ -606,7 +606,7 @@ def scorecard(store: Store, period: Period, by: str, calendar: Calendar) -> Scor
     rows = []
     for k in sorted(
         set(received) | set(resolved) | set(answered),
-        key=lambda c: (_LEVEL_ORDER.get(c, 9), c) if by == "level" else (0, c),
+        key=lambda c: level_order(c) if by == "level" else (0, c),
     ):
         n, online, payable, paid_online, dig_of, dig, reuse_of, reuse = received.get(k, [0] * 8)
         early, on_time, late, rdig_of, rdig, el_of, el, unhappy = resolved.get(k, [0] * 8)
