@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from onestop.engine import Engine
 from onestop.feedback import FeedbackLaw
 from onestop.feedback_commands import FeedbackDesk
 from onestop.sim.distribution import Distribution
@@ -84,7 +85,15 @@ class FeedbackLoad:
         self.spec = spec
         # Its own random numbers: adding feedback leaves the dossiers' draws unchanged.
         self.rng = random.Random(sim.seed * 7919 + 18)
-        self.desk = FeedbackDesk(sim.engine, FeedbackLaw.load(workflows))
+        # Feedback items go through the SQL store: the memory store keeps dossiers only. Their
+        # events take database ids and negative case ids, so they never meet the dossiers' bulk
+        # writes.
+        engine = sim.engine
+        if sim.memory is not None:
+            engine = Engine(
+                sim.db, sim.engine.catalog, sim.calendar, sim.clock, sim.engine.rules, dev=True
+            )
+        self.desk = FeedbackDesk(engine, FeedbackLaw.load(workflows))
         units = sim.catalog.units
         total = sum(spec.level_shares.values())
         self.units: list[str] = []

@@ -165,9 +165,6 @@ class Simulation:
         self.db = Store(url, outbox=False)
         self.db.migrate()
         self.db.sync_definitions(self.catalog)
-        # Feedback items are written through the SQL store (the memory store keeps dossiers
-        # only): a scenario with feedback arrivals runs on the SQL path.
-        memory = memory and scenario.feedback is None
         self.memory = MemoryStore(self.db) if memory else None
         # Simulated dossiers are not records: without an audit key the chain is unkeyed.
         engine = Engine(self.memory or self.db, self.catalog, calendar, self.clock, dev=True)
