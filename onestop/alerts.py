@@ -207,7 +207,7 @@ class AlertSweeper:
             literal(now, alerts.c.raised_at.type),
             literal(0),
         ).where(where)
-        return insert_alerts(self.store, conn, source)
+        return _insert_alerts(self.store, conn, source)
 
     def sweep(self, now: datetime | None = None) -> list[Alert]:
         """Raise every alert now due and deliver the undelivered ones.
@@ -288,7 +288,7 @@ _RAISED_COLUMNS = [
 ]
 
 
-def insert_alerts(store: Store, conn: Connection, source: Select[Any]) -> list[Alert]:
+def _insert_alerts(store: Store, conn: Connection, source: Select[Any]) -> list[Alert]:
     """Insert the alerts ``source`` selects (its columns in the order of ``_RAISED_COLUMNS``),
     skipping those already raised (one per case, step and kind); the new ones."""
     stmt = (

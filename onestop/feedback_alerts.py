@@ -14,7 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, case, literal, select
 
-from onestop.alerts import WHOLE_DOSSIER, Alert, AlertKind, insert_alerts
+from onestop.alerts import WHOLE_DOSSIER, Alert, AlertKind, _insert_alerts
 from onestop.feedback import OPEN
 from onestop.status import Status
 from onestop.store import Store, clauses
@@ -45,5 +45,5 @@ def raise_feedback_alerts(
             -F.id, literal(WHOLE_DOSSIER), literal(kind.value), F.agency, F.unit, F.level,
             literal("feedback"), F.due_at, literal(now, alerts.c.raised_at.type), literal(0),
         ).where(F.status.in_(sorted(s.value for s in OPEN)), where)  # fmt: skip
-        raised += insert_alerts(store, conn, source)
+        raised += _insert_alerts(store, conn, source)
     return raised
