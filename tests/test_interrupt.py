@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -120,3 +121,21 @@ def test_an_interrupt_writes_the_finished_replications_marked_partial(
     assert (out / "on-time-by-level.csv").read_text().splitlines()[1].endswith(",1")
     assert (tmp_path / "sim.db").exists()  # replication 1 wrote it and finished
     assert not Path(f"{tmp_path / 'sim.db'}.partial").exists()
+
+
+def test_an_interrupted_pool_is_fully_shut_down_before_the_interrupt_propagates() -> None:
+    # The pool's manager thread closes its wake-up pipe as it ends; if it is still running at
+    # interpreter exit, Python 3.11's exit hook can write to the pipe as it closes (an EBADF
+    # traceback after Ctrl-C, seen once in CI). So the interrupt waits for that thread.
+    from concurrent.futures import process
+
+    def interrupt(index: int, share: float) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(sim_runner.Interrupted) as caught:
+        sim_runner.run_replications(
+            SCENARIO, replications=2, jobs=2, progress=interrupt, days=366, scale=0.05
+        )
+    assert caught.value.indices == []
+    managers = [t for t in threading.enumerate() if isinstance(t, process._ExecutorManagerThread)]
+    assert managers == []

@@ -305,7 +305,10 @@ def _gather(
             for process in list((executor._processes or {}).values()):
                 process.terminate()
         if owned:
-            executor.shutdown(wait=not interrupted, cancel_futures=True)
+            # Wait even when interrupted (the processes are terminated, so this is quick): the
+            # pool's manager thread must close its wake-up pipe before the interpreter's exit
+            # hook writes to it, or Python 3.11 prints an EBADF traceback at exit.
+            executor.shutdown(wait=True, cancel_futures=True)
 
 
 def _drain(channel: Any, progress: ProgressCallback | None, finished: dict[int, Any]) -> None:
