@@ -23,7 +23,6 @@ from onestop.definitions import Definitions, UnitMapping, check_mapping
 from onestop.errors import DefinitionError, UnknownUnit
 from onestop.reorganisation import TRANSFERRED, Plan, Transfer, plan
 from onestop.status import Status
-from onestop.store import queries
 from onestop.store.event_log import event_row
 
 if TYPE_CHECKING:
@@ -103,7 +102,7 @@ def reorganise(
         return deadlines.transfer_due(engine.calendar, rules, value)
 
     with engine.store.read() as uow:
-        rows = queries.open_of_unit_set(uow, mapping.from_unit_set)
+        rows = uow.open_of_unit_set(mapping.from_unit_set)
     planned = plan(rows, mapping, old, new, at, due)
     outcome = Outcome(planned)
     if dry_run or not planned.transfers:
