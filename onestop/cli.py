@@ -13,7 +13,7 @@ from onestop.cli_catalog import catalog_app, init_definitions
 from onestop.cli_common import configure_quiet
 from onestop.cli_database import migrate, reorganise
 from onestop.cli_export import export
-from onestop.cli_feedback import survey_app
+from onestop.cli_feedback import feedback_app, survey_app
 from onestop.cli_guard import GuardedGroup
 from onestop.cli_report import report
 from onestop.cli_scheduler import alerts, scheduler_app
@@ -57,6 +57,7 @@ app.command("init")(init_definitions)
 app.command()(export)
 app.add_typer(directory_app, name="staff-directory")
 app.command("vault-keygen")(vault_keygen)
+app.add_typer(feedback_app, name="feedback")
 
 
 def main() -> None:

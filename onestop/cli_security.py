@@ -23,7 +23,7 @@ from onestop.cli_common import (
     fail,
     out,
 )
-from onestop.defaults import DEFAULT_DB
+from onestop.defaults import DEFAULT_DB, definition_path
 from onestop.errors import AnchorError, AuditKeyError, DefinitionError, ValidationError
 
 
@@ -194,7 +194,7 @@ def directory_load(
 
     units = _units(workflows, unit_set)
     try:
-        directory = StaffDirectory.load(file, units)
+        directory = StaffDirectory.load(definition_path(file), units)
     except DefinitionError as exc:
         raise definition_failure(exc) from None
     store = existing_store(db)
