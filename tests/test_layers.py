@@ -24,7 +24,11 @@ ABOVE_CORE = ("onestop.store", "onestop.engine", "onestop.commands", "onestop.al
               "onestop.testing_portal", "onestop.transfers", "onestop.feedback_alerts",
               "onestop.feedback_commands", "onestop.feedback_report", "onestop.satisfaction",
               "onestop.export_log", "onestop.export_xes", "onestop.export_ocel",
-              "onestop.authority")  # fmt: skip
+              "onestop.authority", "onestop.cli_catalog", "onestop.cli_common",
+              "onestop.cli_database", "onestop.cli_export", "onestop.cli_feedback",
+              "onestop.cli_report", "onestop.cli_scheduler", "onestop.cli_scorecard",
+              "onestop.cli_security", "onestop.cli_simulate", "onestop.cli_staffing",
+              "onestop.cli_sync")  # fmt: skip
 
 
 def imports(module: str) -> set[str]:
