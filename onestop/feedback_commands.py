@@ -174,7 +174,7 @@ class FeedbackDesk:
     # -- the pipeline ----------------------------------------------------------------------
 
     def _now(self) -> datetime:
-        return self.engine._now()
+        return self.engine.now()
 
     def _authorize(self, meta: Meta, trigger: str, case: Mapping[str, Any]) -> None:
         if self.policy is None:
@@ -258,8 +258,8 @@ class FeedbackDesk:
         }  # fmt: skip
         self._authorize(meta, "receive", row)
         self.lifecycle.fire("receive", FeedbackFacts(FeedbackStatus.NEW.value))
-        key = self.engine._chain_key()  # the engine's audit key, before anything is written
-        with self.engine.store.write() as uow:
+        recorder = self.engine.recorder
+        with recorder.write() as uow:
             conn = uow.conn
             prior = uow.replay_or_claim(meta.idempotency_key, "feedback.receive", now)
             if prior is not None:
@@ -271,7 +271,7 @@ class FeedbackDesk:
             changes = {k: v for k, v in row.items() if k not in ("id", "version")}
             event = feedback_rows.feedback_event(
                 row, None, "receive", FeedbackStatus.NEW.value, changes, {},
-                actor=actor_id(meta), at=now, key=key,
+                actor=actor_id(meta), at=now, key=recorder.key(),
             )  # fmt: skip
             feedback_rows.set_head(conn, row["id"], event["hash"])
             row["event_hash"] = event["hash"]
@@ -292,8 +292,8 @@ class FeedbackDesk:
         write the row and one event."""
         meta = validated(Meta, **options)
         feedback_id = valid_id(feedback_id, "feedback_id")
-        key = self.engine._chain_key()  # the engine's audit key, before anything is written
-        with self.engine.store.write() as uow:
+        recorder = self.engine.recorder
+        with recorder.write() as uow:
             conn = uow.conn
             row = feedback_rows.load_case(conn, feedback_id, lock=True)
             # Read once the item is locked, so its events' times never go backwards.
@@ -319,7 +319,7 @@ class FeedbackDesk:
             event = feedback_rows.feedback_event(
                 after, row["event_hash"], trigger, before, changes,
                 {**args.model_dump(exclude={"comment"}), **record},
-                actor=actor_id(meta), at=now, key=key,
+                actor=actor_id(meta), at=now, key=recorder.key(),
             )  # fmt: skip
             feedback_rows.update_case(
                 conn, feedback_id, row["version"], {**changes, "event_hash": event["hash"]}

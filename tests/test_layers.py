@@ -24,7 +24,8 @@ ABOVE_CORE = ("onestop.store", "onestop.engine", "onestop.commands", "onestop.al
               "onestop.testing_portal", "onestop.transfers", "onestop.feedback_alerts",
               "onestop.feedback_commands", "onestop.feedback_report", "onestop.satisfaction",
               "onestop.export_log", "onestop.export_xes", "onestop.export_ocel",
-              "onestop.authority")  # fmt: skip
+              "onestop.authority",
+              "onestop.recorder")  # fmt: skip
 
 
 def imports(module: str) -> set[str]:
@@ -46,7 +47,9 @@ def test_the_core_is_pure(module: str) -> None:
     assert not {n for n in names if n.startswith(ABOVE_CORE)}
 
 
-@pytest.mark.parametrize("module", ["engine", "commands", "feedback_commands", "authority"])
+@pytest.mark.parametrize(
+    "module", ["engine", "commands", "feedback_commands", "authority", "recorder"]
+)
 def test_the_engine_holds_no_sql(module: str) -> None:
     names = imports(module)
     assert not {n for n in names if n.split(".")[0] == "sqlalchemy"}
