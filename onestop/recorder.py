@@ -12,12 +12,10 @@ desk — goes through one :class:`EventRecorder`. It owns two rules:
   :meth:`EventRecorder.record_change`).
 
 Example:
-    >>> from datetime import datetime
-    >>> from onestop import Engine, ManualClock, VN_TZ
-    >>> clock = ManualClock(datetime(2025, 1, 24, 9, 0, tzinfo=VN_TZ))
-    >>> engine = Engine.open("sqlite://", "tests/fixtures/workflows", clock=clock, dev=True)
-    >>> engine.recorder.key() is None  # development mode without a key: unkeyed chain
-    True
+    >>> from onestop.audit_key import AuditKey
+    >>> recorder = EventRecorder(Store("sqlite://"), AuditKey.from_text("00" * 32))
+    >>> recorder.key().key_id  # the key's public fingerprint, recorded on every event
+    '66687aadf862bd77'
 """
 
 from __future__ import annotations
