@@ -52,7 +52,7 @@ from onestop.dossier import Dossier, Event, Step
 from onestop.errors import StaleVersion, UnknownUnit, ValidationError
 from onestop.inputs import dossier_id as valid_id
 from onestop.lifecycle import Facts, Lifecycle
-from onestop.recorder import EventRecorder
+from onestop.recorder import Change, EventRecorder
 from onestop.rules import RuleBook, RuleSet
 from onestop.status import Status
 from onestop.store import EMPTY_ROW, Store, UnitOfWork, queries
@@ -303,10 +303,11 @@ class Engine(DossierCommands):
             if applicant is not None:
                 gate.insert_applicant(uow, applicant[1], row["id"], now)
             who = gate.recorded_actor(actor, meta.actor, row["applicant_ref"])
-            return self.recorder.record_new(
-                uow, row, changes, trigger, {**args, **plan.record}, actor=who, at=now,
+            change = Change(
+                trigger, changes, {**args, **plan.record}, who, now, row["intake_unit"],
                 new_steps=plan.new_steps, scoped=scoped, logged=meta is not _TRUSTED,
             )  # fmt: skip
+            return self.recorder.record_new(uow, row, change)
 
     def execute(
         self,
@@ -406,11 +407,11 @@ class Engine(DossierCommands):
                 changes.update(status=status.value, status_code=status.portal_code)
             changes["updated_at"] = now
             who = gate.recorded_actor(actor, meta.actor, row["applicant_ref"])
-            return self.recorder.record_change(
-                uow, row, changes, trigger, recorded, actor=who, at=now,
-                new_steps=plan.new_steps, step_updates=plan.step_updates, scoped=scoped,
-                logged=meta is not _TRUSTED,
+            change = Change(
+                trigger, changes, recorded, who, now, new_steps=plan.new_steps,
+                step_updates=plan.step_updates, scoped=scoped, logged=meta is not _TRUSTED,
             )  # fmt: skip
+            return self.recorder.record_change(uow, row, change)
 
     # -- commands: new dossiers ----------------------------------------------------------------
 

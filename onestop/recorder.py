@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -35,6 +36,36 @@ from onestop.store import EMPTY_ROW, Store, UnitOfWork, to_json
 from onestop.store.event_log import event_row
 
 log = structlog.get_logger("onestop.engine")
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A command's change of one dossier, as the recorder writes it.
+
+    Attributes:
+        trigger: The command's trigger.
+        changes: The columns it sets (``updated_at`` included; replayed to rebuild the row).
+        args: Its arguments, as recorded on the event.
+        actor: Who acted, as recorded.
+        at: When.
+        unit: Where, when the event names a unit (a new dossier's intake unit, a transfer's
+            successor).
+        new_steps: The step rows it inserts.
+        step_updates: ``(seq, columns)`` of the step rows it updates.
+        scoped: The claimed idempotency key, to store the result under.
+        logged: Whether to log the command (not on the simulator's trusted path).
+    """
+
+    trigger: str
+    changes: dict[str, Any]
+    args: Mapping[str, Any]
+    actor: str | None
+    at: datetime
+    unit: str | None = None
+    new_steps: Sequence[Mapping[str, Any]] = ()
+    step_updates: Sequence[tuple[int, Mapping[str, Any]]] = ()
+    scoped: str | None = None
+    logged: bool = True
 
 
 class EventRecorder:
@@ -78,99 +109,45 @@ class EventRecorder:
         with self.store.write(savepoint=savepoint, keyed=keyed) as uow:
             yield uow
 
-    def record_new(
-        self,
-        uow: UnitOfWork,
-        row: dict[str, Any],
-        changes: Mapping[str, Any],
-        trigger: str,
-        args: Mapping[str, Any],
-        *,
-        actor: str | None,
-        at: datetime,
-        new_steps: Sequence[Mapping[str, Any]] = (),
-        scoped: str | None = None,
-        logged: bool = True,
-    ) -> Dossier:
-        """Record a dossier just inserted (``row``, with its new id, at version 1): its step
-        rows, its first event (dated at its intake unit) and the dossier's chain head.
-
-        Args:
-            uow: The unit of work that inserted the row.
-            row: The new row; its ``event_hash`` is set here.
-            changes: The columns the command set (replayed to rebuild the row).
-            trigger: The command's trigger.
-            args: The command's arguments, as recorded.
-            actor: Who acted, as recorded.
-            at: When.
-            new_steps: The step rows to insert.
-            scoped: The claimed idempotency key, to store the result under.
-            logged: Whether to log the command (not on the simulator's trusted path).
-        """
-        for step in new_steps:
+    def record_new(self, uow: UnitOfWork, row: dict[str, Any], change: Change) -> Dossier:
+        """Record a dossier just inserted by ``uow`` (``row``, with its new id, at version 1;
+        its ``event_hash`` is set here): its step rows, its first event and its chain head."""
+        for step in change.new_steps:
             uow.insert_step(row["id"], step)
         event = event_row(
-            row, None, trigger, Status.NEW.value, changes, args,
-            actor=actor, at=at, unit=row["intake_unit"], key=self.key(), new_steps=new_steps,
+            row, None, change.trigger, Status.NEW.value, change.changes, change.args,
+            actor=change.actor, at=change.at, unit=change.unit, key=self.key(),
+            new_steps=change.new_steps,
         )  # fmt: skip
         # The first event's hash needs the new id: the head is set after the insert.
         uow.set_event_hash(row["id"], event["hash"])
         row["event_hash"] = event["hash"]
-        return self._record(uow, EMPTY_ROW, row, event, scoped, logged)
+        return self._record(uow, EMPTY_ROW, row, event, change)
 
-    def record_change(
-        self,
-        uow: UnitOfWork,
-        row: Mapping[str, Any],
-        changes: dict[str, Any],
-        trigger: str,
-        args: Mapping[str, Any],
-        *,
-        actor: str | None,
-        at: datetime,
-        unit: str | None = None,
-        new_steps: Sequence[Mapping[str, Any]] = (),
-        step_updates: Sequence[tuple[int, Mapping[str, Any]]] = (),
-        scoped: str | None = None,
-        logged: bool = True,
-    ) -> Dossier:
-        """Write a change of a loaded dossier ``row``: the version-checked UPDATE (with the
-        moved chain head), its step rows and its event.
-
-        Args:
-            uow: The unit of work that loaded (and locked) the row.
-            row: The dossier as loaded.
-            changes: The columns the command sets (``updated_at`` included).
-            trigger: The command's trigger.
-            args: The command's arguments, as recorded.
-            actor: Who acted, as recorded.
-            at: When.
-            unit: Where, when the change names a unit (a transfer's successor).
-            new_steps: The step rows to insert.
-            step_updates: ``(seq, columns)`` of the step rows to update.
-            scoped: The claimed idempotency key, to store the result under.
-            logged: Whether to log the command (not on the simulator's trusted path).
+    def record_change(self, uow: UnitOfWork, row: Mapping[str, Any], change: Change) -> Dossier:
+        """Write a change of a dossier ``row`` loaded (and locked) by ``uow``: the
+        version-checked UPDATE with the moved chain head, its step rows and its event.
 
         Raises:
             StaleVersion: If another writer changed the dossier since it was loaded (nothing
                 of the change is written).
         """
-        dossier_id = row["id"]
+        dossier_id, changes = row["id"], change.changes
         after = {**row, **changes, "version": row["version"] + 1}
         event = event_row(
-            after, row["event_hash"], trigger, row["status"], changes, args,
-            actor=actor, at=at, unit=unit, key=self.key(),
-            new_steps=new_steps, step_updates=step_updates,
+            after, row["event_hash"], change.trigger, row["status"], changes, change.args,
+            actor=change.actor, at=change.at, unit=change.unit, key=self.key(),
+            new_steps=change.new_steps, step_updates=change.step_updates,
         )  # fmt: skip
         # The version-checked UPDATE first (the chain head moves with the other columns):
         # if it is refused, nothing of the change has been written, even inside a batch.
         uow.update_dossier(dossier_id, row["version"], {**changes, "event_hash": event["hash"]})
-        for seq, values in step_updates:
+        for seq, values in change.step_updates:
             uow.update_step(dossier_id, seq, values)
-        for step in new_steps:
+        for step in change.new_steps:
             uow.insert_step(dossier_id, step)
         after["event_hash"] = event["hash"]
-        return self._record(uow, row, after, event, scoped, logged)
+        return self._record(uow, row, after, event, change)
 
     def _record(
         self,
@@ -178,8 +155,7 @@ class EventRecorder:
         before: Mapping[str, Any],
         after: dict[str, Any],
         event: dict[str, Any],
-        scoped: str | None,
-        logged: bool,
+        change: Change,
     ) -> Dossier:
         """Append the event (and the portal's message when it changes what the portal shows),
         store the idempotent result, log; ``before`` and ``after`` are the old and new rows.
@@ -191,9 +167,9 @@ class EventRecorder:
         else:
             uow.append_event(event, after)
         uow.remember(after)
-        if scoped is not None:
-            uow.finish_key(scoped, after["id"], to_json(after))
-        if logged:
+        if change.scoped is not None:
+            uow.finish_key(change.scoped, after["id"], to_json(after))
+        if change.logged:
             log.debug(
                 "dossier.command",
                 trigger=event["trigger"],

@@ -21,6 +21,7 @@ from onestop._yaml import load_yaml, validate_model
 from onestop.arguments import Meta, actor_id, validated
 from onestop.definitions import Definitions, UnitMapping, check_mapping
 from onestop.errors import DefinitionError, UnknownUnit
+from onestop.recorder import Change
 from onestop.reorganisation import TRANSFERRED, Plan, Transfer, plan
 from onestop.store import queries
 
@@ -133,8 +134,9 @@ def _write(
         if t.old_agency is not None:
             step_updates.append((int(row["step_index"]), {"agency": t.new_agency}))
         # Recorded as every command is: the event, the portal's message (the holder changed).
-        engine.recorder.record_change(
-            uow, row, {**t.set, "updated_at": when}, TRANSFERRED, t.record(mapping),
-            actor=actor, at=when, unit=t.new_unit, step_updates=step_updates,
+        change = Change(
+            TRANSFERRED, {**t.set, "updated_at": when}, t.record(mapping), actor, when,
+            t.new_unit, step_updates=step_updates,
         )  # fmt: skip
+        engine.recorder.record_change(uow, row, change)
         return True
