@@ -397,24 +397,14 @@ def feedback_list(
 
     Example: onestop feedback list --user nk.desk.01 --overdue
     """
-    from onestop.access import Actor, Forbidden
-
     with _desk(db, user, workflows, now) as (desk, actor):
         at = desk.engine.clock.now()
         until = None if due_by is None else parse_instant(due_by, "--due-by")
         items = desk.open_items(
             overdue_at=at if overdue else None,
             due_soon=None if until is None else (at, until),
+            actor=actor,
         )
-        if desk.policy is not None and isinstance(actor, Actor):
-            readable = []
-            for item in items:
-                try:
-                    desk.policy.check(actor, "read", asdict(item), desk.engine.units)
-                except Forbidden:
-                    continue
-                readable.append(item)
-            items = readable
     typer.echo(f"{len(items)} feedback item(s) being handled")
     for item in items:
         typer.echo(

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from onestop.access import Actor
+from onestop.access import Actor, Forbidden
 from onestop.arguments import Meta, validated
 from onestop.feedback import is_due_soon, is_overdue
 from onestop.feedback_handling import FeedbackHandling
@@ -85,14 +85,25 @@ class FeedbackDesk(FeedbackIntake, FeedbackHandling, FeedbackRating):
         *,
         overdue_at: datetime | None = None,
         due_soon: tuple[datetime, datetime] | None = None,
+        actor: Actor | str | None = None,
     ) -> list[FeedbackItem]:
         """Items being handled, by time limit; only those overdue at ``overdue_at``, or falling
-        due between the two instants of ``due_soon`` (the core's predicates).
+        due between the two instants of ``due_soon`` (the core's predicates). With a policy,
+        only those ``actor`` may read.
+
+        Raises:
+            ValidationError: A malformed ``actor``.
+            Forbidden: With a policy, if ``actor`` is not an :class:`~onestop.access.Actor`.
         """
+        meta = validated(Meta, actor=actor)
+        if self.policy is not None and not isinstance(meta.actor, Actor):
+            raise Forbidden("read: this desk requires an Actor for every command")
         with self.engine.store.read() as uow:
             rows = feedback_rows.open_cases(uow.conn)
         if overdue_at is not None:
             rows = [r for r in rows if is_overdue(r["status"], r["due_at"], overdue_at)]
         if due_soon is not None:
             rows = [r for r in rows if is_due_soon(r["status"], r["due_at"], *due_soon)]
+        if self.policy is not None:
+            rows = [r for r in rows if self._may(meta, "read", r)]
         return [FeedbackItem.from_row(r) for r in rows]

@@ -79,6 +79,18 @@ class FeedbackPipeline:
             )
             raise
 
+    def _may(self, meta: Meta, trigger: str, case: Mapping[str, Any]) -> bool:
+        """Whether ``meta``'s actor may run ``trigger`` on ``case`` (a filter: not logged)."""
+        if self.policy is None:
+            return True
+        if not isinstance(meta.actor, Actor):
+            return False
+        try:
+            self.policy.check(meta.actor, trigger, case, self.engine.units)
+        except Forbidden:
+            return False
+        return True
+
     def _run(
         self,
         trigger: str,
