@@ -5,12 +5,14 @@ stores the hash of its latest event. Editing an event breaks its chain, and with
 forger cannot re-chain it; deleting or inserting one breaks the sequence or the chain; deleting a
 dossier's latest event leaves the row's head hash pointing nowhere. Rows, steps, the deadline
 columns of events, idempotency results and completed days' rollups are recomputed from the log.
-Daily anchors (:mod:`onestop.anchors`) seal each past day's events under the audit key and are
-chained day to day, so a consistent rewrite of a dossier, a deleted dossier or truncated newest
-events of an anchored day change an anchor the forger cannot re-seal; the external anchor file
-also catches removed anchors and an emptied database. Verifying never writes, and it reads
-each table as a stream in case order, merged with the log one case at a time, so its memory
-does not grow with the log (``python -m benchmarks --only verify-memory``).
+Each alert is re-judged by the one overdue / due-soon rule on the state the log records at the
+time it was raised (:mod:`onestop.alert_audit`). Daily anchors (:mod:`onestop.anchors`) seal
+each past day's events under the audit key and are chained day to day, so a consistent rewrite
+of a dossier, a deleted dossier or truncated newest events of an anchored day change an anchor
+the forger cannot re-seal; the external anchor file also catches removed anchors and an emptied
+database. Verifying never writes, and it reads each table as a stream in case order, merged
+with the log one case at a time, so its memory does not grow with the log
+(``python -m benchmarks --only verify-memory``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Select, func, select, true
 
+from onestop.alert_audit import AlertRules, alert_query, check_alerts
+from onestop.alerts import DUE_SOON_DAYS
 from onestop.anchors import (
     GENESIS,
     LEGACY,
@@ -35,6 +39,8 @@ from onestop.anchors import (
     stored_anchors,
 )
 from onestop.audit_key import AuditKey, load_audit_key
+from onestop.calendar import Calendar
+from onestop.finding import Finding
 from onestop.periods import Period
 from onestop.rollups import ROLLUP_COUNTS, compute_rollups
 from onestop.store import Store, feedback_rows, replay_rows
@@ -55,28 +61,6 @@ if TYPE_CHECKING:
 
 #: A day's event count and digest, read once per verification.
 Digests = Callable[[date], tuple[int, str]]
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One sign of tampering.
-
-    Attributes:
-        dossier_id: The dossier concerned (``None`` for an anchor).
-        seq: The first event that does not check out (``None`` when not about one event).
-        problem: ``edited``, ``deleted``, ``inserted``, ``row_edited`` or ``anchor_mismatch``.
-        detail: What exactly failed.
-    """
-
-    dossier_id: int | None
-    seq: int | None
-    problem: str
-    detail: str
-
-    def __str__(self) -> str:
-        where = f"dossier {self.dossier_id}" if self.dossier_id is not None else "anchor"
-        at = f" event {self.seq}" if self.seq is not None else ""
-        return f"{where}{at}: {self.problem} ({self.detail})"
 
 
 @dataclass
@@ -214,20 +198,31 @@ class AuditReport:
 
 
 def verify(
-    store: Store, key: AuditKey | None = None, anchor_file: Path | None = None
+    store: Store,
+    key: AuditKey | None = None,
+    anchor_file: Path | None = None,
+    *,
+    calendar: Calendar | None = None,
 ) -> list[Finding]:
     """The findings of :func:`audit`: empty when everything checks out."""
-    return audit(store, key, anchor_file).findings
+    return audit(store, key, anchor_file, calendar=calendar).findings
 
 
 def audit(
-    store: Store, key: AuditKey | None = None, anchor_file: Path | None = None
+    store: Store,
+    key: AuditKey | None = None,
+    anchor_file: Path | None = None,
+    *,
+    calendar: Calendar | None = None,
+    due_soon_days: float = DUE_SOON_DAYS,
 ) -> AuditReport:
     """Check everything that can be recomputed from the event log, and the anchors.
 
     Every dossier's chain (edited, deleted, inserted or reordered events), its row against the
     replay of its events, the stored idempotency results against the replay up to their
-    version, the rollups of completed days against a recomputation, and the daily anchors:
+    version, every alert against the case's state when it was raised
+    (:mod:`onestop.alert_audit`), the rollups of completed days against a recomputation, and
+    the daily anchors:
     their chain, their seals (with ``key``), no day missing, and, with the external
     ``anchor_file``, every line of it present and unchanged in the database.
 
@@ -237,6 +232,9 @@ def audit(
             environment's, as the engine reads it; without one, keyed chains and seals are
             not checked, and the notes say so).
         anchor_file: The external anchor file (:mod:`onestop.anchors`).
+        calendar: The working calendar the alert sweeps used, to check the horizon of
+            due-soon alerts (without it, the rest of their rule is checked and a note says so).
+        due_soon_days: The sweeps' due-soon horizon in working days.
 
     Raises:
         ValidationError: If ``anchor_file`` cannot be read.
@@ -244,8 +242,10 @@ def audit(
     """
     report = AuditReport()
     key = key if key is not None else load_audit_key()
+    rules = AlertRules(calendar, due_soon_days)
     with store.read() as uow:
-        found, report.notes = _check_dossiers(uow.conn, key)
+        found, report.notes = _check_dossiers(uow.conn, key, rules)
+        report.notes += rules.notes()
         report.findings += found
         report.findings += _check_rollups(uow)
         # Each day's events are read once, whether the database's anchor or the file's asks.
@@ -266,7 +266,9 @@ def _check_order(dossier_id: int, history: list[dict[str, Any]]) -> Finding | No
     return None
 
 
-def _check_dossiers(conn: Connection, key: AuditKey | None) -> tuple[list[Finding], list[str]]:
+def _check_dossiers(
+    conn: Connection, key: AuditKey | None, rules: AlertRules
+) -> tuple[list[Finding], list[str]]:
     """Every case's chain, event order, row, steps, derived event columns, stored idempotency
     results and alerts, in one pass over the log merged with each table read in case order
     (bounded memory: one case at a time); the results' and alerts' findings after the others.
@@ -283,13 +285,15 @@ def _check_dossiers(conn: Connection, key: AuditKey | None) -> tuple[list[Findin
     results = _Groups(_stream(conn, select(k.dossier_id, k.key, k.result)
                               .where(k.result.is_not(None), k.dossier_id.is_not(None))
                               .order_by(k.dossier_id, k.key)))  # fmt: skip
-    streams = (log, heads, steps, results)
+    raised = _Groups(_stream(conn, alert_query()))
+    streams = (log, heads, steps, results, raised)
     while (case := _next_case(streams)) is not None:
         history, row = log.take(case), heads.first(case)
         stored = {s["seq"]: {c: v for c, v in s.items() if c != "dossier_id"}
                   for s in steps.take(case)}  # fmt: skip
         keyed = [(r["key"], r["result"]) for r in results.take(case)]
         later += _check_results(case, history, keyed)
+        later += check_alerts(case, history, raised.take(case), rules)
         found = _check_case(case, history, row, stored, chains)
         if found:
             findings.append(found)
@@ -419,7 +423,8 @@ def _check_rollups(uow: UnitOfWork) -> list[Finding]:
                              if fresh.get(key) != old.get(key))  # fmt: skip
             findings.append(
                 Finding(None, None, "rollup_edited",
-                        f"daily_rollups of {day}: {len(changed)} row(s) differ, e.g. {changed[0]}")
+                        f"daily_rollups of {day}: {len(changed)} row(s) differ, e.g. {changed[0]}",
+                        "daily_rollups")
             )  # fmt: skip
     return findings
 

@@ -1,0 +1,233 @@
+"""The tamper suite for the operational records: the alerts table, checked against the event
+log under the one overdue / due-soon rule. The forger writes anything in the database; every
+forged, edited or orphaned row must be found, naming the case and the alert.
+
+The log (fixtures' calendar, no holidays in March 2025): birth registration B (W1, due Thursday
+6 March 09:00, desk step due Monday 15:00) and land transfer L (D1) received Monday 3 March
+09:00, and a feedback item F (W1, time limit Monday 10 March 09:00); the scheduler's sweep runs
+six times. The alerts it raises, written out from the law (not read back from the code):
+
+==  ====  ====  ========  ================  =======================================
+id  case  step  kind      raised            why
+==  ====  ====  ========  ================  =======================================
+1   B     0     due_soon  Mon 3 09:00       desk step due 15:00 the same day
+2   L     0     due_soon  Mon 3 09:00       desk step due within a working day
+3   B     0     overdue   Mon 3 15:30       desk step due 15:00
+4   L     0     overdue   Mon 3 15:30       same
+5   B     1     overdue   Wed 5 10:00       B's justice step (from Mon 16:00) was due Tue
+6   B     -1    due_soon  Wed 5 10:00       appointment Thu 09:00, within one working day
+7   B     -1    overdue   Thu 6 09:30       appointment passed
+8   -F    -1    due_soon  Fri 7 10:00       time limit Mon 10 09:00, one working day ahead
+9   -F    -1    overdue   Mon 10 10:00      time limit passed
+==  ====  ====  ========  ================  =======================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Connection, insert, select, update
+
+from onestop import Calendar, Engine, ManualClock
+from onestop.audit import Finding, audit
+from onestop.audit_key import AuditKey
+from onestop.feedback import FeedbackLaw
+from onestop.feedback_commands import FeedbackDesk
+from onestop.scheduler import Schedule, SchedulerService
+from onestop.store.schema import alerts
+
+from .conftest import TEST_AUDIT_KEY
+from .helpers import dt
+
+KEY = AuditKey.from_text(TEST_AUDIT_KEY)
+LAW = FeedbackLaw.load(Path(__file__).parent.parent / "workflows")
+B, L, F = 1, 2, -1
+SWEEPS = [dt(2025, 3, 3, 9, 0), dt(2025, 3, 3, 15, 30), dt(2025, 3, 5, 10, 0),
+          dt(2025, 3, 6, 9, 30), dt(2025, 3, 7, 10, 0), dt(2025, 3, 10, 10, 0)]  # fmt: skip
+RAISED = [(B, 0, "due_soon"), (L, 0, "due_soon"), (B, 0, "overdue"), (L, 0, "overdue"),
+          (B, 1, "overdue"), (B, -1, "due_soon"), (B, -1, "overdue"), (F, -1, "due_soon"),
+          (F, -1, "overdue")]  # fmt: skip
+
+
+class Ops:
+    """The engine, its calendar, and the forger's tools."""
+
+    def __init__(self, engine: Engine, calendar: Calendar, ids: list[int]) -> None:
+        self.engine, self.calendar = engine, calendar
+        #: The alerts' ids (numbered 1 to 9 in the module doc; PostgreSQL's sequence skips).
+        self.ids = ids
+
+    def found(self) -> list[tuple[int | None, str]]:
+        """(case, problem) of every finding, with the key and the sweeps' calendar."""
+        return [(f.dossier_id, f.problem) for f in self.findings()]
+
+    def findings(self) -> list[Finding]:
+        return list(audit(self.engine.store, KEY, calendar=self.calendar).findings)
+
+    def details(self) -> list[str]:
+        return [f.detail for f in audit(self.engine.store, KEY, calendar=self.calendar).findings]
+
+    def forge(self, change: Callable[[Connection], object]) -> None:
+        with self.engine.store.begin() as conn:
+            change(conn)
+
+    def alert(self, number: int) -> dict[str, object]:
+        """Alert ``number`` of the module doc's table."""
+        with self.engine.store.engine.connect() as conn:
+            query = select(alerts).where(alerts.c.id == self.ids[number - 1])
+            return dict(conn.execute(query).mappings().one())
+
+    def add_alert(self, **values: object) -> int:
+        """Insert an alert: alert 1's columns with ``values`` changed; its id."""
+        row = {k: v for k, v in self.alert(1).items() if k != "id"}
+        with self.engine.store.begin() as conn:
+            stmt = insert(alerts).values(**{**row, **values}).returning(alerts.c.id)
+            return int(conn.execute(stmt).scalar_one())
+
+    def edit_alert(self, number: int, **values: object) -> None:
+        """Change alert ``number`` of the module doc's table."""
+        where = alerts.c.id == self.ids[number - 1]
+        self.forge(lambda c: c.execute(update(alerts).where(where).values(**values)))
+
+
+@pytest.fixture
+def ops(engine: Engine, clock: ManualClock, calendar: Calendar) -> Ops:
+    clock.set(dt(2025, 3, 3, 9, 0))
+    assert engine.receive("BIRTH", "W1").id == B
+    assert engine.receive("LAND", "D1").id == L
+    desk = FeedbackDesk(engine, LAW)
+    item = desk.receive(channel="hotline", subject="procedure", unit="W1", topic="civil_status")
+    assert -item.id == F and item.due_at == dt(2025, 3, 10, 9, 0)
+    service = SchedulerService(engine.store, clock, calendar,
+                               schedule=Schedule(office_hours_only=False, reports=False))  # fmt: skip
+    for at in SWEEPS:
+        if at == SWEEPS[2]:
+            clock.set(dt(2025, 3, 3, 16, 0))
+            engine.complete_step(B)
+        clock.set(at)
+        service.run_job("sweep")
+    with engine.store.engine.connect() as conn:
+        rows = conn.execute(select(alerts.c.dossier_id, alerts.c.step_seq, alerts.c.kind,
+                                   alerts.c.id).order_by(alerts.c.id)).all()  # fmt: skip
+    assert [tuple(r)[:3] for r in rows] == RAISED
+    return Ops(engine, calendar, [r.id for r in rows])
+
+
+def test_alerts_raised_by_the_sweeps_verify_clean(ops: Ops) -> None:
+    report = audit(ops.engine.store, KEY, calendar=ops.calendar)
+    assert report.findings == []
+    # Without the calendar the four due-soon alerts' horizon cannot be checked.
+    notes = audit(ops.engine.store, KEY).notes
+    assert notes[0] == (
+        "4 due-soon alert(s): the horizon (1 working day(s)) is not checked without the "
+        "working calendar"
+    )
+
+
+def test_forged_overdue_alert_of_a_dossier_in_time(ops: Ops) -> None:
+    # L's appointment is weeks away: it was never overdue as a whole.
+    forged = ops.add_alert(dossier_id=L, step_seq=-1, kind="overdue",
+                           due_at=dt(2025, 3, 3, 9, 0), raised_at=dt(2025, 3, 6, 9, 30))  # fmt: skip
+    assert ops.found() == [(L, "alert_unjustified")]
+    assert ops.details() == [
+        f"alert {forged} (overdue, dossier, raised 2025-03-06 09:30): not overdue by the log "
+        "(state after event 1)"
+    ]
+
+
+def test_forged_due_soon_alert_beyond_the_horizon(ops: Ops) -> None:
+    """B's appointment (Thu 09:00) is two working days after Tue 09:00: not due soon then. Only
+    the calendar tells (without it the rest of the rule holds)."""
+    ops.edit_alert(6, dossier_id=99)  # out of the way of the unique key (and orphaned)
+    agency = ops.engine.get(B).current_agency  # B's holder all of Tuesday
+    ops.add_alert(dossier_id=B, step_seq=-1, kind="due_soon", due_at=dt(2025, 3, 6, 9, 0),
+                  raised_at=dt(2025, 3, 4, 9, 0), agency=agency)  # fmt: skip
+    found = ops.found()
+    assert (B, "alert_unjustified") in found
+    assert [p for c, p in found if c == B] == ["alert_unjustified"]
+    assert [p for _, p in (
+        (f.dossier_id, f.problem) for f in audit(ops.engine.store, KEY).findings
+    )] == ["alert_orphaned"]  # fmt: skip
+
+
+def test_edited_alert_holder(ops: Ops) -> None:
+    ops.edit_alert(5, agency="W1-DESK")
+    [found] = ops.findings()
+    assert (found.dossier_id, found.problem) == (B, "alert_edited")
+    expected = f"alert {ops.ids[4]} (overdue, step 1, raised 2025-03-05 10:00): agency"
+    assert found.detail == expected
+
+
+def test_edited_alert_deadline_and_step(ops: Ops) -> None:
+    ops.edit_alert(3, due_at=dt(2025, 3, 3, 15, 1))
+    ops.edit_alert(5, step_seq=2)
+    assert ops.details() == [
+        f"alert {ops.ids[2]} (overdue, step 0, raised 2025-03-03 15:30): due_at",
+        f"alert {ops.ids[4]} (overdue, step 2, raised 2025-03-05 10:00): step_seq",
+    ]
+
+
+def test_alert_moved_to_before_it_was_due(ops: Ops) -> None:
+    ops.edit_alert(7, raised_at=dt(2025, 3, 6, 8, 0))  # the appointment was 09:00
+    assert ops.found() == [(B, "alert_unjustified")]
+
+
+def test_alert_of_a_dossier_once_resolved(ops: Ops, clock: ManualClock) -> None:
+    """After resolution the dossier is closed: an overdue alert raised later is unjustified."""
+    clock.set(dt(2025, 3, 11, 9, 0))
+    for _ in range(2):
+        ops.engine.complete_step(B)
+    ops.engine.resolve(B)
+    ops.edit_alert(7, raised_at=dt(2025, 3, 11, 10, 0))
+    assert ops.found() == [(B, "alert_unjustified")]
+
+
+def test_alert_kind_swapped(ops: Ops) -> None:
+    ops.edit_alert(3, kind="urgent")  # no such kind
+    ops.edit_alert(1, kind="overdue")  # at 09:00 the desk step (due 15:00) was not overdue
+    ops.edit_alert(2, step_seq=-2)  # out of the way of the unique key: no such step
+    ops.edit_alert(4, kind="due_soon")  # at 15:30 L's desk step was no longer "due soon"
+    assert ops.found() == [(B, "alert_unjustified"), (B, "alert_unjustified"),
+                           (L, "alert_edited"), (L, "alert_unjustified")]  # fmt: skip
+
+
+def test_orphaned_alerts(ops: Ops) -> None:
+    ops.add_alert(dossier_id=77)  # no such dossier
+    ops.add_alert(dossier_id=-5)  # no such feedback item
+    ops.add_alert(raised_at=dt(2025, 3, 3, 8, 59), step_seq=5)  # B was received at 09:00
+    assert sorted(ops.found(), key=str) == sorted(
+        [(-5, "alert_orphaned"), (B, "alert_orphaned"), (77, "alert_orphaned")], key=str
+    )
+    assert "before the dossier existed" in " ".join(ops.details())
+
+
+def test_forged_and_edited_feedback_alerts(ops: Ops) -> None:
+    ops.edit_alert(9, unit="W2")  # the item's unit is W1
+    ops.edit_alert(8, raised_at=dt(2025, 3, 3, 10, 0))  # five working days before its limit
+    found = ops.findings()
+    assert [(f.dossier_id, f.problem) for f in found] == [
+        (F, "alert_unjustified"),
+        (F, "alert_edited"),
+    ]
+    assert found[1].detail.endswith(": unit")
+
+
+def test_feedback_alert_moved_before_its_limit(ops: Ops) -> None:
+    ops.edit_alert(9, raised_at=dt(2025, 3, 10, 8, 59))  # the limit is 09:00
+    assert ops.found() == [(F, "alert_unjustified")]
+
+
+def test_an_alert_raised_at_the_instant_of_a_command(ops: Ops, clock: ManualClock) -> None:
+    """A sweep at the instant of a command saw the dossier before or after it: either is
+    justified. L's land step moves at 10:00 on Monday 17 March; an alert of its first state
+    raised at that instant checks out, one a minute later does not."""
+    row = ops.alert(4)
+    clock.set(dt(2025, 3, 17, 10, 0))
+    ops.engine.complete_step(L)
+    ops.edit_alert(4, raised_at=dt(2025, 3, 17, 10, 0))
+    assert ops.found() == []
+    ops.edit_alert(4, raised_at=dt(2025, 3, 17, 10, 1))  # step 0 was no longer L's
+    assert ops.found() == [(L, "alert_unjustified")]
+    assert row["step_seq"] == 0
