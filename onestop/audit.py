@@ -6,13 +6,14 @@ forger cannot re-chain it; deleting or inserting one breaks the sequence or the 
 dossier's latest event leaves the row's head hash pointing nowhere. Rows, steps, the deadline
 columns of events, idempotency results and completed days' rollups are recomputed from the log.
 Each alert is re-judged by the one overdue / due-soon rule on the state the log records at the
-time it was raised (:mod:`onestop.alert_audit`). Daily anchors (:mod:`onestop.anchors`) seal
-each past day's events under the audit key and are chained day to day, so a consistent rewrite
-of a dossier, a deleted dossier or truncated newest events of an anchored day change an anchor
-the forger cannot re-seal; the external anchor file also catches removed anchors and an emptied
-database. Verifying never writes, and it reads each table as a stream in case order, merged
-with the log one case at a time, so its memory does not grow with the log
-(``python -m benchmarks --only verify-memory``).
+time it was raised (:mod:`onestop.alert_audit`), and the scheduler's job runs are checked for
+order, overlap and each sweep's count of alerts (:mod:`onestop.job_audit`). Daily anchors
+(:mod:`onestop.anchors`) seal each past day's events under the audit key and are chained day to
+day, so a consistent rewrite of a dossier, a deleted dossier or truncated newest events of an
+anchored day change an anchor the forger cannot re-seal; the external anchor file also catches
+removed anchors and an emptied database. Verifying never writes, and it reads each table as a
+stream in case order, merged with the log one case at a time, so its memory does not grow with
+the log (``python -m benchmarks --only verify-memory``).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from onestop.anchors import (
 from onestop.audit_key import AuditKey, load_audit_key
 from onestop.calendar import Calendar
 from onestop.finding import Finding
+from onestop.job_audit import check_job_runs
 from onestop.periods import Period
 from onestop.rollups import ROLLUP_COUNTS, compute_rollups
 from onestop.store import Store, feedback_rows, replay_rows
@@ -221,7 +223,8 @@ def audit(
     Every dossier's chain (edited, deleted, inserted or reordered events), its row against the
     replay of its events, the stored idempotency results against the replay up to their
     version, every alert against the case's state when it was raised
-    (:mod:`onestop.alert_audit`), the rollups of completed days against a recomputation, and
+    (:mod:`onestop.alert_audit`), the scheduler's job runs (:mod:`onestop.job_audit`), the
+    rollups of completed days against a recomputation, and
     the daily anchors:
     their chain, their seals (with ``key``), no day missing, and, with the external
     ``anchor_file``, every line of it present and unchanged in the database.
@@ -247,6 +250,9 @@ def audit(
         found, report.notes = _check_dossiers(uow.conn, key, rules)
         report.notes += rules.notes()
         report.findings += found
+        runs, run_notes = check_job_runs(uow.conn)
+        report.findings += runs
+        report.notes += run_notes
         report.findings += _check_rollups(uow)
         # Each day's events are read once, whether the database's anchor or the file's asks.
         digest: Digests = functools.cache(functools.partial(day_digest, uow))

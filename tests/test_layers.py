@@ -24,7 +24,8 @@ ABOVE_CORE = ("onestop.store", "onestop.engine", "onestop.commands", "onestop.al
               "onestop.testing_portal", "onestop.transfers", "onestop.feedback_alerts",
               "onestop.feedback_commands", "onestop.feedback_report", "onestop.satisfaction",
               "onestop.export_log", "onestop.export_xes", "onestop.export_ocel",
-              "onestop.authority", "onestop.alert_audit", "onestop.finding")  # fmt: skip
+              "onestop.authority", "onestop.alert_audit", "onestop.finding",
+              "onestop.job_audit")  # fmt: skip
 
 
 def imports(module: str) -> set[str]:

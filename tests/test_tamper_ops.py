@@ -1,8 +1,9 @@
 """The tamper suite for the operational records: the alerts table, checked against the event
-log under the one overdue / due-soon rule. The forger writes anything in the database; every
-forged, edited or orphaned row must be found, naming the case and the alert.
+log under the one overdue / due-soon rule, and the scheduler's job runs, checked for order,
+overlap and each sweep's count of alerts. The forger writes anything in the database; every
+forged, edited, moved or orphaned row must be found, naming the case, alert or run.
 
-The log (fixtures' calendar, no holidays in March 2025): birth registration B (W1, due Thursday
+The log (the fixtures' calendar, no holidays in March 2025): birth registration B (W1, due Thursday
 6 March 09:00, desk step due Monday 15:00) and land transfer L (D1) received Monday 3 March
 09:00, and a feedback item F (W1, time limit Monday 10 March 09:00); the scheduler's sweep runs
 six times. The alerts it raises, written out from the law (not read back from the code):
@@ -28,7 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from onestop import Calendar, Engine, ManualClock
 from onestop.audit import Finding, audit
@@ -36,7 +37,7 @@ from onestop.audit_key import AuditKey
 from onestop.feedback import FeedbackLaw
 from onestop.feedback_commands import FeedbackDesk
 from onestop.scheduler import Schedule, SchedulerService
-from onestop.store.schema import alerts
+from onestop.store.schema import alerts, job_runs
 
 from .conftest import TEST_AUDIT_KEY
 from .helpers import dt
@@ -60,14 +61,22 @@ class Ops:
         self.ids = ids
 
     def found(self) -> list[tuple[int | None, str]]:
-        """(case, problem) of every finding, with the key and the sweeps' calendar."""
+        """(case, problem) of every finding about alerts, with the key and the sweeps'
+        calendar (the job runs' findings are in :meth:`runs_found`)."""
         return [(f.dossier_id, f.problem) for f in self.findings()]
 
+    def all_findings(self) -> list[Finding]:
+        return audit(self.engine.store, KEY, calendar=self.calendar).findings
+
     def findings(self) -> list[Finding]:
-        return list(audit(self.engine.store, KEY, calendar=self.calendar).findings)
+        return [f for f in self.all_findings() if f.problem.startswith("alert_")]
+
+    def runs_found(self) -> list[tuple[str, str]]:
+        """(problem, detail) of every finding about the job runs."""
+        return [(f.problem, f.detail) for f in self.all_findings() if f.table == "job_runs"]
 
     def details(self) -> list[str]:
-        return [f.detail for f in audit(self.engine.store, KEY, calendar=self.calendar).findings]
+        return [f.detail for f in self.findings()]
 
     def forge(self, change: Callable[[Connection], object]) -> None:
         with self.engine.store.begin() as conn:
@@ -231,3 +240,110 @@ def test_an_alert_raised_at_the_instant_of_a_command(ops: Ops, clock: ManualCloc
     ops.edit_alert(4, raised_at=dt(2025, 3, 17, 10, 1))  # step 0 was no longer L's
     assert ops.found() == [(L, "alert_unjustified")]
     assert row["step_seq"] == 0
+
+
+# -- the scheduler's job runs ------------------------------------------------------------------
+# The six sweeps are runs 1 to 6, each finished at its start (the clock stood still), raising
+# 2, 2, 2, 1, 1 and 1 alerts (the table above).
+
+
+def _runs(ops: Ops) -> list[dict[str, object]]:
+    with ops.engine.store.engine.connect() as conn:
+        return [dict(r) for r in conn.execute(select(job_runs).order_by(job_runs.c.id)).mappings()]
+
+
+def _edit_run(ops: Ops, number: int, **values: object) -> dict[str, object]:
+    """Change run ``number`` (1 to 6); the run as it was."""
+    run = _runs(ops)[number - 1]
+    ops.forge(lambda c: c.execute(update(job_runs).where(job_runs.c.id == run["id"])
+                                  .values(**values)))  # fmt: skip
+    return run
+
+
+def _name(run: dict[str, object], started: str) -> str:
+    return f"run {run['id']} (sweep by {run['holder']}, started {started})"
+
+
+def test_job_runs_record_what_the_sweeps_raised(ops: Ops) -> None:
+    runs = _runs(ops)
+    assert [(r["job"], r["result"]) for r in runs] == [
+        ("sweep", {"new_alerts": n}) for n in (2, 2, 2, 1, 1, 1)
+    ]
+    assert [r["started_at"] for r in runs] == SWEEPS
+    assert ops.runs_found() == []
+    assert not [n for n in audit(ops.engine.store, KEY).notes if "job_runs" in n]
+
+
+def test_moved_job_run(ops: Ops) -> None:
+    run = _edit_run(ops, 3, started_at=dt(2025, 3, 5, 11, 0), finished_at=dt(2025, 3, 5, 11, 0))
+    assert ops.runs_found() == [
+        ("job_run_alerts", f"{_name(run, '2025-03-05 11:00:00')}: raised 2 alert(s), 0 carry "
+                           "its time"),
+    ]  # fmt: skip
+
+
+def test_job_run_moved_before_the_run_before(ops: Ops) -> None:
+    before = _runs(ops)[3]
+    run = _edit_run(ops, 5, started_at=dt(2025, 3, 3, 12, 0), finished_at=dt(2025, 3, 3, 12, 0))
+    assert ops.runs_found() == [
+        ("job_run_edited", f"{_name(run, '2025-03-03 12:00:00')}: started before "
+                           f"{_name(before, '2025-03-06 09:30:00')}"),
+        ("job_run_alerts", f"{_name(run, '2025-03-03 12:00:00')}: raised 1 alert(s), 0 carry "
+                           "its time"),
+    ]  # fmt: skip
+
+
+def test_deleted_alert_of_a_recorded_sweep(ops: Ops) -> None:
+    """Alerts are not chained, but the sweep that raised one recorded how many it raised."""
+    ops.forge(lambda c: c.execute(delete(alerts).where(alerts.c.id == ops.ids[6])))
+    run = _runs(ops)[3]
+    assert ops.found() == []
+    assert ops.runs_found() == [
+        ("job_run_alerts", f"{_name(run, '2025-03-06 09:30:00')}: raised 1 alert(s), 0 carry "
+                           "its time"),
+    ]  # fmt: skip
+
+
+def test_forged_alert_at_a_sweep_time(ops: Ops) -> None:
+    ops.add_alert(dossier_id=L, step_seq=-1, kind="overdue", raised_at=SWEEPS[1])
+    assert ops.found() == [(L, "alert_unjustified")]
+    assert [p for p, _ in ops.runs_found()] == ["job_run_alerts"]
+    assert ops.runs_found()[0][1].endswith("raised 2 alert(s), 3 carry its time")
+
+
+def test_overlapping_job_runs(ops: Ops) -> None:
+    run = _edit_run(ops, 2, finished_at=dt(2025, 3, 5, 11, 0))  # past run 3's start
+    after = _runs(ops)[2]
+    assert ops.runs_found() == [
+        ("job_run_overlap", f"{_name(after, '2025-03-05 10:00:00')}: started before "
+                            f"{_name(run, '2025-03-03 15:30:00')} finished (2025-03-05 "
+                            "11:00:00): two runs at once under one lease"),
+    ]  # fmt: skip
+
+
+def test_job_run_finished_before_it_started(ops: Ops) -> None:
+    run = _edit_run(ops, 1, finished_at=dt(2025, 3, 3, 8, 0))
+    assert ops.runs_found() == [
+        ("job_run_edited", f"{_name(run, '2025-03-03 09:00:00')}: finished before it started"),
+    ]
+
+
+def test_edited_sweep_results(ops: Ops) -> None:
+    _edit_run(ops, 6, result={"new_alerts": 5})
+    _edit_run(ops, 4, result={"rows": 1})
+    assert [(p, d.split(": ", 1)[1]) for p, d in ops.runs_found()] == [
+        ("job_run_edited", "not a sweep's result: {'rows': 1}"),
+        ("job_run_alerts", "raised 5 alert(s), 1 carry its time"),
+    ]
+
+
+def test_deleted_job_run_is_noted(ops: Ops) -> None:
+    """A deleted run leaves a gap in the ids, which a rolled-back insert also leaves: a note."""
+    run = _runs(ops)[2]
+    ops.forge(lambda c: c.execute(delete(job_runs).where(job_runs.c.id == run["id"])))
+    assert ops.runs_found() == []
+    gap = f"{run['id']}–{run['id']}"
+    assert (
+        f"job_runs: 1 gap(s) in the run ids (first {gap}): runs deleted, or inserts rolled back"
+        in audit(ops.engine.store, KEY).notes
+    )
