@@ -3,10 +3,10 @@
 An alert row is what a sweep at its ``raised_at`` wrote about a dossier (or a feedback item,
 under ``dossier_id`` = minus its id) that the one rule of :mod:`onestop.timeliness` judged overdue
 or due soon, copying the case's holder, unit, level, procedure and deadline. The log records the
-case's state after each event, so every row can be re-judged: the case existed at ``raised_at``,
-and in the state in force then (any of them when events share that instant: the sweep may have
-read the case just before or just after them) it was open and overdue, or due soon, by the
-deadline the alert carries, held by the agency it names. A forged row, an edited one (its time,
+case's state after each event, so every row can be re-judged: the case existed at ``raised_at``
+and, in a state in force then (or within :data:`GRACE` of it: the sweep read its clock before the
+database), it was open and overdue, or due soon, at ``raised_at`` by the deadline the alert
+carries, held by the agency it names. A forged row, an edited one (its time,
 deadline, holder, kind or step) or one about a case that never existed is a finding.
 
 What cannot be checked here: a deleted alert (alerts are neither chained nor anchored; the
@@ -21,7 +21,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -34,6 +34,10 @@ from onestop.finding import Finding
 from onestop.store.codec import from_json
 from onestop.store.schema import alerts
 
+#: How far from an alert's time the state its sweep judged may be in force: a sweep reads the
+#: clock before it reads the database (on SQLite it may then wait up to 30 s for the write
+#: lock; on PostgreSQL a command timed just before may commit just after its snapshot).
+GRACE = timedelta(seconds=60)
 #: The columns a sweep copies from the case into its alert (besides the kind and the time).
 COPIED = ("step_seq", "agency", "unit", "level", "procedure_code", "due_at")
 
@@ -96,20 +100,19 @@ def check_alerts(
         what = _describe(case, alert)
         if alert["kind"] == AlertKind.DUE_SOON and rules.calendar is None:
             rules.unchecked_horizons += 1
-        last = bisect.bisect_right(times, at)  # events up to the alert
+        # The states in force within GRACE of ``at``: the sweep judged one of them.
+        last = bisect.bisect_right(times, at + GRACE)
         if last == 0:
             problem = "the dossier has no events" if not history else "before the dossier existed"
             findings.append(Finding(case, None, "alert_orphaned", f"{what}: {problem}"))
             continue
-        # The states in force at ``at``: after the last event before it and after each event
-        # at that very instant (a sweep at the instant of a command saw one or the other).
-        first = max(bisect.bisect_left(times, at) - 1, 0)
+        first = max(bisect.bisect_right(times, at - GRACE) - 1, 0)
         expected = [_expected(case, states[i], alert, rules) for i in range(first, last)]
         if any(e is not None and _differences(e, alert) == [] for e in expected):
             continue
         justified = [e for e in expected if e is not None]
         if not justified:
-            seq = history[last - 1]["seq"]
+            seq = history[max(bisect.bisect_right(times, at) - 1, 0)]["seq"]
             findings.append(
                 Finding(case, None, "alert_unjustified",
                         f"{what}: not {alert['kind']} by the log (state after event {seq})")
