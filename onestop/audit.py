@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Select, func, select, true
 
-from onestop.alert_audit import AlertRules, alert_query, check_alerts
+from onestop.alert_audit import AlertRules, Sweeps, alert_query, check_alerts
 from onestop.alerts import DUE_SOON_DAYS
 from onestop.anchors import (
     GENESIS,
@@ -245,8 +245,8 @@ def audit(
     """
     report = AuditReport()
     key = key if key is not None else load_audit_key()
-    rules = AlertRules(calendar, due_soon_days)
     with store.read() as uow:
+        rules = AlertRules(calendar, due_soon_days, Sweeps.load(uow.conn))
         found, report.notes = _check_dossiers(uow.conn, key, rules)
         report.notes += rules.notes()
         report.findings += found

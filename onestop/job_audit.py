@@ -6,8 +6,9 @@ one at a time, and the clock does not go back, so the runs, in the order they we
 start one after the other and never overlap; a run ends after it starts. A sweep records how
 many alerts it raised, all stamped with the sweep's time: the alerts carrying that time must be
 exactly that many. So a moved, edited or slipped-in run is found, and so is an alert deleted
-from a recorded sweep, unless the forger also lowers the run's count (a forged alert is found
-by :mod:`onestop.alert_audit` whatever the runs say).
+from a recorded sweep (if the forger also lowers the run's count, :mod:`onestop.alert_audit`
+still names the alert the log says that sweep had to raise; it also finds forged alerts
+whatever the runs say).
 
 What cannot be checked: a deleted run (ids are allocated in order, so gaps are noted, but a
 PostgreSQL sequence also skips after a rolled-back insert or a crash); a run's ``result`` other

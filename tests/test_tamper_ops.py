@@ -176,6 +176,9 @@ def test_edited_alert_deadline_and_step(ops: Ops) -> None:
     assert ops.details() == [
         f"alert {ops.ids[2]} (overdue, step 0, raised 2025-03-03 15:30): due_at",
         f"alert {ops.ids[4]} (overdue, step 2, raised 2025-03-05 10:00): step_seq",
+        # ... so step 1's alert, which the third sweep had to raise, is missing.
+        f"overdue, step 1: so by the log at the sweep of 2025-03-05 10:00 (job run "
+        f"{_runs(ops)[2]['id']}), and no alert raised by then",
     ]
 
 
@@ -191,7 +194,8 @@ def test_alert_of_a_dossier_once_resolved(ops: Ops, clock: ManualClock) -> None:
         ops.engine.complete_step(B)
     ops.engine.resolve(B)
     ops.edit_alert(7, raised_at=dt(2025, 3, 11, 10, 0))
-    assert ops.found() == [(B, "alert_unjustified")]
+    # ... and the fourth sweep (Thursday 09:30) had to raise it.
+    assert ops.found() == [(B, "alert_unjustified"), (B, "alert_missing")]
 
 
 def test_alert_kind_swapped(ops: Ops) -> None:
@@ -199,8 +203,11 @@ def test_alert_kind_swapped(ops: Ops) -> None:
     ops.edit_alert(1, kind="overdue")  # at 09:00 the desk step (due 15:00) was not overdue
     ops.edit_alert(2, step_seq=-2)  # out of the way of the unique key: no such step
     ops.edit_alert(4, kind="due_soon")  # at 15:30 L's desk step was no longer "due soon"
+    # L's step 0 overdue alert, which the second sweep had to raise, is now missing (B's is
+    # "there": alert 1, now an overdue alert raised before it).
     assert ops.found() == [(B, "alert_unjustified"), (B, "alert_unjustified"),
-                           (L, "alert_edited"), (L, "alert_unjustified")]  # fmt: skip
+                           (L, "alert_edited"), (L, "alert_unjustified"),
+                           (L, "alert_missing")]  # fmt: skip
 
 
 def test_orphaned_alerts(ops: Ops) -> None:
@@ -236,12 +243,13 @@ def test_an_alert_raised_near_the_instant_of_a_command(ops: Ops, clock: ManualCl
     minute later checks out, one raised at 10:02 does not."""
     clock.set(dt(2025, 3, 17, 10, 0))
     ops.engine.complete_step(L)
+    # (Moved from Monday's second sweep, which had to raise it: missing from there.)
     ops.edit_alert(4, raised_at=dt(2025, 3, 17, 10, 0))
-    assert ops.found() == []
+    assert ops.found() == [(L, "alert_missing")]
     ops.edit_alert(4, raised_at=dt(2025, 3, 17, 10, 0) + timedelta(seconds=30))
-    assert ops.found() == []
+    assert ops.found() == [(L, "alert_missing")]
     ops.edit_alert(4, raised_at=dt(2025, 3, 17, 10, 2))  # step 0 was no longer L's
-    assert ops.found() == [(L, "alert_unjustified")]
+    assert ops.found() == [(L, "alert_unjustified"), (L, "alert_missing")]
 
 
 # -- the scheduler's job runs ------------------------------------------------------------------
@@ -299,11 +307,30 @@ def test_deleted_alert_of_a_recorded_sweep(ops: Ops) -> None:
     """Alerts are not chained, but the sweep that raised one recorded how many it raised."""
     ops.forge(lambda c: c.execute(delete(alerts).where(alerts.c.id == ops.ids[6])))
     run = _runs(ops)[3]
-    assert ops.found() == []
     assert ops.runs_found() == [
         ("job_run_alerts", f"{_name(run, '2025-03-06 09:30:00')}: raised 1 alert(s), 0 carry "
                            "its time"),
     ]  # fmt: skip
+    # The log says B was overdue at that sweep (and the sweeps after it).
+    assert ops.details() == [
+        f"overdue, dossier: so by the log at the sweep of 2025-03-06 09:30 (job run {run['id']}), "
+        "and no alert raised by then"
+    ]
+
+
+def test_deleted_alerts_with_the_runs_counts_lowered(ops: Ops) -> None:
+    """The forger deletes B's overdue and due-soon alerts and lowers the counts of the sweeps
+    that raised them: the log still says those sweeps had to raise them. Without the calendar
+    the due-soon horizon is unknown, so only the overdue alert is named."""
+    doomed = [ops.ids[5], ops.ids[6]]  # alerts 6 and 7
+    ops.forge(lambda c: c.execute(delete(alerts).where(alerts.c.id.in_(doomed))))
+    _edit_run(ops, 3, result={"new_alerts": 1})
+    _edit_run(ops, 4, result={"new_alerts": 0})
+    assert ops.runs_found() == []
+    assert ops.found() == [(B, "alert_missing"), (B, "alert_missing")]
+    assert [d.split(":")[0] for d in ops.details()] == ["due_soon, dossier", "overdue, dossier"]
+    without = [f.detail.split(":")[0] for f in audit(ops.engine.store, KEY).findings]
+    assert without == ["overdue, dossier"]
 
 
 def test_forged_alert_at_a_sweep_time(ops: Ops) -> None:
