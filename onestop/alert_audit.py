@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Select, select
+from sqlalchemy import Select, select
 
 from onestop import feedback, timeliness
 from onestop.alerts import DUE_SOON_DAYS, WHOLE_DOSSIER, AlertKind
@@ -40,6 +40,7 @@ from onestop.clock import VN_TZ
 from onestop.finding import Finding
 from onestop.store.codec import from_json
 from onestop.store.schema import alerts, job_runs
+from onestop.store.unit_of_work import UnitOfWork
 
 #: How far from an alert's time the state its sweep judged may be in force: a sweep reads the
 #: clock before it reads the database (on SQLite it may then wait up to 30 s for the write
@@ -68,8 +69,12 @@ class Sweeps:
     runs: tuple[int, ...] = ()
 
     @classmethod
-    def load(cls, conn: Connection) -> Sweeps:
-        """The finished sweeps without error that say how many alerts they raised."""
+    def load(cls, uow: UnitOfWork) -> Sweeps:
+        """The finished sweeps without error that say how many alerts they raised.
+
+        Args:
+            uow: A unit of work reading the database.
+        """
         r = job_runs.c
         query = (
             select(r.id, r.started_at, r.result)
@@ -78,7 +83,7 @@ class Sweeps:
         )
         times: list[datetime] = []
         runs: list[int] = []
-        for run in conn.execute(query, execution_options={"yield_per": 1000}):
+        for run in uow.conn.execute(query, execution_options={"yield_per": 1000}):
             if isinstance(run.result, dict) and isinstance(run.result.get("new_alerts"), int):
                 times.append(run.started_at)
                 runs.append(run.id)

@@ -246,11 +246,11 @@ def audit(
     report = AuditReport()
     key = key if key is not None else load_audit_key()
     with store.read() as uow:
-        rules = AlertRules(calendar, due_soon_days, Sweeps.load(uow.conn))
+        rules = AlertRules(calendar, due_soon_days, Sweeps.load(uow))
         found, report.notes = _check_dossiers(uow.conn, key, rules)
         report.notes += rules.notes()
         report.findings += found
-        runs, run_notes = check_job_runs(uow.conn)
+        runs, run_notes = check_job_runs(uow)
         report.findings += runs
         report.notes += run_notes
         report.findings += _check_rollups(uow)

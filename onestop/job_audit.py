@@ -29,20 +29,24 @@ from sqlalchemy import Connection, func, select
 from onestop.clock import VN_TZ
 from onestop.finding import Finding
 from onestop.store.schema import alerts, job_runs
+from onestop.store.unit_of_work import UnitOfWork
 
 #: The table the findings name.
 TABLE = "job_runs"
 _BATCH = 1000
 
 
-def check_job_runs(conn: Connection) -> tuple[list[Finding], list[str]]:
+def check_job_runs(uow: UnitOfWork) -> tuple[list[Finding], list[str]]:
     """The runs' order, times and overlaps, and each sweep's count against its alerts.
+
+    Args:
+        uow: A unit of work reading the database.
 
     Returns:
         The findings, and notes on what could not be checked.
     """
-    findings, notes = _check_sequence(conn)
-    return findings + _check_sweeps(conn), notes
+    findings, notes = _check_sequence(uow.conn)
+    return findings + _check_sweeps(uow.conn), notes
 
 
 def _rows(conn: Connection, query: Any) -> Iterator[dict[str, Any]]:
