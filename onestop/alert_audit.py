@@ -6,8 +6,8 @@ or due soon, copying the case's holder, unit, level, procedure and deadline. The
 case's state after each event, so every row can be re-judged: the case existed at ``raised_at``
 and, in a state in force then (or within :data:`GRACE` of it: the sweep read its clock before the
 database), it was open and overdue, or due soon, at ``raised_at`` by the deadline the alert
-carries, held by the agency it names. A forged row, an edited one (its time,
-deadline, holder, kind or step) or one about a case that never existed is a finding.
+carries, held by the agency it names. A forged row, an edited one (its time, deadline, holder,
+kind or step) or one about a case that never existed is a finding.
 
 The scheduler's recorded sweeps (``job_runs``) also say which alerts had to exist: a sweep that
 ran while the log says a case was overdue (or due soon) had to raise that alert unless an
@@ -36,8 +36,8 @@ from sqlalchemy import Select, select
 from onestop import feedback, timeliness
 from onestop.alerts import DUE_SOON_DAYS, WHOLE_DOSSIER, AlertKind
 from onestop.calendar import Calendar
-from onestop.clock import VN_TZ
-from onestop.finding import Finding
+from onestop.errors import CalendarRangeError
+from onestop.finding import Finding, local_time
 from onestop.store.codec import from_json
 from onestop.store.schema import alerts, job_runs
 from onestop.store.unit_of_work import UnitOfWork
@@ -111,7 +111,10 @@ class AlertRules:
         """The latest deadline a sweep at ``at`` calls due soon (``None``: not known)."""
         if self.calendar is None:
             return None
-        return self.calendar.add_working_days(at, self.due_soon_days)
+        try:
+            return self.calendar.add_working_days(at, self.due_soon_days)
+        except CalendarRangeError:  # a forged time beyond the calendar: no sweep ran then
+            return None
 
     def notes(self) -> list[str]:
         """What could not be checked."""
@@ -214,7 +217,7 @@ def _missing(
         findings.append(
             Finding(case, None, "alert_missing",
                     f"{named}, {scope}: so by the log at the sweep of "
-                    f"{at.astimezone(VN_TZ):%Y-%m-%d %H:%M} (job run {rules.sweeps.runs[k]}), "
+                    f"{local_time(at)} (job run {rules.sweeps.runs[k]}), "
                     "and no alert raised by then")
         )  # fmt: skip
     return findings
@@ -266,8 +269,8 @@ def _describe(case: int, alert: dict[str, Any]) -> str:
     step = alert["step_seq"]
     scope = "dossier" if step == WHOLE_DOSSIER else f"step {step}"
     scope = "feedback item" if case < 0 else scope
-    raised = alert["raised_at"].astimezone(VN_TZ)
-    return f"alert {alert['id']} ({alert['kind']}, {scope}, raised {raised:%Y-%m-%d %H:%M})"
+    raised = local_time(alert["raised_at"])
+    return f"alert {alert['id']} ({alert['kind']}, {scope}, raised {raised})"
 
 
 def _expected(

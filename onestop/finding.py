@@ -3,6 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+
+from onestop.clock import VN_TZ
+
+
+def local_time(moment: datetime, spec: str = "%Y-%m-%d %H:%M") -> str:
+    """``moment`` in Vietnam time, for a finding's detail."""
+    return format(moment.astimezone(VN_TZ), spec)
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from onestop.clock import VN_TZ
-from onestop.finding import Finding
+from onestop.finding import Finding, local_time
 from onestop.store.schema import alerts, job_runs
 from onestop.store.unit_of_work import UnitOfWork
 
@@ -55,7 +54,7 @@ def _rows(conn: Connection, query: Any) -> Iterator[dict[str, Any]]:
 
 
 def _at(moment: datetime | None) -> str:
-    return "never" if moment is None else f"{moment.astimezone(VN_TZ):%Y-%m-%d %H:%M:%S}"
+    return "never" if moment is None else local_time(moment, "%Y-%m-%d %H:%M:%S")
 
 
 def _run(row: dict[str, Any]) -> str:

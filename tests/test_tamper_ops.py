@@ -376,3 +376,15 @@ def test_deleted_job_run_is_noted(ops: Ops) -> None:
         f"job_runs: 1 gap(s) in the run ids (first {gap}): runs deleted, or inserts rolled back"
         in audit(ops.engine.store, KEY).notes
     )
+
+
+def test_forged_times_beyond_the_calendar_are_findings_not_crashes(ops: Ops) -> None:
+    """The calendar covers 2015–2040: a due-soon alert moved to 2050 has no horizon to judge
+    by, and is still found (and missing from the sweep that raised it)."""
+    ops.edit_alert(6, raised_at=dt(2050, 1, 3, 10, 0))
+    assert ops.details() == [
+        f"alert {ops.ids[5]} (due_soon, dossier, raised 2050-01-03 10:00): not due_soon "
+        "by the log (state after event 2)",
+        f"due_soon, dossier: so by the log at the sweep of 2025-03-05 10:00 (job run "
+        f"{_runs(ops)[2]['id']}), and no alert raised by then",
+    ]
