@@ -273,3 +273,28 @@ def test_the_scenario_transfers_the_dossiers_in_flight_at_the_switch() -> None:
     assert all(s == "cantho-2025-merged" for _, s, day, _ in rows if day >= SWITCH.date())
     assert {o for i, _, _, o in rows if i in before} == {"cantho-2024"}
     assert verify(store) == []
+
+
+def test_the_scenario_on_the_memory_store_makes_the_events_of_the_sql_run(tmp_path: Path) -> None:
+    # The transfer's query for open dossiers is answered from memory on the fast path: the
+    # same transfers, events, rows and steps as over SQL, command by command.
+    from onestop.sim.reorganisation import ReorganisingSimulation
+    from onestop.sim.runner import load_scenario
+    from tests.test_sim_memory import dump
+
+    scenario, workflows = load_scenario(
+        ROOT.parent / "simulations" / "reorganisation-2025.yaml", days=31, scale=0.002
+    )
+    urls = [f"sqlite:///{tmp_path / name}" for name in ("fast.db", "slow.db")]
+    fast, slow = (
+        ReorganisingSimulation(scenario, workflows, 7, url, memory=memory)
+        for url, memory in zip(urls, (True, False), strict=True)
+    )
+    fast.run()
+    slow.run()
+    assert fast.memory is not None and slow.memory is None
+    assert slow.transferred and fast.transferred == slow.transferred
+    fast_dump, slow_dump = dump(urls[0]), dump(urls[1])
+    assert sum(e["trigger"] == "transferred" for e in slow_dump[0]) == len(slow.transferred)
+    assert fast_dump == slow_dump
+    assert verify(Store(urls[0])) == []

@@ -193,3 +193,18 @@ def facts_values(facts: Facts) -> tuple[Any, ...]:
         facts.state, facts.step, facts.steps, facts.paused_from, facts.return_by_post,
         facts.apologies, facts.max_apologies,
     )  # fmt: skip
+
+
+def test_a_nested_batch_is_part_of_the_outer_one(tmp_path: Path) -> None:
+    # A transfer inside a simulation opens its own batch: the open dossiers must stay in
+    # memory until the outermost batch ends.
+    engine, memory, _ = engine_over_memory(f"sqlite:///{tmp_path / 'nested.db'}", 50_000)
+    assert memory.in_batch is False
+    with memory.batch():
+        dossier_id = engine.receive_trusted("COPY", "W1").id
+        with memory.batch():
+            assert memory.in_batch is True
+        assert list(memory.rows) == [dossier_id]
+        engine.execute_trusted("resolve", dossier_id)
+    assert memory.rows == {} and memory.written == [1, 2]
+    assert memory.in_batch is False

@@ -107,6 +107,7 @@ class ReorganisingSimulation(Simulation):
         seed: Random seed.
         url: Database URL (default: in-memory SQLite).
         counterfactual: Run without the reorganisation (the old unit set carries on).
+        memory: The fast path (default) or SQL per command, as :class:`Simulation`.
 
     Raises:
         DefinitionError: No ``reorganisation`` section, or an unknown mapping or unit set.
@@ -120,14 +121,14 @@ class ReorganisingSimulation(Simulation):
         url: str = "sqlite://",
         *,
         counterfactual: bool = False,
+        memory: bool = True,
     ) -> None:
         reorg = scenario.reorganisation
         if reorg is None:
             raise DefinitionError([Problem(scenario.name, "reorganisation", "missing")])
         defs = Definitions.load(workflows, scenario.unit_set)
-        # On the SQL path: the transfer reads the open dossiers with a query, and the memory
-        # store answers queries from the database, where dossiers in flight are not yet.
-        super().__init__(scenario, workflows, seed, url, defs, memory=False)
+        # On the fast path: the memory store answers the transfer's query for open dossiers.
+        super().__init__(scenario, workflows, seed, url, defs, memory=memory)
         self.reorg: Reorganisation = reorg
         self.counterfactual = counterfactual
         mapping = defs.mappings.get(reorg.mapping)

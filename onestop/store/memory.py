@@ -25,6 +25,7 @@ from sqlalchemy import Connection, func, select, text
 
 from onestop.clock import VN_TZ
 from onestop.errors import StaleVersion, UnknownDossier, ValidationError
+from onestop.status import Status
 from onestop.store import Store
 from onestop.store.codec import DATETIME_COLUMNS
 from onestop.store.schema import dossier_steps, dossiers
@@ -98,6 +99,19 @@ class MemoryUnitOfWork(UnitOfWork):
         if self._open_sql is not None and not lock:  # a read: flushed rows are in the target
             return self._target().load_dossier(dossier_id)
         raise UnknownDossier(f"no dossier {dossier_id} in memory")
+
+    def open_of_unit_set(self, unit_set: str) -> list[dict[str, Any]]:
+        """Every open dossier row of ``unit_set``, by id: those held here (the open ones are
+        all here: only closed dossiers are retired), and any the target holds that are not."""
+        held = self.store.rows
+        rows = [
+            dict(row)
+            for row in held.values()
+            if row["unit_set"] == unit_set and Status(row["status"]).is_open
+        ]
+        if self._open_sql is not None:
+            rows += [r for r in self._target().open_of_unit_set(unit_set) if r["id"] not in held]
+        return sorted(rows, key=lambda row: int(row["id"]))
 
     def replay_or_claim(
         self,
@@ -220,6 +234,7 @@ class MemoryStore(Store):
         self.references: set[str] = set()
         self._retired: list[int] = []
         self._retired_events = 0
+        self._batches = 0
         #: Rows written to the target so far: dossiers, events.
         self.written = [0, 0]
         #: The most dossiers held in memory at once (flat in the number of closed ones).
@@ -265,12 +280,22 @@ class MemoryStore(Store):
         with ExitStack() as stack:
             yield MemoryUnitOfWork(self, lambda: stack.enter_context(self.target.read()))
 
+    @property
+    def in_batch(self) -> bool:
+        """Whether a :meth:`batch` is open (a nested one is part of it)."""
+        return self._batches > 0
+
     @contextmanager
     def batch(self) -> Iterator[None]:
-        """Commands inside the block are kept in memory; at its end every dossier still held,
-        open or not, is written to the target."""
-        yield
-        self.flush(everything=True)
+        """Commands inside the block are kept in memory; at the end of the outermost block
+        every dossier still held, open or not, is written to the target."""
+        self._batches += 1
+        try:
+            yield
+        finally:
+            self._batches -= 1
+        if not self._batches:
+            self.flush(everything=True)
 
     # -- leaving memory -------------------------------------------------------------------------
 

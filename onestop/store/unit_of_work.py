@@ -389,6 +389,12 @@ class UnitOfWork:
         if rows:
             self._run_many(self._statement("insert_step", _INSERT_STEP, STEP_COLUMNS), rows)
 
+    def open_of_unit_set(self, unit_set: str) -> list[dict[str, Any]]:
+        """Every open dossier row received under (or moved to) ``unit_set``, by id."""
+        from onestop.store.queries import open_of_unit_set
+
+        return open_of_unit_set(self, unit_set)
+
     def set_event_hash(self, dossier_id: int, value: str) -> None:
         """Move a new dossier's chain head (its first event needs the id the insert gave)."""
         prepared = self._statement("set_head", _SET_HEAD, ("event_hash",))
