@@ -31,16 +31,18 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection, delete, insert, select, update
+from typer.testing import CliRunner
 
 from onestop import Calendar, Engine, ManualClock
 from onestop.audit import Finding, audit
 from onestop.audit_key import AuditKey
+from onestop.cli import app
 from onestop.feedback import FeedbackLaw
 from onestop.feedback_commands import FeedbackDesk
 from onestop.scheduler import Schedule, SchedulerService
 from onestop.store.schema import alerts, job_runs
 
-from .conftest import TEST_AUDIT_KEY
+from .conftest import FIXTURES, TEST_AUDIT_KEY
 from .helpers import dt
 
 KEY = AuditKey.from_text(TEST_AUDIT_KEY)
@@ -388,3 +390,29 @@ def test_forged_times_beyond_the_calendar_are_findings_not_crashes(ops: Ops) -> 
         f"due_soon, dossier: so by the log at the sweep of 2025-03-05 10:00 (job run "
         f"{_runs(ops)[2]['id']}), and no alert raised by then",
     ]
+
+
+def test_the_verify_command_judges_alerts_with_the_definitions_calendar(
+    ops: Ops, db_url: str
+) -> None:
+    """`onestop verify --workflows DIR` reads the sweeps' working calendar from the
+    definitions: B's appointment (Thursday 09:00) is not due soon on Tuesday at 09:00."""
+    if not db_url.startswith("sqlite"):
+        pytest.skip("the command test uses the SQLite file")
+    path = db_url.removeprefix("sqlite:///")
+    ok = CliRunner().invoke(app, ["verify", "--db", path, "--workflows", str(FIXTURES)])
+    assert ok.exit_code == 0, ok.output
+    assert "every chain, row, result, alert, job run, rollup and anchor checks out" in ok.stdout
+    ops.edit_alert(6, raised_at=dt(2025, 3, 4, 9, 0))  # B's due-soon alert, a day early
+    bad = CliRunner().invoke(app, ["verify", "--db", path, "--workflows", str(FIXTURES)])
+    assert bad.exit_code == 1
+    text = " ".join(bad.stderr.split())  # the console wraps long lines
+    run = _runs(ops)[2]
+    found = [
+        f"dossier 1: alert_unjustified (alert {ops.ids[5]} (due_soon, dossier, raised 2025-03-04 "
+        "09:00): not due_soon by the log (state after event 2))",
+        f"job_runs: job_run_alerts ({_name(run, '2025-03-05 10:00:00')}: raised 2 alert(s), 1 "
+        "carry its time)",
+        "2 problem(s) found",
+    ]
+    assert text.index(found[0]) < text.index(found[1]) < text.index(found[2])
