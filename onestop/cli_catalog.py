@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from onestop.cli_common import default_workflows, definition_failure, fail, out
+from onestop.cli_common import default_workflows, definition_failure, err, fail, out
 from onestop.defaults import DEFAULT_SCENARIO
 from onestop.errors import DefinitionError, OnestopError, ValidationError
 
@@ -184,29 +184,48 @@ def catalog_list(
         Path | None, typer.Option(help="Definitions directory (default: the bundled ones).")
     ] = None,
     unit_set: Annotated[
-        str | None, typer.Option(help="Unit set and its catalog (default: the directory's).")
+        str | None,
+        typer.Option(help="Unit set and its catalog (default: the one in force on --on)."),
+    ] = None,
+    on: Annotated[
+        str | None,
+        typer.Option(
+            help="List the catalog that receives dossiers on this day, YYYY-MM-DD, per the "
+            "definitions' timeline (default: today)."
+        ),
     ] = None,
 ) -> None:
-    """List procedure, unit or agency codes: the codes Engine.receive(procedure, unit) takes.
+    """List procedure, unit or agency codes: the codes Engine.receive(procedure, unit) takes,
+    from the catalog in force today (or on --on) unless --unit-set names one.
 
     Examples:
       onestop catalog list procedures --search "ho kinh doanh"
-      onestop catalog list units --level district
-      onestop catalog list agencies --unit 92.NK --json
+      onestop catalog list units --level district --on 2025-06-30
+      onestop catalog list agencies --unit 92.NK --json --unit-set cantho-2024
     """
     import json
     from dataclasses import asdict
 
+    from onestop import inputs
     from onestop.catalog_search import KINDS
+    from onestop.clock import SystemClock, local_date
     from onestop.definitions import Definitions
+    from onestop.timeline import Timeline
 
     if kind not in KINDS:
         raise fail(f"{kind!r} is not one of {', '.join(KINDS)}")
+    if on is not None and unit_set is not None:
+        raise fail("--on: give --on (the catalog in force that day) or --unit-set, not both")
     try:
+        day = date.fromisoformat(on) if on is not None else local_date(SystemClock().now())
+    except ValueError:
+        raise fail(f"--on: {on!r} is not a date (YYYY-MM-DD)") from None
+    try:
+        inputs.day(day, "on")
         defs = Definitions.load(workflows or default_workflows())
         if unit_set is not None and unit_set not in defs.catalogs:
             raise fail(f"--unit-set: no catalog for {unit_set!r} ({', '.join(defs.catalogs)})")
-        catalog = defs.catalog_for(unit_set) if unit_set else defs.catalog
+        catalog = defs.catalog_for(unit_set) if unit_set else Timeline.of(defs).catalog_at(day)
         found = catalog.search(kind, text=search, level=level, unit=unit)
     except DefinitionError as exc:
         raise definition_failure(exc) from None
@@ -214,12 +233,14 @@ def catalog_list(
         raise fail(f"--{exc.field}: {exc.reason}" if exc.field != "kind" else exc.reason) from None
     except OnestopError as exc:
         raise fail(f"--unit: {exc}") from None
+    chosen = catalog.units.name + ("" if unit_set else f" (in force on {day.isoformat()})")
     if as_json:
+        err.print(f"catalog: {chosen}", highlight=False)  # stdout stays JSON
         sys.stdout.write(json.dumps([asdict(f) for f in found], ensure_ascii=False, indent=2))
         sys.stdout.write("\n")
         return
     what = f" matching {search!r}" if search else ""
-    table = Table(title=f"{len(found)} {kind} of {catalog.units.name}{what}")
+    table = Table(title=f"{len(found)} {kind} of {chosen}{what}")
     columns = {
         "procedures": ("code", "name", "name (en)", "level", "field, time limit"),
         "units": ("code", "name", "level", "parent", "kind"),

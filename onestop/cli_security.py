@@ -32,22 +32,39 @@ def verify(
     anchors: Annotated[
         Path | None, typer.Option(help="The external anchor file to check the database against.")
     ] = None,
+    workflows: Annotated[
+        Path | None,
+        typer.Option(
+            help="Definitions whose working calendar the alert sweeps used, to judge due-soon "
+            "alerts (default: the bundled ones)."
+        ),
+    ] = None,
 ) -> None:
     """Check the tamper-evident event log and everything derived from it: every dossier's hash
     chain and event order, every row against the replay of its events, idempotency results,
-    completed days' rollups, and the daily anchors (their chain, no day missing, their seals
-    with the audit key from ONESTOP_AUDIT_KEY / ONESTOP_AUDIT_KEY_FILE, and every line of the
-    external anchor file). Never writes. Exits 1 and names what it found.
+    every alert against the log (and the alerts the scheduler's sweeps had to raise), the
+    scheduler's job runs, completed days' rollups, and the daily anchors (their chain, no day
+    missing, their seals with the audit key from ONESTOP_AUDIT_KEY / ONESTOP_AUDIT_KEY_FILE,
+    and every line of the external anchor file). Never writes. Exits 1 and names what it
+    found.
 
     Example: onestop verify --db onestop-demo.db --anchors anchors.jsonl
     """
     from onestop.audit import audit
     from onestop.audit_key import load_audit_key
+    from onestop.calendar import Calendar
+    from onestop.definitions import Definitions
 
     store = existing_store(db)
     try:
+        calendar = Calendar.vietnam(
+            overrides=Definitions.load(workflows or default_workflows()).overrides
+        )
+    except DefinitionError as exc:
+        raise definition_failure(exc) from None
+    try:
         key = load_audit_key()
-        report = audit(store, key, anchors)
+        report = audit(store, key, anchors, calendar=calendar)
     except (AuditKeyError, ValidationError) as exc:
         raise fail(str(exc)) from None
     for note in report.notes:
@@ -57,7 +74,10 @@ def verify(
             err.print(f"[red]{finding}[/]", highlight=False)
         err.print(f"[bold red]{len(report.findings)} problem(s) found[/]")
         raise typer.Exit(1)
-    out.print("[green]event log intact[/]: every chain, row, result, rollup and anchor checks out")
+    out.print(
+        "[green]event log intact[/]: every chain, row, result, alert, job run, rollup and "
+        "anchor checks out"
+    )
 
 
 def anchor(

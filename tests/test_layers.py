@@ -24,14 +24,15 @@ ABOVE_CORE = ("onestop.store", "onestop.engine", "onestop.commands", "onestop.al
               "onestop.testing_portal", "onestop.transfers", "onestop.feedback_alerts",
               "onestop.feedback_commands", "onestop.feedback_report", "onestop.satisfaction",
               "onestop.export_log", "onestop.export_xes", "onestop.export_ocel",
-               "onestop.authority", "onestop.cli_catalog", "onestop.cli_common",
-               "onestop.cli_database", "onestop.cli_export", "onestop.cli_feedback",
-               "onestop.cli_report", "onestop.cli_scheduler", "onestop.cli_scorecard",
-               "onestop.cli_security", "onestop.cli_simulate", "onestop.cli_staffing",
-               "onestop.cli_sync",
-               "onestop.recorder", "onestop.feedback_item", "onestop.feedback_pipeline",
-               "onestop.feedback_intake", "onestop.feedback_handling",
-               "onestop.feedback_rating")  # fmt: skip
+              "onestop.authority", "onestop.cli_catalog", "onestop.cli_common",
+              "onestop.cli_database", "onestop.cli_export", "onestop.cli_feedback",
+              "onestop.cli_report", "onestop.cli_scheduler", "onestop.cli_scorecard",
+              "onestop.cli_security", "onestop.cli_simulate", "onestop.cli_staffing",
+              "onestop.cli_sync",
+              "onestop.recorder", "onestop.feedback_item", "onestop.feedback_pipeline",
+              "onestop.feedback_intake", "onestop.feedback_handling",
+              "onestop.feedback_rating", "onestop.alert_audit", "onestop.finding",
+              "onestop.job_audit")  # fmt: skip
 
 
 def imports(module: str) -> set[str]:
