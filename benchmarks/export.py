@@ -11,19 +11,16 @@ with ``sqlite3`` and writes nothing (Linux only).
 
 from __future__ import annotations
 
-import json
 import random
 import shutil
 import sqlite3
 import statistics
-import subprocess
-import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from benchmarks.harness import Figure
+from benchmarks.harness import Figure, child_figures
 from onestop.clock import VN_TZ
 from onestop.store import Store
 
@@ -34,12 +31,17 @@ _STEPS = (("receive", "U.DESK"), ("review", "U.LAND"), ("tax", "U.TAX"),
 FORMATS = ("xes", "ocel2-json", "ocel2-sqlite")
 _DOSSIER_SQL = (
     "INSERT INTO dossiers (id, unit_set, rule_set, procedure_code, procedure_version, field, "
-    "level, competent_unit, intake_unit, intake_mode, channel, return_method, applicant_name, "
-    "applicant_id_number, status, status_code, step_index, step_count, current_agency, "
+    "level, competent_unit, intake_unit, intake_mode, channel, return_method, applicant_ref, "
+    "status, status_code, step_index, step_count, current_agency, "
     "received_at, received_on, due_at, apologies, resolved_at, resolved_on, timeliness, "
     "returned_at, created_at, updated_at, version) VALUES "
     "(?, 'bench', 'decree-61-2018', 'P', 1, 'land', 'district', ?, ?, 'normal', 'counter', "
-    "'counter', ?, ?, 'returned', 10, 4, 5, 'U.DESK', ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, 7)"
+    "'counter', ?, 'returned', 10, 4, 5, 'U.DESK', ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, 7)"
+)
+# The vault's row of each applicant: only the blind index the export reads (no ciphertext).
+_VAULT_SQL = (
+    "INSERT INTO personal_data (ref, dossier_id, key_id, id_index, created_at, updated_at) "
+    "VALUES (?, ?, 'bench', ?, ?, ?)"
 )
 _EVENT_SQL = (
     "INSERT INTO events (dossier_id, seq, at, trigger, from_status, to_status, step_index, "
@@ -51,9 +53,10 @@ _STEP_SQL = (
 )
 # The rows an export reads, in its order, with plain sqlite3 (the floor).
 _RAW_READ = (
-    "SELECT d.id, d.procedure_code, d.competent_unit, d.applicant_id_number, e.id, e.at, "
+    "SELECT d.id, d.procedure_code, d.competent_unit, p.id_index, e.id, e.at, "
     "e.trigger, e.from_status, e.to_status, e.step_index, e.agency, e.due_at "
-    "FROM dossiers d JOIN events e ON e.dossier_id = d.id ORDER BY d.id, e.seq"
+    "FROM dossiers d JOIN events e ON e.dossier_id = d.id "
+    "LEFT JOIN personal_data p ON p.dossier_id = d.id ORDER BY d.id, e.seq"
 )
 
 
@@ -75,6 +78,7 @@ def generate(path: Path, events: int, seed: int = 3) -> int:
     ds: list[tuple[Any, ...]] = []
     es: list[tuple[Any, ...]] = []
     ss: list[tuple[Any, ...]] = []
+    vs: list[tuple[Any, ...]] = []
     statuses = ["received", *["processing"] * 4, "resolved", "returned"]
     for i in range(1, n + 1):
         t0 = start + timedelta(minutes=rng.randrange(360 * 24 * 60))
@@ -82,7 +86,7 @@ def generate(path: Path, events: int, seed: int = 3) -> int:
         times = [t0 + timedelta(hours=3 * k) for k in range(EVENTS_PER_DOSSIER)]
         due = t0 + timedelta(days=14)
         ds.append((
-            i, unit, unit, f"Applicant {i}", f"0920{i:08d}", _utc(t0), t0.date().isoformat(),
+            i, unit, unit, f"ref-{i}", _utc(t0), t0.date().isoformat(),
             _utc(due), _utc(times[5]), times[5].date().isoformat(), "early", _utc(times[6]),
             _utc(t0), _utc(times[6]),
         ))  # fmt: skip
@@ -94,23 +98,26 @@ def generate(path: Path, events: int, seed: int = 3) -> int:
                 i, seq + 1, _utc(times[seq]), triggers[seq], before, statuses[seq], step,
                 _STEPS[step][1], unit if seq == 0 else None, _utc(due),
             ))  # fmt: skip
+        vs.append((f"ref-{i}", i, f"{rng.getrandbits(256):064x}", _utc(t0), _utc(t0)))
         for seq, (code, agency) in enumerate(_STEPS):
             ss.append((i, seq, code, agency, _utc(times[seq]), _utc(due), _utc(times[seq + 1])))
         if len(ds) >= 20_000:
-            _flush(con, ds, es, ss)
-    _flush(con, ds, es, ss)
+            _flush(con, ds, es, ss, vs)
+    _flush(con, ds, es, ss, vs)
     con.commit()
     con.close()
     return n * EVENTS_PER_DOSSIER
 
 
-def _flush(con: sqlite3.Connection, ds: list[Any], es: list[Any], ss: list[Any]) -> None:
+def _flush(
+    con: sqlite3.Connection, ds: list[Any], es: list[Any], ss: list[Any], vs: list[Any]
+) -> None:
     con.executemany(_DOSSIER_SQL, ds)
+    con.executemany(_VAULT_SQL, vs)
     con.executemany(_EVENT_SQL, es)
     con.executemany(_STEP_SQL, ss)
-    ds.clear()
-    es.clear()
-    ss.clear()
+    for rows in (ds, es, ss, vs):
+        rows.clear()
 
 
 # Run in a fresh interpreter: one export (or the raw read), then seconds and peak RSS as JSON.
@@ -145,15 +152,7 @@ print(json.dumps({"seconds": seconds, "rows": rows, "peak_kib": peak}))
 
 
 def _child(mode: str, db: Path, out: Path) -> dict[str, float]:
-    done = subprocess.run(
-        [sys.executable, "-c", _CHILD, mode, str(db), str(out), _RAW_READ],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=Path(__file__).resolve().parent.parent,
-    )
-    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
+    return child_figures(_CHILD, mode, str(db), str(out), _RAW_READ)
 
 
 def export(quick: bool, repeats: int) -> list[Figure]:

@@ -6,9 +6,12 @@ import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -52,6 +55,20 @@ def median_of(repeats: int, run: Callable[[], float]) -> tuple[float, list[float
     """Run ``run`` ``repeats`` times; return the median and all samples."""
     samples = [run() for _ in range(repeats)]
     return statistics.median(samples), samples
+
+
+def child_figures(code: str, *args: str) -> dict[str, float]:
+    """Run ``code`` in a fresh interpreter (its own peak memory) from the repository's root;
+    its last line of output is a JSON object of figures."""
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
 
 
 def timed(fn: Callable[[], Any]) -> float:

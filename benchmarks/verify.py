@@ -13,11 +13,8 @@ Run: ``python -m benchmarks --only verify-memory`` (``--quick``: 2,000 and 20,00
 
 from __future__ import annotations
 
-import json
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import datetime, timedelta
@@ -26,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
-from benchmarks.harness import Figure
+from benchmarks.harness import Figure, child_figures
 from onestop.alerts import AlertSweeper
 from onestop.audit_key import AuditKey
 from onestop.clock import VN_TZ, ManualClock
@@ -117,15 +114,7 @@ print(json.dumps({"seconds": seconds, "rows": rows, "problems": problems, "peak_
 
 
 def _child(mode: str, db: Path) -> dict[str, float]:
-    done = subprocess.run(
-        [sys.executable, "-c", _CHILD, mode, str(db), KEY_TEXT],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=Path(__file__).resolve().parent.parent,
-    )
-    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
+    return child_figures(_CHILD, mode, str(db), KEY_TEXT)
 
 
 def verify_memory(quick: bool, repeats: int) -> list[Figure]:
