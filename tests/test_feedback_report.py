@@ -29,7 +29,7 @@ from typer.testing import CliRunner
 from onestop import Engine, ManualClock
 from onestop.calendar import Calendar
 from onestop.cli import app
-from onestop.errors import ImportRowsError
+from onestop.errors import ImportRowsError, InvalidTransition
 from onestop.feedback import FeedbackLaw
 from onestop.feedback_commands import FeedbackDesk
 from onestop.feedback_report import feedback_report, render_html
@@ -208,7 +208,7 @@ def test_dossier_rating_with_channel_and_time(engine: Engine, clock: ManualClock
         dt(2025, 1, 24, 11),
     )
     before = fingerprint(engine)
-    with pytest.raises(Exception, match="already been rated"):
+    with pytest.raises(InvalidTransition, match="already been rated"):
         rate_dossier(engine, d.id, 4, "zalo")
     assert fingerprint(engine) == before
 

@@ -118,6 +118,38 @@ def test_a_district_dossier_open_at_the_switch_is_transferred_and_completes_at_t
     assert_replays(city, d.id)
 
 
+def test_a_dossier_received_at_a_ward_goes_to_that_wards_successor(city: Engine) -> None:
+    # Business-household registration is location-independent: An Khánh ward's desk received
+    # one for Ninh Kiều district. An Khánh went to Tân An ward (Resolution 1668 item 3), not to
+    # the ward succeeding the district seat (Ninh Kiều), where the one received at the district's
+    # own desk goes.
+    at_ward = city.receive("district.business-household", "92.NK", intake_unit="92.NK.ANKHANH")
+    at_district = city.receive("district.business-household", "92.NK")
+    city.reorganise("cantho-2025-merged", SWITCH)
+    moved = [
+        (city.get(i).competent_unit, city.history(i)[-1].data["args"]["via"])
+        for i in (at_ward.id, at_district.id)
+    ]
+    assert moved == [("92.TANAN", "intake"), ("92.NINHKIEU", "seat")]
+
+
+def test_a_transfer_after_a_later_change_is_dated_at_that_change(
+    city: Engine, clock: ManualClock
+) -> None:
+    # The run comes after the switch, and the dossier was worked on in between: its log must
+    # not go back in time.
+    d = city.receive("district.land-first", "92.NK")
+    clock.set(dt(2025, 7, 1, 10, 0))
+    city.complete_step(d.id)
+    city.reorganise("cantho-2025-merged", SWITCH)
+    assert [(e.trigger, e.at) for e in city.history(d.id)] == [
+        ("receive", dt(2025, 6, 30, 9, 0)),
+        ("complete_step", dt(2025, 7, 1, 10, 0)),
+        ("transferred", dt(2025, 7, 1, 10, 0)),
+    ]
+    assert verify(city.store) == []
+
+
 def test_reorganisation_is_idempotent_and_lists_what_it_cannot_map(
     city: Engine, clock: ManualClock
 ) -> None:
