@@ -11,11 +11,23 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from onestop import AbolishedUnit, Calendar, Definitions, Engine, ManualClock, Period, UnitMapping
+from onestop import (
+    AbolishedUnit,
+    Calendar,
+    Definitions,
+    Engine,
+    Forbidden,
+    ManualClock,
+    OneStopPolicy,
+    Period,
+    StaffDirectory,
+    UnitMapping,
+)
 from onestop.audit import verify
 from onestop.cli import app
 from onestop.reports import on_time_report, successor_map
 from onestop.store import Store
+from onestop.store.officers import load_directory
 from onestop.timeline import Timeline
 from tests.helpers import assert_replays, dt, fingerprint
 
@@ -148,6 +160,53 @@ def test_a_transfer_after_a_later_change_is_dated_at_that_change(
         ("transferred", dt(2025, 7, 1, 10, 0)),
     ]
     assert verify(city.store) == []
+
+
+def test_an_agency_that_held_a_transferred_dossier_still_sees_it(
+    db_url: str, clock: ManualClock, calendar: Calendar, defs: Definitions
+) -> None:
+    """Received at An Khánh ward's desk for Ninh Kiều district, handed over by the district's
+    desk, then transferred to Tân An ward: neither its units nor its holder are Ninh Kiều's any
+    more, but the district desk that held its first step still reads it (and lists it); Ninh
+    Kiều's land office, which never held it, does not."""
+    timeline = Timeline.of(defs)
+    store = Store(db_url)
+    store.migrate()
+    for catalog in timeline.catalogs:
+        store.sync_definitions(catalog)
+    staff = {
+        "desk-ak": ("92.NK.ANKHANH.DESK", "desk"),
+        "desk-nk": ("92.NK.DESK", "desk"),
+        "land-nk": ("92.NK.LAND", "specialist"),
+    }
+    officers = [
+        {"user_id": u, "name": u, "agency": a, "roles": [r], "valid_from": "2025-01-01"}
+        for u, (a, r) in staff.items()
+    ]
+    with store.begin() as conn:
+        load_directory(conn, StaffDirectory.from_data({"officers": officers}))
+    city = Engine(
+        store, timeline.catalogs[0], calendar, clock, timeline=timeline,
+        policy=OneStopPolicy(), directory=True,
+    )  # fmt: skip
+    try:
+        d = city.receive(
+            "district.business-household", "92.NK", intake_unit="92.NK.ANKHANH", actor="desk-ak"
+        ).id
+        held = city.complete_step(d, actor="desk-nk")  # the district desk's own step
+        assert held.current_agency == "92.NK.FINANCE"
+        city.reorganise("cantho-2025-merged", SWITCH)
+        moved = city.get(d, actor="desk-nk")
+        assert (moved.competent_unit, moved.intake_unit) == ("92.TANAN", "92.NK.ANKHANH")
+        # The review step is the economic office's in the two-tier catalog (procedures/
+        # two-tier-2025.yaml, district.business-household).
+        assert moved.current_agency == "92.TANAN.ECONOMY"
+        assert [x.id for x in city.open_dossiers(actor="desk-nk")] == [d]
+        with pytest.raises(Forbidden):
+            city.get(d, actor="land-nk")
+        assert city.open_dossiers(actor="land-nk") == []
+    finally:
+        store.dispose()
 
 
 def test_reorganisation_is_idempotent_and_lists_what_it_cannot_map(
