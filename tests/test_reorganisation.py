@@ -299,6 +299,30 @@ def test_reports_read_the_switch_by_old_unit_new_unit_and_successor(
     ]  # fmt: skip
 
 
+def test_the_successor_rolls_a_district_up_to_its_seats_successor(
+    city: Engine, clock: ManualClock
+) -> None:
+    # Thới Bình ward went to Ninh Kiều ward; Ninh Kiều district was abolished, its seat's
+    # successor being Ninh Kiều ward too (the mapping's seat; its "new" is the city, 92).
+    ward = city.receive("commune.land-mediation", "92.NK.THOIBINH")  # 45 working days
+    district = city.receive("district.land-first", "92.NK")  # due 31 July 09:00
+    city.reorganise("cantho-2025-merged", SWITCH)
+    clock.set(dt(2025, 7, 2, 9, 0))
+    city.complete_step(ward.id)
+    city.complete_step(ward.id)
+    city.resolve(ward.id)  # early
+    mapping = city.timeline.mappings[("cantho-2024", "cantho-2025-merged")]
+    successors = successor_map([(e.old, e.new, e.seat) for e in mapping.units])
+    report = on_time_report(city.store, Period.parse("2025"), ["successor"], successors=successors)
+    # As of 31 December: one resolved early, the district's still open and overdue.
+    assert [
+        (str(r.key["successor"]), r.resolved, r.early, r.on_time, r.late, r.open_in_time,
+         r.open_overdue)
+        for r in report.rows
+    ] == [("92.NINHKIEU", 1, 1, 0, 0, 0, 1)]  # fmt: skip
+    assert city.get(district.id).competent_unit == "92.NINHKIEU"
+
+
 def test_reorganise_command_bad_input_is_one_line_and_changes_nothing(
     tmp_path: Path, clock: ManualClock
 ) -> None:

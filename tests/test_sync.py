@@ -287,6 +287,12 @@ def test_a_dead_letter_holds_its_dossier_back_until_requeued(
     assert state.dead_letters[0]["attempts"] == 2
     assert state.dead_letters[0]["last_error"] == "HTTP 500 Internal Server Error"
     assert requeue_dead(engine.store) == 1
+    # Requeued with fresh attempts: one more failure is a retry, not a dead letter again.
+    portal.fail("error")
+    dispatcher.drain()
+    state = backlog(engine.store, clock.now())
+    assert (state.pending, state.dead, state.delivered) == (2, 0, 1)
+    clock.advance(timedelta(seconds=5))
     dispatcher.drain()
     assert received_view(portal) == {b.id: [(1, 2)], a.id: [(1, 2), (2, 9)]}
 
@@ -313,6 +319,33 @@ def test_a_late_failure_does_not_undo_another_dispatchers_claim(
     settle(engine.store, "b", t0 + timedelta(seconds=14), [theirs], [], [])
     state = backlog(engine.store, t0 + timedelta(seconds=14))
     assert (state.pending, state.dead, state.delivered) == (0, 0, 1)
+
+
+def test_a_round_stops_sending_while_one_more_attempt_would_outlast_its_claim(
+    engine: Engine, clock: ManualClock
+) -> None:
+    """Claim 10 s, attempts up to 4 s: a round sends while the clock is before 6 s. Each send
+    here takes 3 s, so two go out (at 0 and 3 s); the other three are released unsent, for the
+    next round, not left to an expired claim another dispatcher could take mid-send."""
+    for unit in ("W1", "W2", "W3", "W1", "W2"):
+        engine.receive("COPY", unit)
+    sent: list[int] = []
+
+    class Slow:
+        def send(self, message: Any) -> None:
+            sent.append(message["dossier_id"])
+            clock.advance(timedelta(seconds=3))
+
+        def close(self) -> None:
+            pass
+
+    dispatcher = Dispatcher(engine.store, Slow(), clock, claim_ttl=10, timeout=4)
+    totals = dispatcher.run_round()
+    assert (totals.claimed, totals.delivered, totals.failed) == (5, 2, 0)
+    assert sent == [1, 2]
+    state = backlog(engine.store, clock.now())
+    assert (state.pending, state.claimed, state.delivered) == (3, 0, 2)
+    assert [r["claimed_by"] for r in outbox_rows(engine)] == [None] * 5
 
 
 class FixedRandom(random.Random):
