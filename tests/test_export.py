@@ -280,6 +280,23 @@ def test_no_personal_data_in_any_output(cantho: Logged, tmp_path: Path, fmt: str
     assert hashlib.sha256(ID_NUMBER.encode()).hexdigest()[:20].encode() not in data
 
 
+def test_pseudonyms_need_the_key_and_a_keyless_export_draws_its_own(
+    cantho: Logged, tmp_path: Path
+) -> None:
+    def applicants(key: bytes | None) -> set[str]:
+        out = tmp_path / "log.json"
+        export_log(cantho.store, "ocel2-json", Period.parse(PERIOD), out, key=key)
+        objects = pm4py.read_ocel2_json(str(out)).objects
+        return set(objects[objects["ocel:type"] == "applicant"]["ocel:oid"])
+
+    keyed = applicants(KEY)
+    assert len(keyed) == 2 and applicants(KEY) == keyed  # the same key: the same pseudonyms
+    assert applicants(bytes(range(1, 33))).isdisjoint(keyed)  # another key: none in common
+    first, second = applicants(None), applicants(None)
+    assert (len(first), len(second)) == (2, 2)
+    assert first.isdisjoint(second) and first.isdisjoint(keyed)
+
+
 def test_by_unit_writes_one_file_per_competent_unit(cantho: Logged, tmp_path: Path) -> None:
     (tmp_path / "logs").mkdir()
     out = tmp_path / "logs" / "log.xes"
