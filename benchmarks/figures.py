@@ -19,6 +19,7 @@ from benchmarks import floors, peer, sim_peers
 from benchmarks.data import LEVELS, TIMELINESS, fill
 from benchmarks.export import export
 from benchmarks.harness import Figure, median_of, timed
+from benchmarks.verify import verify_memory
 from onestop import VN_TZ, Calendar, Definitions, Engine, ManualClock
 from onestop.alerts import AlertSweeper
 from onestop.dossier import Dossier
@@ -646,4 +647,5 @@ ALL: dict[str, Callable[[bool, int], Figure | list[Figure]]] = {
     "sweep": sweep,
     "calendar": calendar,
     "export": export,
+    "verify-memory": verify_memory,
 }

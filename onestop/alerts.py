@@ -36,6 +36,8 @@ log = structlog.get_logger("onestop.alerts")
 
 #: ``step_seq`` of an alert about the whole dossier.
 WHOLE_DOSSIER = -1
+#: Working days before a deadline that a sweep calls "due soon" unless told otherwise.
+DUE_SOON_DAYS = 1.0
 #: Give up re-delivering an alert after this many failed attempts.
 MAX_ATTEMPTS = 10
 
@@ -179,7 +181,7 @@ class AlertSweeper:
         clock: Clock,
         calendar: Calendar,
         notifiers: Sequence[Notifier] = (),
-        due_soon_days: float = 1.0,
+        due_soon_days: float = DUE_SOON_DAYS,
     ) -> None:
         self.store = store
         self.clock = clock

@@ -5,24 +5,31 @@ stores the hash of its latest event. Editing an event breaks its chain, and with
 forger cannot re-chain it; deleting or inserting one breaks the sequence or the chain; deleting a
 dossier's latest event leaves the row's head hash pointing nowhere. Rows, steps, the deadline
 columns of events, idempotency results and completed days' rollups are recomputed from the log.
-Daily anchors (:mod:`onestop.anchors`) seal each past day's events under the audit key and are
-chained day to day, so a consistent rewrite of a dossier, a deleted dossier or truncated newest
-events of an anchored day change an anchor the forger cannot re-seal; the external anchor file
-also catches removed anchors and an emptied database. Verifying never writes.
+Each alert is re-judged by the one overdue / due-soon rule on the state the log records at the
+time it was raised (:mod:`onestop.alert_audit`), and the scheduler's job runs are checked for
+order, overlap and each sweep's count of alerts (:mod:`onestop.job_audit`). Daily anchors
+(:mod:`onestop.anchors`) seal each past day's events under the audit key and are chained day to
+day, so a consistent rewrite of a dossier, a deleted dossier or truncated newest events of an
+anchored day change an anchor the forger cannot re-seal; the external anchor file also catches
+removed anchors and an emptied database. Verifying never writes, and it reads each table as a
+stream in case order, merged with the log one case at a time, so its memory does not grow with
+the log (``python -m benchmarks --only verify-memory``).
 """
 
 from __future__ import annotations
 
 import functools
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, func, select, true
+from sqlalchemy import Connection, Select, func, select, true
 
+from onestop.alert_audit import AlertRules, Sweeps, alert_query, check_alerts
+from onestop.alerts import DUE_SOON_DAYS
 from onestop.anchors import (
     GENESIS,
     LEGACY,
@@ -33,6 +40,9 @@ from onestop.anchors import (
     stored_anchors,
 )
 from onestop.audit_key import AuditKey, load_audit_key
+from onestop.calendar import Calendar
+from onestop.finding import Finding
+from onestop.job_audit import check_job_runs
 from onestop.periods import Period
 from onestop.rollups import ROLLUP_COUNTS, compute_rollups
 from onestop.store import Store, feedback_rows, replay_rows
@@ -53,40 +63,6 @@ if TYPE_CHECKING:
 
 #: A day's event count and digest, read once per verification.
 Digests = Callable[[date], tuple[int, str]]
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One sign of tampering.
-
-    Attributes:
-        dossier_id: The dossier concerned (``None`` for an anchor).
-        seq: The first event that does not check out (``None`` when not about one event).
-        problem: ``edited``, ``deleted``, ``inserted``, ``row_edited`` or ``anchor_mismatch``.
-        detail: What exactly failed.
-    """
-
-    dossier_id: int | None
-    seq: int | None
-    problem: str
-    detail: str
-
-    def __str__(self) -> str:
-        where = f"dossier {self.dossier_id}" if self.dossier_id is not None else "anchor"
-        at = f" event {self.seq}" if self.seq is not None else ""
-        return f"{where}{at}: {self.problem} ({self.detail})"
-
-
-def _by_dossier(conn: Connection) -> Iterator[tuple[int, list[dict[str, Any]]]]:
-    rows = conn.execute(select(events).order_by(events.c.dossier_id, events.c.seq)).mappings()
-    current: list[dict[str, Any]] = []
-    for row in rows:
-        if current and current[0]["dossier_id"] != row["dossier_id"]:
-            yield current[0]["dossier_id"], current
-            current = []
-        current.append(dict(row))
-    if current:
-        yield current[0]["dossier_id"], current
 
 
 @dataclass
@@ -224,20 +200,32 @@ class AuditReport:
 
 
 def verify(
-    store: Store, key: AuditKey | None = None, anchor_file: Path | None = None
+    store: Store,
+    key: AuditKey | None = None,
+    anchor_file: Path | None = None,
+    *,
+    calendar: Calendar | None = None,
 ) -> list[Finding]:
     """The findings of :func:`audit`: empty when everything checks out."""
-    return audit(store, key, anchor_file).findings
+    return audit(store, key, anchor_file, calendar=calendar).findings
 
 
 def audit(
-    store: Store, key: AuditKey | None = None, anchor_file: Path | None = None
+    store: Store,
+    key: AuditKey | None = None,
+    anchor_file: Path | None = None,
+    *,
+    calendar: Calendar | None = None,
+    due_soon_days: float = DUE_SOON_DAYS,
 ) -> AuditReport:
     """Check everything that can be recomputed from the event log, and the anchors.
 
     Every dossier's chain (edited, deleted, inserted or reordered events), its row against the
     replay of its events, the stored idempotency results against the replay up to their
-    version, the rollups of completed days against a recomputation, and the daily anchors:
+    version, every alert against the case's state when it was raised
+    (:mod:`onestop.alert_audit`), the scheduler's job runs (:mod:`onestop.job_audit`), the
+    rollups of completed days against a recomputation, and
+    the daily anchors:
     their chain, their seals (with ``key``), no day missing, and, with the external
     ``anchor_file``, every line of it present and unchanged in the database.
 
@@ -247,6 +235,9 @@ def audit(
             environment's, as the engine reads it; without one, keyed chains and seals are
             not checked, and the notes say so).
         anchor_file: The external anchor file (:mod:`onestop.anchors`).
+        calendar: The working calendar the alert sweeps used, to check the horizon of
+            due-soon alerts (without it, the rest of their rule is checked and a note says so).
+        due_soon_days: The sweeps' due-soon horizon in working days.
 
     Raises:
         ValidationError: If ``anchor_file`` cannot be read.
@@ -255,8 +246,13 @@ def audit(
     report = AuditReport()
     key = key if key is not None else load_audit_key()
     with store.read() as uow:
-        found, report.notes = _check_dossiers(uow.conn, key)
+        rules = AlertRules(calendar, due_soon_days, Sweeps.load(uow))
+        found, report.notes = _check_dossiers(uow.conn, key, rules)
+        report.notes += rules.notes()
         report.findings += found
+        runs, run_notes = check_job_runs(uow)
+        report.findings += runs
+        report.notes += run_notes
         report.findings += _check_rollups(uow)
         # Each day's events are read once, whether the database's anchor or the file's asks.
         digest: Digests = functools.cache(functools.partial(day_digest, uow))
@@ -276,73 +272,126 @@ def _check_order(dossier_id: int, history: list[dict[str, Any]]) -> Finding | No
     return None
 
 
-def _check_dossiers(conn: Connection, key: AuditKey | None) -> tuple[list[Finding], list[str]]:
-    """Every dossier's chain, event order, row, steps, derived event columns and stored
-    idempotency results, in one pass over the log; the results' findings after the others.
+def _check_dossiers(
+    conn: Connection, key: AuditKey | None, rules: AlertRules
+) -> tuple[list[Finding], list[str]]:
+    """Every case's chain, event order, row, steps, derived event columns, stored idempotency
+    results and alerts, in one pass over the log merged with each table read in case order
+    (bounded memory: one case at a time); the results' and alerts' findings after the others.
     Returns the findings and the notes on what could not be checked."""
     findings: list[Finding] = []
-    results: list[Finding] = []
-    heads = {r.id: r for r in conn.execute(select(dossiers))}
-    steps = _steps_by_dossier(conn)
-    heads.update(feedback_rows.heads(conn))  # feedback items, under minus their ids
-    keyed = _keyed_results(conn)
+    later: list[Finding] = []
     first_keyed = conn.execute(select(func.min(events.c.id)).where(events.c.key_id.is_not(None)))
     chains = _Chains(key, first_keyed.scalar())
-    seen: set[int] = set()
-    for dossier_id, history in _by_dossier(conn):
-        seen.add(dossier_id)
-        results += _check_results(dossier_id, history, keyed.pop(dossier_id, []))
-        found = _check_chain(dossier_id, history, chains) or _check_order(dossier_id, history)
-        row = heads.get(dossier_id)
-        if found is None and row is None:
-            found = Finding(dossier_id, None, "inserted", "events of a dossier that does not exist")
-        if found is None and row is not None and row.event_hash != history[-1]["hash"]:
-            found = Finding(
-                dossier_id, history[-1]["seq"] + 1, "deleted", "the latest events are missing"
-            )
-        if found is None and row is not None:
-            diff = _differences(replay_rows(history), dict(row._mapping))
-            if diff:
-                found = Finding(dossier_id, None, "row_edited", f"columns {', '.join(diff)}")
-        if found is None:
-            found = _check_steps(
-                dossier_id, history, steps.pop(dossier_id, {}), chains
-            ) or _check_derived(dossier_id, history)
+    log = _Groups(_stream(conn, select(events).order_by(events.c.dossier_id, events.c.seq)))
+    heads = _Groups(_heads(conn), "id")
+    steps = _Groups(_stream(conn, select(dossier_steps).order_by(
+        dossier_steps.c.dossier_id, dossier_steps.c.seq)))  # fmt: skip
+    k = idempotency_keys.c
+    results = _Groups(_stream(conn, select(k.dossier_id, k.key, k.result)
+                              .where(k.result.is_not(None), k.dossier_id.is_not(None))
+                              .order_by(k.dossier_id, k.key)))  # fmt: skip
+    raised = _Groups(_stream(conn, alert_query()))
+    streams = (log, heads, steps, results, raised)
+    while (case := _next_case(streams)) is not None:
+        history, row = log.take(case), heads.first(case)
+        stored = {s["seq"]: {c: v for c, v in s.items() if c != "dossier_id"}
+                  for s in steps.take(case)}  # fmt: skip
+        keyed = [(r["key"], r["result"]) for r in results.take(case)]
+        later += _check_results(case, history, keyed)
+        later += check_alerts(case, history, raised.take(case), rules)
+        found = _check_case(case, history, row, stored, chains)
         if found:
             findings.append(found)
-    for dossier_id in sorted(set(heads) - seen):
-        findings.append(Finding(dossier_id, 1, "deleted", "the dossier has no events"))
-    for dossier_id, items in keyed.items():  # results of dossiers without events
-        results += _check_results(dossier_id, [], items)
-    return findings + sorted(results, key=lambda f: f.dossier_id or 0), chains.notes()
+    unattached = _stream(conn, select(k.key, k.result).where(
+        k.result.is_not(None), k.dossier_id.is_(None)).order_by(k.key))  # fmt: skip
+    for item in unattached:  # results that name no dossier
+        later += _check_results(None, [], [(item["key"], item["result"])])
+    return findings + later, chains.notes()
 
 
-def _steps_by_dossier(conn: Connection) -> dict[int, dict[int, dict[str, Any]]]:
-    """The stored step rows by dossier and ``seq`` (without ``dossier_id``)."""
-    out: dict[int, dict[int, dict[str, Any]]] = {}
-    for row in conn.execute(select(dossier_steps)).mappings():
-        step = dict(row)
-        out.setdefault(step.pop("dossier_id"), {})[step["seq"]] = step
-    return out
+def _check_case(
+    case: int,
+    history: list[dict[str, Any]],
+    row: dict[str, Any] | None,
+    stored_steps: dict[int, dict[str, Any]],
+    chains: _Chains,
+) -> Finding | None:
+    """The first thing wrong with one case (dossier or feedback item): its chain and event
+    order, its row against the replay, its steps, its events' derived columns."""
+    if not history:
+        if row is not None:
+            return Finding(case, 1, "deleted", "the dossier has no events")
+        if stored_steps:
+            return Finding(case, None, "inserted", "step rows of a dossier that does not exist")
+        return None
+    found = _check_chain(case, history, chains) or _check_order(case, history)
+    if found is None and row is None:
+        found = Finding(case, None, "inserted", "events of a dossier that does not exist")
+    if found is None and row is not None and row["event_hash"] != history[-1]["hash"]:
+        found = Finding(case, history[-1]["seq"] + 1, "deleted", "the latest events are missing")
+    if found is None and row is not None:
+        diff = _differences(replay_rows(history), row)
+        if diff:
+            found = Finding(case, None, "row_edited", f"columns {', '.join(diff)}")
+    if found is None:
+        found = _check_steps(case, history, stored_steps, chains) or _check_derived(case, history)
+    return found
+
+
+#: Rows fetched at a time from a streamed query (PostgreSQL: a server-side cursor).
+_BATCH = 1000
+
+
+def _stream(conn: Connection, query: Select[Any]) -> Iterator[dict[str, Any]]:
+    """The rows of ``query`` as dicts, fetched a batch at a time rather than all at once."""
+    for row in conn.execute(query, execution_options={"yield_per": _BATCH}).mappings():
+        yield dict(row)
+
+
+def _heads(conn: Connection) -> Iterator[dict[str, Any]]:
+    """Every case's row by case id: feedback items first (minus their ids), then dossiers."""
+    yield from _stream(conn, feedback_rows.heads_query())
+    yield from _stream(conn, select(dossiers).order_by(dossiers.c.id))
+
+
+class _Groups:
+    """Rows ordered by case id, handed out one case at a time (for a merge over tables)."""
+
+    def __init__(self, rows: Iterator[dict[str, Any]], column: str = "dossier_id") -> None:
+        self._rows, self._column = rows, column
+        self._head = next(rows, None)
+
+    @property
+    def next_case(self) -> int | None:
+        """The case of the next row, ``None`` once every row is taken."""
+        return None if self._head is None else int(self._head[self._column])
+
+    def take(self, case: int) -> list[dict[str, Any]]:
+        """The rows of ``case`` (every earlier case's rows must have been taken)."""
+        out: list[dict[str, Any]] = []
+        while self._head is not None and self._head[self._column] == case:
+            out.append(self._head)
+            self._head = next(self._rows, None)
+        return out
+
+    def first(self, case: int) -> dict[str, Any] | None:
+        """The one row of ``case``, if any."""
+        rows = self.take(case)
+        return rows[0] if rows else None
+
+
+def _next_case(streams: Sequence[_Groups]) -> int | None:
+    cases = [s.next_case for s in streams if s.next_case is not None]
+    return min(cases) if cases else None
 
 
 def _differences(rebuilt: dict[str, Any], stored: dict[str, Any]) -> list[str]:
     return sorted(k for k in rebuilt if k in stored and rebuilt[k] != stored[k])
 
 
-def _keyed_results(conn: Connection) -> dict[int, list[tuple[str, Any]]]:
-    """The stored idempotency results by dossier: ``(key, result)`` in key order."""
-    k = idempotency_keys.c
-    out: dict[int, list[tuple[str, Any]]] = {}
-    for key, dossier_id, result in conn.execute(
-        select(k.key, k.dossier_id, k.result).where(k.result.is_not(None)).order_by(k.key)
-    ):
-        out.setdefault(dossier_id, []).append((key, result))
-    return out
-
-
 def _check_results(
-    dossier_id: int, history: list[dict[str, Any]], items: list[tuple[str, Any]]
+    dossier_id: int | None, history: list[dict[str, Any]], items: list[tuple[str, Any]]
 ) -> list[Finding]:
     """An idempotency key's stored result is the dossier as its command left it: the replay
     of the dossier's events up to the result's version."""
@@ -368,11 +417,9 @@ def _check_results(
 def _check_rollups(uow: UnitOfWork) -> list[Finding]:
     """Rollups of days that were over when computed equal a recomputation from the dossiers."""
     findings: list[Finding] = []
-    stored: dict[date, list[dict[str, Any]]] = {}
-    for row in uow.conn.execute(select(daily_rollups)).mappings():
-        stored.setdefault(row["day"], []).append(dict(row))
-    for day in sorted(stored):
-        rows = stored[day]
+    stored = _stream(uow.conn, select(daily_rollups).order_by(daily_rollups.c.day))
+    for day, group in itertools.groupby(stored, key=lambda row: row["day"]):
+        rows = list(group)  # one day's rows at a time
         if any(x["computed_at"] < Period(day, day, "").bounds[1] for x in rows):
             continue  # rolled up while the day was still running; the next night redoes it
         fresh = {_rollup_key(x): _rollup_values(x) for x in compute_rollups(uow, day, day, None)}
@@ -382,7 +429,8 @@ def _check_rollups(uow: UnitOfWork) -> list[Finding]:
                              if fresh.get(key) != old.get(key))  # fmt: skip
             findings.append(
                 Finding(None, None, "rollup_edited",
-                        f"daily_rollups of {day}: {len(changed)} row(s) differ, e.g. {changed[0]}")
+                        f"daily_rollups of {day}: {len(changed)} row(s) differ, e.g. {changed[0]}",
+                        "daily_rollups")
             )  # fmt: skip
     return findings
 

@@ -40,7 +40,7 @@ from onestop.arguments import (
     validated,
     validated_mapping,
 )
-from onestop.audit_key import AuditKey, audit_key_for_writing
+from onestop.audit_key import AuditKey
 from onestop.authority import VAULT_COMMANDS, Authority
 from onestop.calendar import Calendar
 from onestop.catalog import Catalog, Procedure
@@ -52,11 +52,10 @@ from onestop.dossier import Dossier, Event, Step
 from onestop.errors import StaleVersion, UnknownUnit, ValidationError
 from onestop.inputs import dossier_id as valid_id
 from onestop.lifecycle import Facts, Lifecycle
-from onestop.portal import changes_portal, portal_state
+from onestop.recorder import Change, EventRecorder
 from onestop.rules import RuleBook, RuleSet
 from onestop.status import Status
-from onestop.store import EMPTY_ROW, Store, UnitOfWork, queries, to_json
-from onestop.store.event_log import event_row
+from onestop.store import EMPTY_ROW, Store, UnitOfWork, queries
 from onestop.store.officers import has_directory
 from onestop.timeline import Timeline
 from onestop.transfers import Outcome, reorganise
@@ -128,8 +127,8 @@ class Engine(DossierCommands):
     ) -> None:
         self.store = store
         self.dev = dev
-        self._audit_key = audit_key
-        self._key_ready = False
+        #: Writes every event of this engine (and of its transfers and feedback desk).
+        self.recorder = EventRecorder(store, audit_key, dev=dev)
         self.catalog = catalog
         self.units = catalog.units
         self.authority = Authority(policy, self.units, directory=directory, vault=vault_key)
@@ -218,17 +217,6 @@ class Engine(DossierCommands):
         with self.store.batch():
             yield
 
-    def _chain_key(self) -> AuditKey | None:
-        """The audit key for new events, looked up once (before anything is written).
-
-        Raises:
-            AuditKeyError: Without a key outside development mode.
-        """
-        if not self._key_ready:
-            self._audit_key = audit_key_for_writing(self._audit_key, dev=self.dev)
-            self._key_ready = True
-        return self._audit_key
-
     def lifecycle(self, proc: Procedure, catalog: Catalog | None = None) -> Lifecycle:
         """The shared state machine of a procedure version (of ``catalog``, default the
         engine's first)."""
@@ -246,45 +234,16 @@ class Engine(DossierCommands):
 
     # -- the pipeline ------------------------------------------------------------------------
 
-    def _now(self) -> datetime:
+    def now(self) -> datetime:
+        """The engine clock's current instant.
+
+        Raises:
+            ValidationError: If the clock returns a naive datetime.
+        """
         now = self.clock.now()
         if now.tzinfo is None:
             raise ValidationError("clock", "the clock returned a naive datetime")
         return now
-
-    def _record(
-        self,
-        uow: UnitOfWork,
-        before: Mapping[str, Any],
-        after: dict[str, Any],
-        event: dict[str, Any],
-        meta: Meta,
-        scoped: str | None = None,
-    ) -> Dossier:
-        """Append the event (and the portal's message when it changes what the portal shows),
-        store the idempotent result, log; ``before`` and ``after`` are the old and new rows.
-
-        The trusted path (the simulator's millions of commands) is not logged per command: the
-        lazy structlog proxy costs more than the rest of the recording."""
-        if self.store.outbox and changes_portal(before, after):
-            uow.append_event_with_message(event, after, portal_state(after))
-        else:
-            uow.append_event(event, after)
-        uow.remember(after)
-        if scoped is not None:
-            uow.finish_key(scoped, after["id"], to_json(after))
-        if meta is _TRUSTED:
-            return Dossier.from_row(after)
-        log.debug(
-            "dossier.command",
-            trigger=event["trigger"],
-            dossier_id=after["id"],
-            procedure=after["procedure_code"],
-            unit=after["competent_unit"],
-            status=after["status"],
-            version=after["version"],
-        )
-        return Dossier.from_row(after)
 
     def _context(
         self,
@@ -298,15 +257,14 @@ class Engine(DossierCommands):
         return plans.Context(row, now, status, proc, rules, self.calendar, catalog)
 
     def _create(self, trigger: str, meta: Meta, intake: Intake, args: dict[str, Any]) -> Dossier:
-        key = self._chain_key()
         gate = self.authority
         # A savepoint (inside a batch) only where the database can refuse: a claimed key, or a
         # reference another writer may take between the check and the insert.
         keyed = meta.idempotency_key is not None
         savepoint = keyed or intake.reference is not None
-        with self.store.write(savepoint=savepoint, keyed=keyed) as uow:
+        with self.recorder.write(savepoint=savepoint, keyed=keyed) as uow:
             # Read once the write lock is held, so the log's times never go backwards.
-            now = self._now()
+            now = self.now()
             day = local_date(now)
             catalog = self.timeline.catalog_at(day)
             if len(self.timeline.catalogs) > 1:
@@ -344,17 +302,12 @@ class Engine(DossierCommands):
             row["version"] = 1
             if applicant is not None:
                 gate.insert_applicant(uow, applicant[1], row["id"], now)
-            for step in plan.new_steps:
-                uow.insert_step(row["id"], step)
             who = gate.recorded_actor(actor, meta.actor, row["applicant_ref"])
-            event = event_row(
-                row, None, trigger, Status.NEW.value, changes, {**args, **plan.record},
-                actor=who, at=now, unit=row["intake_unit"], key=key, new_steps=plan.new_steps,
+            change = Change(
+                trigger, changes, {**args, **plan.record}, who, now, row["intake_unit"],
+                new_steps=plan.new_steps, scoped=scoped, logged=meta is not _TRUSTED,
             )  # fmt: skip
-            # The first event's hash needs the new id: the head is set after the insert.
-            uow.set_event_hash(row["id"], event["hash"])
-            row["event_hash"] = event["hash"]
-            return self._record(uow, EMPTY_ROW, row, event, meta, scoped)
+            return self.recorder.record_new(uow, row, change)
 
     def execute(
         self,
@@ -407,15 +360,14 @@ class Engine(DossierCommands):
         self, command: str, spec: plans.Command, dossier_id: int, args: Any, meta: Meta
     ) -> Dossier:
         trigger = spec.trigger or command
-        key = self._chain_key()
         keyed = meta.idempotency_key is not None
         gate = self.authority
         # A vault command writes the vault before the dossier: a savepoint keeps a batch whole.
         savepoint = keyed or command in VAULT_COMMANDS
-        with self.store.write(savepoint=savepoint, keyed=keyed) as uow:
+        with self.recorder.write(savepoint=savepoint, keyed=keyed) as uow:
             row = uow.load_dossier(dossier_id, lock=True)
             # Read once the dossier is locked, so its events' times never go backwards.
-            now = self._now()
+            now = self.now()
             actor = gate.actor(uow, meta.actor, now)
             owner = gate.owner(uow, actor, row)
             gate.see(uow, actor, row, owner)
@@ -454,22 +406,12 @@ class Engine(DossierCommands):
             if status is not before:
                 changes.update(status=status.value, status_code=status.portal_code)
             changes["updated_at"] = now
-            after = {**row, **changes, "version": row["version"] + 1}
             who = gate.recorded_actor(actor, meta.actor, row["applicant_ref"])
-            event = event_row(
-                after, row["event_hash"], trigger, before.value, changes, recorded,
-                actor=who, at=now, unit=None,
-                key=key, new_steps=plan.new_steps, step_updates=plan.step_updates,
+            change = Change(
+                trigger, changes, recorded, who, now, new_steps=plan.new_steps,
+                step_updates=plan.step_updates, scoped=scoped, logged=meta is not _TRUSTED,
             )  # fmt: skip
-            # The version-checked UPDATE first (the chain head moves with the other columns):
-            # if it is refused, nothing of the command has been written, even inside a batch.
-            uow.update_dossier(dossier_id, row["version"], {**changes, "event_hash": event["hash"]})
-            for seq, values in plan.step_updates:
-                uow.update_step(dossier_id, seq, values)
-            for step in plan.new_steps:
-                uow.insert_step(dossier_id, step)
-            after["event_hash"] = event["hash"]
-            return self._record(uow, row, after, event, meta, scoped)
+            return self.recorder.record_change(uow, row, change)
 
     # -- commands: new dossiers ----------------------------------------------------------------
 
@@ -615,7 +557,7 @@ class Engine(DossierCommands):
             if not found:
                 raise UnknownUnit(f"no mapping {mapping!r} between the unit sets served")
             mapping = found[0]
-        moment = self._now() if at is None else at
+        moment = self.now() if at is None else at
         return reorganise(self, mapping, moment, dry_run=dry_run, actor=actor, progress=progress)
 
     # -- queries -----------------------------------------------------------------------------
@@ -625,7 +567,7 @@ class Engine(DossierCommands):
         """Validate, open a read, resolve the user, load the row and authorize reading it."""
         dossier_id = valid_id(dossier_id)
         given = validated(Meta, actor=actor).actor
-        now = self._now()
+        now = self.now()
         with self.store.read() as uow:
             who = self.authority.actor(uow, given, now)
             row = uow.load_dossier(dossier_id)
@@ -687,7 +629,7 @@ class Engine(DossierCommands):
         assert number is not None
         index = self.authority.id_index(number)
         given = validated(Meta, actor=actor).actor
-        now = self._now()
+        now = self.now()
         found: list[int] = []
         with self.store.read() as uow:
             who = self.authority.actor(uow, given, now)
@@ -737,7 +679,7 @@ class Engine(DossierCommands):
         if procedure is not None:
             self.catalog.get(procedure)
         given = validated(Meta, actor=actor).actor
-        now = self._now()
+        now = self.now()
         with self.store.read() as uow:
             visible = self.authority.visibility(self.authority.actor(uow, given, now))
             rows = queries.open_dossiers(

@@ -27,12 +27,11 @@ from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 
-from onestop.errors import ValidationError
 from onestop.periods import Period
-from onestop.presentation import Lang, count, percent
+from onestop.presentation import Lang, Names, count, name_of, percent
 from onestop.report_charts import bar_chart
 from onestop.report_sections import count_if
-from onestop.reports import level_order
+from onestop.reports import dimensions, group_order
 from onestop.scorecard import UNSATISFIED_AT_MOST
 from onestop.store import Store, queries
 from onestop.store.schema import feedback_cases, satisfaction
@@ -112,15 +111,14 @@ class FeedbackReport:
     by: list[str]
     rows: list[FeedbackRow] = field(default_factory=list)
     total: FeedbackRow = field(default_factory=lambda: FeedbackRow({}))
-    names: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)
+    names: Names = field(default_factory=dict)
     #: Satisfaction answers given in the period by kind (``dossier``, ``feedback``, ``survey``):
     #: (answers, satisfied — 3 to 5 of 5).
     satisfaction: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def label(self, dim: str, code: object, lang: Lang) -> str:
         """The stored name of ``code`` (the code itself when it has none)."""
-        pair = self.names.get(_NAMES.get(dim, dim), {}).get(str(code))
-        return str(code) if pair is None else pair[0 if lang == "vi" else 1]
+        return name_of(self.names, _NAMES.get(dim, dim), code, lang)
 
     def as_dict(self) -> dict[str, Any]:
         """``{"period", "by", "rows", "total"}``."""
@@ -189,12 +187,7 @@ def feedback_report(store: Store, period: Period, by: Sequence[str] = ("level",)
     Raises:
         ValidationError: If a dimension is unknown.
     """
-    dims = list(by)
-    for dim in dims:
-        if dim not in DIMENSIONS:
-            raise ValidationError(
-                "by", f"unknown dimension {dim!r}; choose from {', '.join(DIMENSIONS)}"
-            )
+    dims = dimensions(by, DIMENSIONS)
     start, end = period.start, period.end
     handled = F.resolved_on.between(start, end)
     cols = [DIMENSIONS[d].label(d) for d in dims]
@@ -231,11 +224,7 @@ def feedback_report(store: Store, period: Period, by: Sequence[str] = ("level",)
             setattr(report.total, name, getattr(report.total, name) + int(value))
         if any(getattr(row, f) for f in fields_):
             report.rows.append(row)
-    report.rows.sort(
-        key=lambda r: tuple(
-            level_order(str(r.key[d])) if d == "level" else (0, str(r.key[d])) for d in dims
-        )
-    )
+    report.rows.sort(key=lambda r: group_order(dims, [r.key[d] for d in dims]))
     return report
 
 

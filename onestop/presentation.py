@@ -15,6 +15,21 @@ from __future__ import annotations
 from typing import Literal
 
 Lang = Literal["vi", "en"]
+#: Names of codes, as reports hold them: kind (``level``, ``unit``, ``field``...) → code →
+#: (Vietnamese name, English name).
+Names = dict[str, dict[str, tuple[str, str]]]
+
+
+def name_of(names: Names, kind: str, code: object, lang: Lang) -> str:
+    """The name of ``code`` among ``names[kind]`` in ``lang`` (the code itself without one).
+
+    Example:
+        >>> names = {"level": {"city": ("cấp thành phố", "city")}}
+        >>> name_of(names, "level", "city", "vi"), name_of(names, "level", "x", "en")
+        ('cấp thành phố', 'x')
+    """
+    pair = names.get(kind, {}).get(str(code))
+    return str(code) if pair is None else pair[0 if lang == "vi" else 1]
 
 
 def count(value: int, lang: Lang) -> str:

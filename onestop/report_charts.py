@@ -61,6 +61,7 @@ def bar_chart(
     high: str,
     css_class: str,
     colour: str = "#1565c0",
+    track: str | None = None,
 ) -> str:
     """Horizontal bars from zero.
 
@@ -72,6 +73,8 @@ def bar_chart(
         high: The axis label at ``top``.
         css_class: Extra class of the ``<svg>`` element.
         colour: Fill of the bars.
+        track: Fill of a full-length track behind each bar, for bars that are shares of
+            ``top`` (the value's text then follows the track, not the bar).
     """
     span = _WIDTH - _LEFT - 90
     height = 40 + _BAR_H * len(bars)
@@ -82,8 +85,15 @@ def bar_chart(
         parts.append(
             f'<text x="{_LEFT - 8}" y="{y + 15}" text-anchor="end">{escape(short(label))}'
             f"<title>{escape(label)}</title></text>"
+        )
+        if track is not None:
+            parts.append(
+                f'<rect x="{_LEFT}" y="{y}" width="{span}" height="{_BAR_H - 6}" fill="{track}"/>'
+            )
+        end = _LEFT + (span if track is not None else w)
+        parts.append(
             f'<rect x="{_LEFT}" y="{y}" width="{w:.1f}" height="{_BAR_H - 6}" fill="{colour}"/>'
-            f'<text x="{_LEFT + w + 6:.1f}" y="{y + 15}">{escape(text)}</text>'
+            f'<text x="{end + 6:.1f}" y="{y + 15}">{escape(text)}</text>'
         )
     parts.append(axis(_LEFT, span, height - 6, low, high))
     parts.append("</svg>")

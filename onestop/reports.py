@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -20,7 +20,7 @@ from sqlalchemy import Select, exists, func, select
 
 from onestop.errors import ValidationError
 from onestop.periods import Period
-from onestop.presentation import Lang, percent
+from onestop.presentation import Lang, Names, name_of, percent
 from onestop.report_sections import (
     Kpis,
     MonthPoint,
@@ -147,12 +147,11 @@ class Report:
     #: Synchronisation with the national portal by level and unit (full reports).
     sync: list[SyncShare] | None = None
     #: Names of the grouped codes from the stored definitions: dimension → code → (vi, en).
-    names: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)
+    names: Names = field(default_factory=dict)
 
     def label(self, dim: str, code: object, lang: Lang) -> str:
         """The name of ``code`` in dimension ``dim`` (the code itself when it has none)."""
-        pair = self.names.get(dim, {}).get(str(code))
-        return str(code) if pair is None else pair[0 if lang == "vi" else 1]
+        return name_of(self.names, dim, code, lang)
 
     def as_dict(self) -> dict[str, Any]:
         """``{"period": ..., "by": [...], "as_of": ..., "rows": [...], "kpis": ...}``."""
@@ -269,12 +268,7 @@ def on_time_report(
     Raises:
         ValidationError: If a dimension is unknown, or ``successor`` has no mapping.
     """
-    dims = list(by)
-    for dim in dims:
-        if dim not in DIMENSIONS:
-            raise ValidationError(
-                "by", f"unknown dimension {dim!r}; choose from {', '.join(DIMENSIONS)}"
-            )
+    dims = dimensions(by, DIMENSIONS)
     if "successor" in dims and successors is None:
         raise ValidationError("by", "'successor' needs a reorganisation mapping")
     if as_of is None:
@@ -343,21 +337,43 @@ def open_as_of(keys: Sequence[Any], as_of: datetime, received_by: date) -> Selec
     )
 
 
+def dimensions(by: Sequence[str], known: Iterable[str]) -> list[str]:
+    """The grouping dimensions ``by`` of a report whose dimensions are ``known``.
+
+    Raises:
+        ValidationError: If a dimension is unknown (naming it and the known ones).
+    """
+    dims, choices = list(by), list(known)
+    for dim in dims:
+        if dim not in choices:
+            raise ValidationError(
+                "by", f"unknown dimension {dim!r}; choose from {', '.join(choices)}"
+            )
+    return dims
+
+
 def level_order(level: str) -> tuple[int, str]:
     """Sort key of a level code: top-down (city, district, commune), then any other by text."""
     return (_LEVEL_ORDER.get(level, 9), level)
 
 
+def group_order(dims: Sequence[str], values: Sequence[Any]) -> tuple[tuple[int, str], ...]:
+    """Sort key of a group of a report by ``dims``, its codes ``values``: levels top-down
+    (city, district, commune), the other dimensions by text.
+
+    Example:
+        >>> group_order(["level", "unit"], ("commune", "W1"))
+        ((2, 'commune'), (0, 'W1'))
+    """
+    return tuple(
+        level_order(str(v)) if d == "level" else (0, str(v))
+        for d, v in zip(dims, values, strict=True)
+    )
+
+
 def order_rows(dims: Sequence[str], rows: dict[tuple[Any, ...], Row]) -> list[Row]:
-    """Rows sorted by their key: levels top-down (city, district, commune), the rest by text."""
-
-    def order(item: tuple[tuple[Any, ...], Row]) -> tuple[Any, ...]:
-        return tuple(
-            level_order(str(v)) if d == "level" else (0, str(v))
-            for d, v in zip(dims, item[0], strict=True)
-        )
-
-    return [r for _, r in sorted(rows.items(), key=order)]
+    """Rows sorted by their key (:func:`group_order`)."""
+    return [r for _, r in sorted(rows.items(), key=lambda item: group_order(dims, item[0]))]
 
 
 def full_report(

@@ -62,9 +62,9 @@ from sqlalchemy import Connection, and_, func, select
 from onestop.calendar import Calendar
 from onestop.errors import ValidationError
 from onestop.periods import Period
-from onestop.presentation import Lang
+from onestop.presentation import Lang, Names, name_of
 from onestop.report_sections import count_if
-from onestop.reports import level_order
+from onestop.reports import group_order
 from onestop.store import Store, queries
 from onestop.store.outbox import acknowledged
 from onestop.store.schema import dossiers, events, feedback_cases, procedures, units
@@ -361,12 +361,11 @@ class Scorecard:
     by: str
     rows: list[Row]
     #: Names of codes from the stored definitions (see :func:`onestop.store.queries.names`).
-    names: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)
+    names: Names = field(default_factory=dict)
 
     def label(self, code: str, lang: Lang) -> str:
         """The name of a unit or level (its code when it has none)."""
-        pair = self.names.get(self.by, {}).get(code)
-        return code if pair is None else pair[0 if lang == "vi" else 1]
+        return name_of(self.names, self.by, code, lang)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: the index's definitions (formulas, points, reasons) and the rows."""
@@ -606,7 +605,7 @@ def scorecard(store: Store, period: Period, by: str, calendar: Calendar) -> Scor
     rows = []
     for k in sorted(
         set(received) | set(resolved) | set(answered),
-        key=lambda c: level_order(c) if by == "level" else (0, c),
+        key=lambda c: group_order([by], [c]),
     ):
         n, online, payable, paid_online, dig_of, dig, reuse_of, reuse = received.get(k, [0] * 8)
         early, on_time, late, rdig_of, rdig, el_of, el, unhappy = resolved.get(k, [0] * 8)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from html import escape
 
 from onestop.presentation import count, decimal, percent
+from onestop.report_charts import bar_chart
 from onestop.scorecard import GROUPS, INDICATORS, Score, Scorecard
 
 _STYLE = """
@@ -37,28 +38,17 @@ def _value(code: str, score: Score | None) -> str:
 
 
 def _bars(card: Scorecard) -> str:
-    """Total points per row as bars from zero, out of the points that could be scored."""
-    width, bar_h, left = 720, 24, 220
-    height = 20 + bar_h * len(card.rows)
-    span = width - left - 120
-    parts = [
-        f'<svg role="img" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
-        'xmlns="http://www.w3.org/2000/svg">',
-        "<title>Điểm / Points (trục từ 0)</title>",
-    ]
-    for i, row in enumerate(card.rows):
+    """Total points per row as bars from zero, each the share of the points that could be
+    scored, drawn over a track of those points."""
+    bars = []
+    for row in card.rows:
         earned, possible = row.total
-        y = 10 + i * bar_h
-        w = span * earned / possible if possible else 0.0
-        parts.append(
-            f'<text x="{left - 8}" y="{y + 14}" text-anchor="end">'
-            f"{escape(card.label(row.key, 'vi'))}</text>"
-            f'<rect x="{left}" y="{y}" width="{span}" height="{bar_h - 6}" fill="#e3e8f3"/>'
-            f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{bar_h - 6}" fill="#1565c0"/>'
-            f'<text x="{left + span + 6}" y="{y + 14}">{points(earned)}/{points(possible)}</text>'
-        )
-    parts.append("</svg>")
-    return "".join(parts)
+        share = earned / possible if possible else 0.0
+        bars.append((card.label(row.key, "vi"), share, f"{points(earned)}/{points(possible)}"))
+    return bar_chart(
+        bars, top=1.0, title="Điểm / Points (trục từ 0)", low="0",
+        high="điểm tính được / points possible", css_class="scorecard", track="#e3e8f3",
+    )  # fmt: skip
 
 
 def render_scorecard_html(card: Scorecard) -> str:

@@ -18,12 +18,11 @@ from typing import TYPE_CHECKING
 
 from onestop import deadlines, inputs
 from onestop._yaml import load_yaml, validate_model
-from onestop.arguments import Meta
+from onestop.arguments import Meta, actor_id, validated
 from onestop.definitions import Definitions, UnitMapping, check_mapping
 from onestop.errors import DefinitionError, UnknownUnit
+from onestop.recorder import Change
 from onestop.reorganisation import TRANSFERRED, Plan, Transfer, plan
-from onestop.status import Status
-from onestop.store.event_log import event_row
 
 if TYPE_CHECKING:
     from onestop.engine import Engine
@@ -88,10 +87,12 @@ def reorganise(
         progress: Called with ``(done, total)`` after each dossier written.
 
     Raises:
-        ValidationError: If ``at`` is not an aware instant in the calendar's range.
+        ValidationError: If ``at`` is not an aware instant in the calendar's range, or
+            ``actor`` is not a user id.
         UnknownUnit: If the engine does not serve both unit sets.
     """
     at = inputs.moment(at, "at")
+    who = actor_id(validated(Meta, actor=actor))  # a user id, as every command's actor
     old = engine.timeline.catalog(mapping.from_unit_set)
     new = engine.timeline.catalog(mapping.to_unit_set)
     if old is new:
@@ -111,7 +112,7 @@ def reorganise(
     # One transaction: all transfers, or none (a caller's batch, e.g. a simulation's, is one).
     with nullcontext() if engine.store.in_batch else engine.batch():
         for i, transfer in enumerate(planned.transfers, 1):
-            if _write(engine, mapping, transfer, at, actor):
+            if _write(engine, mapping, transfer, at, who):
                 outcome.written += 1
             else:
                 outcome.skipped.append(transfer.dossier_id)
@@ -120,28 +121,21 @@ def reorganise(
     return outcome
 
 
-def _write(engine: Engine, mapping: UnitMapping, t: Transfer, at: datetime, actor: str) -> bool:
-    key = engine._chain_key()  # the engine's audit key, resolved before anything is written
-    with engine.store.write(savepoint=False, keyed=False) as uow:
+def _write(
+    engine: Engine, mapping: UnitMapping, t: Transfer, at: datetime, actor: str | None
+) -> bool:
+    with engine.recorder.write(savepoint=False, keyed=False) as uow:
         row = uow.load_dossier(t.dossier_id, lock=True)
         if row["version"] != t.version or row["unit_set"] != mapping.from_unit_set:
             return False
         when = max(at, row["updated_at"])
-        changes = {**t.set, "updated_at": when}
-        after = {**row, **changes, "version": row["version"] + 1}
-        status = Status(row["status"]).value
         step_updates = []
         if t.old_agency is not None:
             step_updates.append((int(row["step_index"]), {"agency": t.new_agency}))
-        event = event_row(
-            after, row["event_hash"], TRANSFERRED, status, changes, t.record(mapping),
-            actor=actor, at=when, unit=t.new_unit, key=key, step_updates=step_updates,
-        )  # fmt: skip
-        # The version-checked UPDATE first, as every command (nothing written if refused).
-        uow.update_dossier(t.dossier_id, row["version"], {**changes, "event_hash": event["hash"]})
-        for seq, values in step_updates:
-            uow.update_step(t.dossier_id, seq, values)
-        after["event_hash"] = event["hash"]
         # Recorded as every command is: the event, the portal's message (the holder changed).
-        engine._record(uow, row, after, event, Meta(actor=actor))
+        change = Change(
+            TRANSFERRED, {**t.set, "updated_at": when}, t.record(mapping), actor, when,
+            t.new_unit, step_updates=step_updates,
+        )  # fmt: skip
+        engine.recorder.record_change(uow, row, change)
         return True

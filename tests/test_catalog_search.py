@@ -7,6 +7,7 @@ import doctest
 import json
 
 import pytest
+from freezegun import freeze_time
 from typer.testing import CliRunner
 
 import onestop
@@ -35,7 +36,7 @@ def codes(found: list[Found]) -> list[str]:
 def listed(*args: str) -> list[str]:
     result = runner.invoke(app, ["catalog", "list", *args, "--json"])
     assert result.exit_code == 0, result.output
-    return [row["code"] for row in json.loads(result.output)]
+    return [row["code"] for row in json.loads(result.stdout)]
 
 
 def test_the_package_docstring_example_runs() -> None:
@@ -69,9 +70,13 @@ def test_catalog_list_procedures_search_ho_kinh_doanh() -> None:
 
 
 def test_the_table_shows_codes_and_names() -> None:
-    result = runner.invoke(app, ["catalog", "list", "procedures", "--search", "ho kinh doanh"])
+    result = runner.invoke(
+        app, ["catalog", "list", "procedures", "--search", "ho kinh doanh", "--on", "2025-06-30"]
+    )
     assert result.exit_code == 0, result.output
-    assert "2 procedures of cantho-2024 matching 'ho kinh doanh'" in result.output
+    assert "2 procedures of cantho-2024 (in force on 2025-06-30) matching 'ho kinh doanh'" in (
+        " ".join(result.output.split())
+    )
     for code in BUSINESS_HOUSEHOLD:
         assert code in result.output
     assert "Đăng ký thành lập hộ" in result.output
@@ -101,10 +106,12 @@ def test_filters_by_level_and_unit(catalog: Catalog) -> None:
 
 def test_catalog_list_json_rows() -> None:
     result = runner.invoke(
-        app, ["catalog", "list", "agencies", "--unit", "92.NK", "--search", "thue", "--json"]
-    )
+        app, ["catalog", "list", "agencies", "--unit", "92.NK", "--search", "thue", "--json",
+              "--unit-set", "cantho-2024"]
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output) == [
+    assert result.stderr == "catalog: cantho-2024\n"
+    assert json.loads(result.stdout) == [
         {
             "kind": "agency",
             "code": "92.NK.TAX",
@@ -122,11 +129,21 @@ def test_catalog_list_json_rows() -> None:
     [
         (["things"], "error: 'things' is not one of procedures, units, agencies"),
         (
-            ["--level", "province"],
+            ["--level", "province", "--on", "2025-06-30"],
             "error: --level: 'province' is not one of city, district, commune",
         ),
         (
-            ["agencies", "--unit", "92.XX"],
+            ["--level", "district", "--on", "2025-07-01"],  # the district level was abolished
+            "error: --level: 'district' is not one of city, commune",
+        ),
+        (["--on", "2025-02-30"], "error: --on: '2025-02-30' is not a date (YYYY-MM-DD)"),
+        (["--on", "1899-12-31"], "error: --on: 1899-12-31 is outside the years 1900..9998"),
+        (
+            ["--on", "2025-07-01", "--unit-set", "cantho-2024"],
+            "error: --on: give --on (the catalog in force that day) or --unit-set, not both",
+        ),
+        (
+            ["agencies", "--unit", "92.XX", "--on", "2025-06-30"],
             "error: --unit: unknown unit '92.XX' in unit set 'cantho-2024'",
         ),
     ],
@@ -135,6 +152,48 @@ def test_bad_filters_get_one_line(args: list[str], line: str) -> None:
     result = runner.invoke(app, ["catalog", "list", *args])
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == [line]
+
+
+# -- the default catalog: the one in force today, per the manifest's timeline ----------------
+# workflows/manifest.yaml: timeline [cantho-2024, cantho-2025-merged], the merged city from
+# 1 July 2025 (Vietnam time). Ninh Kiều is district 92.NK before, ward 92.NINHKIEU after.
+
+
+@pytest.mark.parametrize(
+    ("now", "catalog", "units"),
+    [
+        ("2025-06-30T16:59:59+00:00", "cantho-2024 (in force on 2025-06-30)", ["92.NK"]),
+        # 00:00 in Vietnam on 1 July is still 30 June in UTC.
+        ("2025-06-30T17:00:00+00:00", "cantho-2025-merged (in force on 2025-07-01)",
+         ["92.NINHKIEU"]),
+        ("2026-11-24T03:00:00+00:00", "cantho-2025-merged (in force on 2026-11-24)",
+         ["92.NINHKIEU"]),
+    ],
+)  # fmt: skip
+def test_the_default_catalog_is_the_one_in_force_today(
+    now: str, catalog: str, units: list[str]
+) -> None:
+    with freeze_time(now):
+        result = runner.invoke(app, ["catalog", "list", "units", "--search", "ninh kieu", "--json"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == f"catalog: {catalog}\n"
+    assert [row["code"] for row in json.loads(result.stdout)] == units
+
+
+def test_on_picks_another_day_whatever_today_is() -> None:
+    with freeze_time("2025-08-01T03:00:00+00:00"):
+        before = runner.invoke(app, ["catalog", "list", "units", "--search", "ninh kieu",
+                                     "--on", "2025-06-30"])  # fmt: skip
+        default = runner.invoke(app, ["catalog", "list", "units", "--search", "ninh kieu"])
+    assert before.exit_code == default.exit_code == 0, before.output + default.output
+    assert "1 units of cantho-2024 (in force on 2025-06-30) matching 'ninh kieu'" in " ".join(
+        before.stdout.split()
+    )
+    assert "Quận Ninh Kiều" in before.stdout and "92.NINHKIEU" not in before.stdout
+    assert "1 units of cantho-2025-merged (in force on 2025-08-01) matching 'ninh kieu'" in (
+        " ".join(default.stdout.split())
+    )
+    assert "Phường Ninh Kiều" in default.stdout
 
 
 def test_the_python_api_raises_typed_errors(catalog: Catalog) -> None:

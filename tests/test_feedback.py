@@ -214,6 +214,12 @@ def test_who_may_read_an_officer_conduct_complaint(engine: Engine, clock: Manual
         desk.get(complaint.id, actor=_actor("tt-02", "D2-LEAD", "inspector"))
     with pytest.raises(Forbidden):  # another commune's staff, ordinary feedback
         desk.get(ordinary.id, actor=_actor("mc-02", "W2-DESK", "desk"))
+    # The worklist is filtered the same way: each sees only what they may read.
+    assert [i.id for i in desk.open_items(actor=colleague)] == [ordinary.id]
+    assert [i.id for i in desk.open_items(actor=city_inspector)] == [complaint.id]
+    assert desk.open_items(actor=_actor("mc-02", "W2-DESK", "desk")) == []
+    with pytest.raises(Forbidden):  # with a policy, an unnamed caller sees nothing
+        desk.open_items()
     before = fingerprint(engine)
     with pytest.raises(Forbidden):
         desk.accept(complaint.id, actor=desk_officer)

@@ -29,7 +29,7 @@ from typer.testing import CliRunner
 from onestop import Engine, ManualClock
 from onestop.calendar import Calendar
 from onestop.cli import app
-from onestop.errors import ImportRowsError, InvalidTransition
+from onestop.errors import ImportRowsError, InvalidTransition, ValidationError
 from onestop.feedback import FeedbackLaw
 from onestop.feedback_commands import FeedbackDesk
 from onestop.feedback_report import feedback_report, render_html
@@ -122,6 +122,14 @@ def test_report_by_level_counted_by_hand(known: Engine) -> None:
     assert (april.received, april.on_time, april.late, april.in_progress, april.published) == (
         0, 1, 0, 0, 1,
     )  # fmt: skip
+
+
+def test_an_unknown_dimension_is_named_with_the_feedback_report_s_own(engine: Engine) -> None:
+    known = "level, unit, agency, topic, subject, channel, outcome"
+    with pytest.raises(
+        ValidationError, match=f"^by: unknown dimension 'field'; choose from {known}$"
+    ):
+        feedback_report(engine.store, Period.parse("2025-03"), ["level", "field"])
 
 
 def test_report_by_unit_and_topic(known: Engine) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from onestop import Engine, ManualClock
 from onestop.periods import Period
-from onestop.report_charts import trend_chart
+from onestop.report_charts import bar_chart, trend_chart
 from onestop.report_html import render_html
 from onestop.reports import full_report, on_time_report
 from onestop.rollups import rollup_report, snapshot_range
@@ -275,6 +275,22 @@ def test_trend_axis_breaks_only_above_zero_and_says_so() -> None:
     low = trend_chart(["1/2024", "2/2024"], [("cấp xã", [0.30, None])])
     assert "trục bị ngắt" not in low and "axis-break" not in low
     assert ">0,0 %</text>" in low  # the axis foot is zero
+
+
+def test_bars_over_a_track_are_shares_with_their_value_after_the_track() -> None:
+    svg = bar_chart(
+        [("W1", 0.5, "1/2"), ("W2", 0.0, "0/2")], top=1.0, title="t", low="0", high="2",
+        css_class="s", track="#eee",
+    )  # fmt: skip
+    # The span is 760 - 260 - 90 = 410 px: a track that long behind each bar, a half share
+    # 205 px, nothing 1 px; the values written 6 px after the track's end (260 + 410).
+    assert svg.count('width="410" height="20" fill="#eee"/>') == 2
+    assert '<rect x="260" y="10" width="205.0" height="20" fill="#1565c0"/>' in svg
+    assert '<rect x="260" y="36" width="1.0" height="20" fill="#1565c0"/>' in svg
+    assert '<text x="676.0" y="25">1/2</text>' in svg and '<text x="676.0" y="51">0/2</text>' in svg
+    # Without a track the value follows its bar.
+    plain = bar_chart([("W1", 0.5, "1/2")], top=1.0, title="t", low="0", high="2", css_class="s")
+    assert 'fill="#eee"' not in plain and '<text x="471.0" y="25">1/2</text>' in plain
 
 
 def test_fields_are_named_from_the_definitions(known: Engine) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Connection, Select, insert, select, update
 
 from onestop.audit_key import AuditKey
 from onestop.errors import StaleVersion, UnknownFeedback
@@ -122,10 +122,11 @@ def history(conn: Connection, feedback_id: int) -> list[dict[str, Any]]:
     return [dict(r) for r in conn.execute(query).mappings()]
 
 
-def heads(conn: Connection) -> dict[int, Row[Any]]:
-    """Every item's row under its events' case id (minus its id), for verification."""
+def heads_query() -> Select[Any]:
+    """Every item's row under its events' case id (minus its id), by case id, for
+    verification."""
     columns = [(-_F.id).label("id") if c.name == "id" else c for c in feedback_cases.columns]
-    return {r.id: r for r in conn.execute(select(*columns))}
+    return select(*columns).order_by(_F.id.desc())
 
 
 def insert_rating(conn: Connection, values: Mapping[str, Any]) -> None:

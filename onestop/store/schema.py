@@ -55,13 +55,25 @@ class AwareDateTime(TypeDecorator[datetime]):
             return super().bind_processor(dialect)
 
         # SQLite keeps "YYYY-MM-DD HH:MM:SS.ffffff" in UTC (SQLAlchemy's storage format, which
-        # SQL comparisons rely on); isoformat writes exactly that, several times faster.
+        # SQL comparisons rely on); isoformat writes exactly that, several times faster. A
+        # dossier's instants recur (its deadline on each of its events, its receipt time in
+        # three columns): the last few thousand conversions are remembered (an aware datetime
+        # hashes and compares by its instant, which is all the text depends on).
+        memo: dict[datetime, str] = {}
+
         def process(value: datetime | None) -> str | None:
             if value is None:
                 return None
+            text = memo.get(value)
+            if text is not None:
+                return text
             if value.tzinfo is None:
                 raise ValueError("naive datetime given to the store")
-            return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+            text = value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+            if len(memo) >= 4096:
+                memo.clear()
+            memo[value] = text
+            return text
 
         return process
 
