@@ -180,6 +180,53 @@ def test_access_matrix(guarded: Engine, clock: ManualClock) -> None:
     assert seen == EXPECTED
 
 
+def test_an_agency_of_another_unit_sees_the_dossier_it_holds_and_no_more(
+    guarded: Engine, clock: ManualClock
+) -> None:
+    """A BIRTH bundle of ward W1 ends at D1's social insurance office (a district agency: its
+    unit is not the dossier's). That office sees the dossier it holds; D2's does not. A city
+    monitor with the privacy role sees it but may not correct or erase its personal data: the
+    city neither received nor decides it."""
+    staff = {
+        "desk-w1": ("W1-DESK", ["desk"]),
+        "jus-w1": ("W1-JUS", ["specialist"]),
+        "pol-w1": ("W1-POL", ["specialist"]),
+        "bhxh-d1": ("D1-BHXH", ["specialist"]),
+        "bhxh-d2": ("D2-BHXH", ["specialist"]),
+        "audit-c": ("C-LEAD", ["monitor", "privacy"]),
+    }
+    officers = [
+        {"user_id": u, "name": u, "agency": a, "roles": r, "valid_from": "2025-01-01"}
+        for u, (a, r) in staff.items()
+    ]
+    with guarded.store.begin() as conn:
+        load_directory(conn, StaffDirectory.from_data({"officers": officers}))
+    d = guarded.receive("BIRTH", "W1", applicant=APPLICANT, actor="desk-w1").id
+    for who in ("desk-w1", "jus-w1", "pol-w1"):
+        clock.advance(timedelta(hours=1))
+        guarded.complete_step(d, actor=who)
+
+    def sees(user: str) -> tuple[bool, bool]:
+        """(may get the dossier, finds it in open_dossiers)."""
+        listed = d in [x.id for x in guarded.open_dossiers(actor=user)]
+        try:
+            guarded.get(d, actor=user)
+        except Forbidden:
+            return False, listed
+        return True, listed
+
+    assert guarded.get(d, actor="desk-w1").current_agency == "D1-BHXH"
+    assert [sees(u) for u in ("bhxh-d1", "bhxh-d2", "audit-c")] == [
+        (True, True), (False, False), (True, True),
+    ]  # fmt: skip
+    before = fingerprint(guarded)
+    with pytest.raises(Forbidden, match="which did not receive or decide"):
+        guarded.correct_applicant(d, {"phone": "0987654321"}, actor="audit-c")
+    with pytest.raises(Forbidden, match="which did not receive or decide"):
+        guarded.erase_applicant(d, actor="audit-c")
+    assert fingerprint(guarded) == before
+
+
 def test_a_desk_officer_who_adds_leader_to_her_roles_cannot_resolve(
     guarded: Engine, clock: ManualClock
 ) -> None:

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pm4py
 import pytest
 import yaml
 from sqlalchemy import create_engine, text
@@ -27,7 +28,6 @@ from onestop.cli import app
 from onestop.export_log import export_log
 from onestop.testing import reset_postgres
 
-pm4py = pytest.importorskip("pm4py")
 warnings.filterwarnings("ignore", module="pm4py")
 
 ROOT = Path(__file__).parent.parent
@@ -243,6 +243,26 @@ def test_ocel_reads_back_with_the_databases_counts_and_the_chains_agencies(
     assert by_dossier["dossier:2"] == by_dossier["dossier:3"] != by_dossier["dossier:4"]
 
 
+def test_a_step_finished_after_the_instant_is_not_judged_in_the_log(
+    cantho: Logged, tmp_path: Path
+) -> None:
+    # Dossier 6 was received on Friday 29 March 09:00; its receive step (half a working day,
+    # due 15:00 that day) was handed over on 2 April. The March log describes 31 March: the step
+    # is still running, not yet late. The log of all of 2024 sees it finished late.
+    def steps(period: str) -> dict[str, Any]:
+        out = tmp_path / f"{period}.json"
+        export_log(cantho.store, "ocel2-json", Period.parse(period), out, key=KEY)
+        objects = pm4py.read_ocel2_json(str(out)).objects
+        chosen = objects[objects["ocel:oid"].isin(["step:5:0", "step:5:1", "step:6:0"])]
+        timeliness = chosen.set_index("ocel:oid")["timeliness"]
+        return {oid: (None if value != value else value) for oid, value in timeliness.items()}
+
+    # Dossier 5's receive step was handed over on 8 March, the day it was due: on time. Its
+    # review step is still running.
+    assert steps(PERIOD) == {"step:5:0": "on_time", "step:5:1": None, "step:6:0": None}
+    assert steps("2024") == {"step:5:0": "on_time", "step:5:1": None, "step:6:0": "late"}
+
+
 @pytest.mark.parametrize("fmt", ["xes", "ocel2-json", "ocel2-sqlite"])
 def test_no_personal_data_in_any_output(cantho: Logged, tmp_path: Path, fmt: str) -> None:
     out = tmp_path / f"log.{fmt}"
@@ -258,6 +278,23 @@ def test_no_personal_data_in_any_output(cantho: Logged, tmp_path: Path, fmt: str
     import hashlib
 
     assert hashlib.sha256(ID_NUMBER.encode()).hexdigest()[:20].encode() not in data
+
+
+def test_pseudonyms_need_the_key_and_a_keyless_export_draws_its_own(
+    cantho: Logged, tmp_path: Path
+) -> None:
+    def applicants(key: bytes | None) -> set[str]:
+        out = tmp_path / "log.json"
+        export_log(cantho.store, "ocel2-json", Period.parse(PERIOD), out, key=key)
+        objects = pm4py.read_ocel2_json(str(out)).objects
+        return set(objects[objects["ocel:type"] == "applicant"]["ocel:oid"])
+
+    keyed = applicants(KEY)
+    assert len(keyed) == 2 and applicants(KEY) == keyed  # the same key: the same pseudonyms
+    assert applicants(bytes(range(1, 33))).isdisjoint(keyed)  # another key: none in common
+    first, second = applicants(None), applicants(None)
+    assert (len(first), len(second)) == (2, 2)
+    assert first.isdisjoint(second) and first.isdisjoint(keyed)
 
 
 def test_by_unit_writes_one_file_per_competent_unit(cantho: Logged, tmp_path: Path) -> None:

@@ -227,6 +227,40 @@ def test_who_may_read_an_officer_conduct_complaint(engine: Engine, clock: Manual
     assert desk.accept(complaint.id, actor=city_inspector).status == "accepted"
 
 
+def test_who_may_receive_handle_and_extend_ordinary_feedback(
+    engine: Engine, clock: ManualClock
+) -> None:
+    """Ordinary feedback received at W1 and placed with W1-JUS: the W1 desk receives, W1-JUS
+    handles, W1's leader extends; a leader of another commune may not read a complaint."""
+    desk = FeedbackDesk(engine, LAW, policy=FeedbackPolicy())
+    clock.set(dt(2025, 3, 3, 9))
+    w1_desk, w2_desk = _actor("mc-01", "W1-DESK", "desk"), _actor("mc-02", "W2-DESK", "desk")
+    w1_jus = _actor("tp-01", "W1-JUS", "specialist")
+    w1_lead, w2_lead = _actor("ct-01", "W1-LEAD", "leader"), _actor("ct-02", "W2-LEAD", "leader")
+    before = fingerprint(engine)
+    with pytest.raises(Forbidden, match="not at the desk of W1"):
+        desk.receive(channel="counter", subject="procedure", unit="W1", actor=w2_desk)
+    assert fingerprint(engine) == before
+    item = desk.receive(
+        channel="counter", subject="procedure", unit="W1", agency="W1-JUS", actor=w1_desk
+    )
+    complaint = desk.receive(channel="counter", subject="officer_conduct", unit="W1", actor=w1_desk)
+    before = fingerprint(engine)
+    refusals: list[tuple[str, Callable[[], object]]] = [
+        ("with W1-JUS, not with W1-DESK", lambda: desk.accept(item.id, actor=w1_desk)),
+        ("needs the leader role at W1", lambda: desk.extend(item.id, "x", actor=w1_jus)),
+        ("needs the leader role at W1", lambda: desk.extend(item.id, "x", actor=w2_lead)),
+        ("only the inspectorate and the leaders of W1",
+         lambda: desk.get(complaint.id, actor=w2_lead)),
+    ]  # fmt: skip
+    for message, refused in refusals:
+        with pytest.raises(Forbidden, match=message):
+            refused()
+    assert fingerprint(engine) == before
+    assert desk.accept(item.id, actor=w1_jus).status == "accepted"
+    assert desk.extend(item.id, "cần xác minh", actor=w1_lead).extensions == 1
+
+
 def test_overdue_predicate_only_for_items_being_handled() -> None:
     limit, later = dt(2025, 3, 10, 9), dt(2025, 3, 20, 9)
     assert [is_overdue(s, limit, later) for s in ("received", "accepted", "assigned")] == [

@@ -12,7 +12,7 @@ working days):
 | c | D1 | 25 Feb | rejected 26 Feb (before March) | — |
 | d | D1 | 10 Mar | forwarded 11 Mar | early |
 | f | C | 5 Mar | rejected (duplicate) 5 Mar | early |
-| e | C | 28 Mar | answered 2 Apr (after March) | in progress in March |
+| e | C | 28 Mar | answered 2 Apr (after March), published | in progress in March |
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from typer.testing import CliRunner
 from onestop import Engine, ManualClock
 from onestop.calendar import Calendar
 from onestop.cli import app
-from onestop.errors import ImportRowsError, ValidationError
+from onestop.errors import ImportRowsError, InvalidTransition, ValidationError
 from onestop.feedback import FeedbackLaw
 from onestop.feedback_commands import FeedbackDesk
 from onestop.feedback_report import feedback_report, render_html
@@ -93,6 +93,7 @@ def known(engine: Engine, clock: ManualClock) -> Engine:
     at(2025, 4, 2, 9)
     desk.assign(desk.accept(e.id).id, "cb-01")
     desk.answer(e.id)
+    desk.publish(e.id)
     return engine
 
 
@@ -102,6 +103,7 @@ def test_report_by_level_counted_by_hand(known: Engine) -> None:
     cols = ("received", "on_time", "late", "in_progress", "forwarded", "rejected", "published")
     assert {k: tuple(v[c] for c in cols) for k, v in rows.items()} == {
         "city": (2, 1, 0, 1, 0, 1, 0),  # f, e received; f rejected in time; e open on 31 Mar
+        # (e's answer, published in April, is not March's)
         "district": (1, 1, 0, 0, 1, 0, 0),  # d forwarded; c handled in February
         "commune": (2, 2, 1, 0, 0, 0, 1),  # a, b received; a, g in time, b late; a published
     }
@@ -115,9 +117,11 @@ def test_report_by_level_counted_by_hand(known: Engine) -> None:
     assert report.as_dict()["satisfaction"] == {
         "feedback": {"answers": 1, "satisfied": 0, "satisfied_share": 0.0}
     }
-    # April: e handled; nothing else moves into it.
+    # April: e handled and published; nothing else moves into it.
     april = feedback_report(known.store, Period.parse("2025-04"), []).total
-    assert (april.received, april.on_time, april.late, april.in_progress) == (0, 1, 0, 0)
+    assert (april.received, april.on_time, april.late, april.in_progress, april.published) == (
+        0, 1, 0, 0, 1,
+    )  # fmt: skip
 
 
 def test_an_unknown_dimension_is_named_with_the_feedback_report_s_own(engine: Engine) -> None:
@@ -216,7 +220,7 @@ def test_dossier_rating_with_channel_and_time(engine: Engine, clock: ManualClock
         dt(2025, 1, 24, 11),
     )
     before = fingerprint(engine)
-    with pytest.raises(Exception, match="already been rated"):
+    with pytest.raises(InvalidTransition, match="already been rated"):
         rate_dossier(engine, d.id, 4, "zalo")
     assert fingerprint(engine) == before
 

@@ -11,11 +11,23 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from onestop import AbolishedUnit, Calendar, Definitions, Engine, ManualClock, Period, UnitMapping
+from onestop import (
+    AbolishedUnit,
+    Calendar,
+    Definitions,
+    Engine,
+    Forbidden,
+    ManualClock,
+    OneStopPolicy,
+    Period,
+    StaffDirectory,
+    UnitMapping,
+)
 from onestop.audit import verify
 from onestop.cli import app
 from onestop.reports import on_time_report, successor_map
 from onestop.store import Store
+from onestop.store.officers import load_directory
 from onestop.timeline import Timeline
 from tests.helpers import assert_replays, dt, fingerprint
 
@@ -118,6 +130,85 @@ def test_a_district_dossier_open_at_the_switch_is_transferred_and_completes_at_t
     assert_replays(city, d.id)
 
 
+def test_a_dossier_received_at_a_ward_goes_to_that_wards_successor(city: Engine) -> None:
+    # Business-household registration is location-independent: An Khánh ward's desk received
+    # one for Ninh Kiều district. An Khánh went to Tân An ward (Resolution 1668 item 3), not to
+    # the ward succeeding the district seat (Ninh Kiều), where the one received at the district's
+    # own desk goes.
+    at_ward = city.receive("district.business-household", "92.NK", intake_unit="92.NK.ANKHANH")
+    at_district = city.receive("district.business-household", "92.NK")
+    city.reorganise("cantho-2025-merged", SWITCH)
+    moved = [
+        (city.get(i).competent_unit, city.history(i)[-1].data["args"]["via"])
+        for i in (at_ward.id, at_district.id)
+    ]
+    assert moved == [("92.TANAN", "intake"), ("92.NINHKIEU", "seat")]
+
+
+def test_a_transfer_after_a_later_change_is_dated_at_that_change(
+    city: Engine, clock: ManualClock
+) -> None:
+    # The run comes after the switch, and the dossier was worked on in between: its log must
+    # not go back in time.
+    d = city.receive("district.land-first", "92.NK")
+    clock.set(dt(2025, 7, 1, 10, 0))
+    city.complete_step(d.id)
+    city.reorganise("cantho-2025-merged", SWITCH)
+    assert [(e.trigger, e.at) for e in city.history(d.id)] == [
+        ("receive", dt(2025, 6, 30, 9, 0)),
+        ("complete_step", dt(2025, 7, 1, 10, 0)),
+        ("transferred", dt(2025, 7, 1, 10, 0)),
+    ]
+    assert verify(city.store) == []
+
+
+def test_an_agency_that_held_a_transferred_dossier_still_sees_it(
+    db_url: str, clock: ManualClock, calendar: Calendar, defs: Definitions
+) -> None:
+    """Received at An Khánh ward's desk for Ninh Kiều district, handed over by the district's
+    desk, then transferred to Tân An ward: neither its units nor its holder are Ninh Kiều's any
+    more, but the district desk that held its first step still reads it (and lists it); Ninh
+    Kiều's land office, which never held it, does not."""
+    timeline = Timeline.of(defs)
+    store = Store(db_url)
+    store.migrate()
+    for catalog in timeline.catalogs:
+        store.sync_definitions(catalog)
+    staff = {
+        "desk-ak": ("92.NK.ANKHANH.DESK", "desk"),
+        "desk-nk": ("92.NK.DESK", "desk"),
+        "land-nk": ("92.NK.LAND", "specialist"),
+    }
+    officers = [
+        {"user_id": u, "name": u, "agency": a, "roles": [r], "valid_from": "2025-01-01"}
+        for u, (a, r) in staff.items()
+    ]
+    with store.begin() as conn:
+        load_directory(conn, StaffDirectory.from_data({"officers": officers}))
+    city = Engine(
+        store, timeline.catalogs[0], calendar, clock, timeline=timeline,
+        policy=OneStopPolicy(), directory=True,
+    )  # fmt: skip
+    try:
+        d = city.receive(
+            "district.business-household", "92.NK", intake_unit="92.NK.ANKHANH", actor="desk-ak"
+        ).id
+        held = city.complete_step(d, actor="desk-nk")  # the district desk's own step
+        assert held.current_agency == "92.NK.FINANCE"
+        city.reorganise("cantho-2025-merged", SWITCH)
+        moved = city.get(d, actor="desk-nk")
+        assert (moved.competent_unit, moved.intake_unit) == ("92.TANAN", "92.NK.ANKHANH")
+        # The review step is the economic office's in the two-tier catalog (procedures/
+        # two-tier-2025.yaml, district.business-household).
+        assert moved.current_agency == "92.TANAN.ECONOMY"
+        assert [x.id for x in city.open_dossiers(actor="desk-nk")] == [d]
+        with pytest.raises(Forbidden):
+            city.get(d, actor="land-nk")
+        assert city.open_dossiers(actor="land-nk") == []
+    finally:
+        store.dispose()
+
+
 def test_reorganisation_is_idempotent_and_lists_what_it_cannot_map(
     city: Engine, clock: ManualClock
 ) -> None:
@@ -206,6 +297,30 @@ def test_reports_read_the_switch_by_old_unit_new_unit_and_successor(
     assert rows(["unit_set", "procedure_version"]) == [
         ("cantho-2024", "2", 1), ("cantho-2025-merged", "1", 2),
     ]  # fmt: skip
+
+
+def test_the_successor_rolls_a_district_up_to_its_seats_successor(
+    city: Engine, clock: ManualClock
+) -> None:
+    # Thới Bình ward went to Ninh Kiều ward; Ninh Kiều district was abolished, its seat's
+    # successor being Ninh Kiều ward too (the mapping's seat; its "new" is the city, 92).
+    ward = city.receive("commune.land-mediation", "92.NK.THOIBINH")  # 45 working days
+    district = city.receive("district.land-first", "92.NK")  # due 31 July 09:00
+    city.reorganise("cantho-2025-merged", SWITCH)
+    clock.set(dt(2025, 7, 2, 9, 0))
+    city.complete_step(ward.id)
+    city.complete_step(ward.id)
+    city.resolve(ward.id)  # early
+    mapping = city.timeline.mappings[("cantho-2024", "cantho-2025-merged")]
+    successors = successor_map([(e.old, e.new, e.seat) for e in mapping.units])
+    report = on_time_report(city.store, Period.parse("2025"), ["successor"], successors=successors)
+    # As of 31 December: one resolved early, the district's still open and overdue.
+    assert [
+        (str(r.key["successor"]), r.resolved, r.early, r.on_time, r.late, r.open_in_time,
+         r.open_overdue)
+        for r in report.rows
+    ] == [("92.NINHKIEU", 1, 1, 0, 0, 0, 1)]  # fmt: skip
+    assert city.get(district.id).competent_unit == "92.NINHKIEU"
 
 
 def test_reorganise_command_bad_input_is_one_line_and_changes_nothing(

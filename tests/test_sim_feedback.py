@@ -3,6 +3,7 @@ the same log (verified), reported by the same report, leaving the dossiers' draw
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,12 @@ def test_feedback_stream_volume_units_report_and_log(tmp_path: Path) -> None:
     assert len(report.rows) == 3
     total = report.total
     assert total.received == summary["received"]
+    # Each item is forwarded with probability 0.1 and rejected with 0.1 (binomial counts:
+    # 4 standard deviations of √(n × 0.1 × 0.9) ≈ 4.2 for n ≈ 200, narrower than the 20 items
+    # that a stream forwarding or rejecting nothing would lose).
+    n = summary["received"]
+    for count in (total.forwarded, total.rejected):
+        assert abs(count - 0.1 * n) <= 4 * math.sqrt(n * 0.1 * 0.9), (n, count)
     # 1.5 working days (round the clock: 36 h) against a 10-day limit: nothing late.
     assert (total.late, total.in_progress) == (0, 0)
     assert total.on_time == summary["received"]

@@ -21,11 +21,12 @@ import pytest
 from sqlalchemy import select, update
 
 from onestop import VN_TZ, Calendar, Engine, ManualClock
+from onestop.errors import InvalidTransition
 from onestop.log import configure
 from onestop.portal import SCHEMA_FILE
 from onestop.scheduler import Schedule, SchedulerService
 from onestop.store import from_json
-from onestop.store.outbox import backlog, messages, requeue_dead
+from onestop.store.outbox import Failure, backlog, claim, messages, requeue_dead, settle
 from onestop.store.schema import outbox
 from onestop.sync import Dispatcher, HttpTransport, RetryPolicy
 from onestop.testing_portal import MODES, FakePortal
@@ -218,7 +219,7 @@ def test_a_batch_writes_messages_only_for_commands_that_succeed(
 ) -> None:
     with engine.batch():
         a = engine.receive("COPY", "W1")
-        with pytest.raises(Exception, match="return"):
+        with pytest.raises(InvalidTransition, match="return_result"):
             engine.return_result(a.id)  # refused: not resolved
         engine.resolve(a.id)
     assert [(m["seq"], m["status_code"]) for m in messages(engine.store)] == [
@@ -286,8 +287,65 @@ def test_a_dead_letter_holds_its_dossier_back_until_requeued(
     assert state.dead_letters[0]["attempts"] == 2
     assert state.dead_letters[0]["last_error"] == "HTTP 500 Internal Server Error"
     assert requeue_dead(engine.store) == 1
+    # Requeued with fresh attempts: one more failure is a retry, not a dead letter again.
+    portal.fail("error")
+    dispatcher.drain()
+    state = backlog(engine.store, clock.now())
+    assert (state.pending, state.dead, state.delivered) == (2, 0, 1)
+    clock.advance(timedelta(seconds=5))
     dispatcher.drain()
     assert received_view(portal) == {b.id: [(1, 2)], a.id: [(1, 2), (2, 9)]}
+
+
+def test_a_late_failure_does_not_undo_another_dispatchers_claim(
+    engine: Engine, clock: ManualClock
+) -> None:
+    """Dispatcher a's claim ran out while its attempt hung; b claimed the message. a's failure,
+    recorded after that, must neither release b's claim (a third would send it again) nor
+    count an attempt or kill the message."""
+    engine.receive("COPY", "W1")
+    t0 = clock.now()
+    [mine] = claim(engine.store, "a", t0, ttl=10, limit=5)
+    assert claim(engine.store, "b", t0 + timedelta(seconds=5), ttl=10, limit=5) == []
+    [theirs] = claim(engine.store, "b", t0 + timedelta(seconds=11), ttl=10, limit=5)
+    assert theirs.id == mine.id
+    late = Failure(mine.id, attempts=50, error="timed out", retry_at=None)  # would be dead
+    settle(engine.store, "a", t0 + timedelta(seconds=12), [], [late], [])
+    [row] = outbox_rows(engine)
+    assert (row["state"], row["attempts"], row["claimed_by"], row["last_error"]) == (
+        "pending", 0, "b", None,
+    )  # fmt: skip
+    assert claim(engine.store, "c", t0 + timedelta(seconds=13), ttl=10, limit=5) == []
+    settle(engine.store, "b", t0 + timedelta(seconds=14), [theirs], [], [])
+    state = backlog(engine.store, t0 + timedelta(seconds=14))
+    assert (state.pending, state.dead, state.delivered) == (0, 0, 1)
+
+
+def test_a_round_stops_sending_while_one_more_attempt_would_outlast_its_claim(
+    engine: Engine, clock: ManualClock
+) -> None:
+    """Claim 10 s, attempts up to 4 s: a round sends while the clock is before 6 s. Each send
+    here takes 3 s, so two go out (at 0 and 3 s); the other three are released unsent, for the
+    next round, not left to an expired claim another dispatcher could take mid-send."""
+    for unit in ("W1", "W2", "W3", "W1", "W2"):
+        engine.receive("COPY", unit)
+    sent: list[int] = []
+
+    class Slow:
+        def send(self, message: Any) -> None:
+            sent.append(message["dossier_id"])
+            clock.advance(timedelta(seconds=3))
+
+        def close(self) -> None:
+            pass
+
+    dispatcher = Dispatcher(engine.store, Slow(), clock, claim_ttl=10, timeout=4)
+    totals = dispatcher.run_round()
+    assert (totals.claimed, totals.delivered, totals.failed) == (5, 2, 0)
+    assert sent == [1, 2]
+    state = backlog(engine.store, clock.now())
+    assert (state.pending, state.claimed, state.delivered) == (3, 0, 2)
+    assert [r["claimed_by"] for r in outbox_rows(engine)] == [None] * 5
 
 
 class FixedRandom(random.Random):

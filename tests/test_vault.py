@@ -12,9 +12,17 @@ import structlog
 from sqlalchemy import create_engine, text
 from structlog.testing import LogCapture
 
-from onestop import Calendar, DefinitionError, Engine, ManualClock, StaffDirectory, VaultKey
+from onestop import (
+    Calendar,
+    DefinitionError,
+    Engine,
+    Forbidden,
+    ManualClock,
+    StaffDirectory,
+    VaultKey,
+)
 from onestop.audit import verify
-from onestop.errors import VaultKeyError
+from onestop.errors import ValidationError, VaultKeyError
 from onestop.log import configure
 from onestop.store.officers import load_directory
 from onestop.vault import load_vault_key
@@ -58,6 +66,13 @@ def dump(url: str) -> str:
     return "\n".join(out)
 
 
+def digests(engine: Engine) -> set[tuple[str, int, bool]]:
+    """(command, dossier, whether an argument digest is kept) of every idempotency key."""
+    with engine.store.engine.connect() as conn:
+        rows = conn.execute(text("SELECT command, dossier_id, args_digest FROM idempotency_keys"))
+        return {(c, int(i), a is not None) for c, i, a in rows}
+
+
 @pytest.fixture
 def captured() -> Iterator[LogCapture]:
     """Every log event the engine emits, at every level, before any processor (so redaction by
@@ -96,7 +111,7 @@ def test_erasure_leaves_verify_clean_and_no_trace_in_any_table_or_log(
     ).id
     kept = guarded.receive("LAND", "D1", applicant=KEPT, actor="desk-d1", idempotency_key="k").id
     guarded.receive_submitted(d, actor="desk-d1", idempotency_key="recv-1")
-    with pytest.raises(Exception, match="may not see"):  # a stranger's try, logged
+    with pytest.raises(Forbidden, match="may not see"):  # a stranger's try, logged
         guarded.get(d, actor=KEPT["id_number"])
     guarded.correct_applicant(d, {"phone": CORRECTED_PHONE}, actor="desk-d1")
     seen = guarded.get(d, actor=account)
@@ -108,6 +123,10 @@ def test_erasure_leaves_verify_clean_and_no_trace_in_any_table_or_log(
     assert [s for s in everything if s in before] == []
     index = guarded.authority.id_index(ERASED["id_number"])
     assert index in before
+
+    assert digests(guarded) == {
+        ("submit_online", d, True), ("receive", d, True), ("receive", kept, True),
+    }  # fmt: skip
 
     erased = guarded.erase_applicant(d, actor="priv-d1")
 
@@ -121,6 +140,11 @@ def test_erasure_leaves_verify_clean_and_no_trace_in_any_table_or_log(
     assert (gone.applicant_name, gone.applicant_id_number, gone.applicant_phone) == (None,) * 3
     assert guarded.history(d, actor="desk-d1")[-1].data["args"] == {"personal_data": "erased"}
     assert guarded.find_by_id_number(ERASED["id_number"], actor="priv-d1") == []
+    # The digests of the arguments her keys were sent with (a digest of her data, testable
+    # against a guess by whoever holds the key) are forgotten.
+    assert digests(guarded) == {
+        ("submit_online", d, False), ("receive", d, False), ("receive", kept, True),
+    }  # fmt: skip
     # The other applicant's data is untouched.
     assert guarded.get(kept, actor="desk-d1").applicant_id_number == KEPT["id_number"]
     # Not in the logs, not even before the host's redaction.
@@ -132,7 +156,7 @@ def test_erasure_leaves_verify_clean_and_no_trace_in_any_table_or_log(
 def test_a_second_erasure_is_refused(guarded: Engine) -> None:
     d = guarded.receive("LAND", "D1", applicant=KEPT, actor="desk-d1").id
     guarded.erase_applicant(d, actor="priv-d1")
-    with pytest.raises(Exception, match="holds no personal data"):
+    with pytest.raises(ValidationError, match="holds no personal data"):
         guarded.erase_applicant(d, actor="priv-d1")
 
 
