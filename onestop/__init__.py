@@ -7,7 +7,7 @@ with onestop (Can Tho's units and procedures) are the default; ``catalog.search`
     >>> from datetime import datetime
     >>> from onestop import Engine, ManualClock, VN_TZ
     >>> clock = ManualClock(datetime(2024, 3, 4, 9, 0, tzinfo=VN_TZ))
-    >>> engine = Engine.open("sqlite://", clock=clock)  # a file: "sqlite:///onestop-demo.db"
+    >>> engine = Engine.open("sqlite://", clock=clock, dev=True)  # dev: no audit key needed
     >>> [p.code for p in engine.catalog.search(text="ho kinh doanh")]
     ['district.business-household', 'district.business-household-change']
     >>> [u.name for u in engine.catalog.search("units", text="ninh kieu")]

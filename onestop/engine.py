@@ -9,7 +9,7 @@ Example:
     >>> from datetime import datetime
     >>> from onestop import Engine, ManualClock, VN_TZ
     >>> clock = ManualClock(datetime(2025, 1, 24, 9, 0, tzinfo=VN_TZ))
-    >>> engine = Engine.open("sqlite://", "tests/fixtures/workflows", clock=clock)
+    >>> engine = Engine.open("sqlite://", "tests/fixtures/workflows", clock=clock, dev=True)
     >>> d = engine.receive("BIRTH", "W1")
     >>> d.status.value, d.due_at.isoformat()
     ('received', '2025-02-05T09:00:00+07:00')

@@ -16,7 +16,7 @@ Example:
     >>> from onestop import Engine, ManualClock, VN_TZ
     >>> from onestop.feedback import FeedbackLaw
     >>> clock = ManualClock(datetime(2025, 3, 3, 9, 0, tzinfo=VN_TZ))
-    >>> engine = Engine.open("sqlite://", "tests/fixtures/workflows", clock=clock)
+    >>> engine = Engine.open("sqlite://", "tests/fixtures/workflows", clock=clock, dev=True)
     >>> desk = FeedbackDesk(engine, FeedbackLaw.load("workflows"))
     >>> item = desk.receive(channel="portal", subject="procedure", unit="W1")
     >>> item.status.value, item.due_at.isoformat()
