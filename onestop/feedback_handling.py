@@ -79,7 +79,7 @@ class FeedbackHandling(FeedbackPipeline):
             ValidationError.
         """
         args = validated(_Forward, to_agency=to_agency, reason=reason)
-        self.engine.units.agency(args.to_agency)
+        self._units().agency(args.to_agency)
 
         def plan(row: Mapping[str, Any], now: datetime, a: _Args) -> Any:
             return {"outcome": "forwarded", "forwarded_to": args.to_agency,

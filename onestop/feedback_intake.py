@@ -8,13 +8,13 @@ from typing import Any
 
 from onestop.arguments import Meta, _Args, actor_id, validated
 from onestop.clock import local_date
-from onestop.engine import Engine
 from onestop.errors import ValidationError
 from onestop.feedback import FeedbackChannel, FeedbackFacts, FeedbackStatus, Subject, due
 from onestop.feedback_item import FeedbackItem
 from onestop.feedback_pipeline import FeedbackPipeline, log
 from onestop.inputs import Code, Id, Reference
 from onestop.store import feedback_rows
+from onestop.units import Units
 
 
 class _Receipt(_Args):
@@ -69,13 +69,18 @@ class FeedbackIntake(FeedbackPipeline):
             procedure=procedure, dossier=dossier, anonymous=anonymous, reference=reference,
         )  # fmt: skip
         now = self.engine.now()
-        units = self.engine.units
+        day = local_date(now)
+        # Received where the city is organised on the day (the timeline's catalog), as dossiers.
+        catalog = self.engine.timeline.catalog_at(day)
+        if len(self.engine.timeline.catalogs) > 1:
+            self.engine.timeline.check_open(args.unit, day)
+        units = catalog.units
         place = units.unit(args.unit)
-        agency = args.agency or _desk_of(self.engine, place.code)
+        agency = args.agency or _desk_of(units, place.code)
         units.agency(agency)
         if args.procedure is not None:
-            self.engine.catalog.get(args.procedure, at=local_date(now))
-        if args.topic is not None and args.topic not in self.engine.catalog.fields:
+            catalog.get(args.procedure, at=day)
+        if args.topic is not None and args.topic not in catalog.fields:
             raise ValidationError("topic", f"unknown field {args.topic!r}")
         if args.dossier is not None:
             self.engine.get(args.dossier)
@@ -120,8 +125,8 @@ class FeedbackIntake(FeedbackPipeline):
         return FeedbackItem.from_row(row)
 
 
-def _desk_of(engine: Engine, unit: str) -> str:
-    agency = engine.units.agency_for("desk", unit)
+def _desk_of(units: Units, unit: str) -> str:
+    agency = units.agency_for("desk", unit)
     if agency is None:
         raise ValidationError("agency", f"{unit} has no desk: name the agency that handles it")
     return agency.code

@@ -20,6 +20,7 @@ import structlog
 
 from onestop.access import Actor, Forbidden
 from onestop.arguments import Meta, _Args, actor_id, validated
+from onestop.clock import local_date
 from onestop.engine import Engine
 from onestop.errors import StaleVersion
 from onestop.feedback import FeedbackFacts, FeedbackLaw, FeedbackLifecycle, FeedbackStatus
@@ -27,6 +28,7 @@ from onestop.feedback_access import FeedbackPolicy
 from onestop.feedback_item import FeedbackItem
 from onestop.inputs import dossier_id as valid_id
 from onestop.store import UnitOfWork, feedback_rows, to_json
+from onestop.units import Units
 
 log = structlog.get_logger("onestop.feedback")
 
@@ -68,7 +70,7 @@ class FeedbackPipeline:
         try:
             if not isinstance(meta.actor, Actor):
                 raise Forbidden(f"{trigger}: this desk requires an Actor for every command")
-            self.policy.check(meta.actor, trigger, case, self.engine.units)
+            self.policy.check(meta.actor, trigger, case, self._units(case.get("unit")))
         except Forbidden as exc:
             log.warning(
                 "feedback.forbidden",
@@ -79,6 +81,19 @@ class FeedbackPipeline:
             )
             raise
 
+    def _units(self, unit: str | None = None) -> Units:
+        """The unit set in force today by the engine's timeline (feedback is received where
+        the city is organised now), or, for an item received at a unit it no longer has, the
+        unit set that has it."""
+        timeline = self.engine.timeline
+        current = timeline.catalog_at(local_date(self.engine.now())).units
+        if unit is None or current.has_unit(unit):
+            return current
+        for catalog in timeline.catalogs:
+            if catalog.units.has_unit(unit):
+                return catalog.units
+        return current
+
     def _may(self, meta: Meta, trigger: str, case: Mapping[str, Any]) -> bool:
         """Whether ``meta``'s actor may run ``trigger`` on ``case`` (a filter: not logged)."""
         if self.policy is None:
@@ -86,7 +101,7 @@ class FeedbackPipeline:
         if not isinstance(meta.actor, Actor):
             return False
         try:
-            self.policy.check(meta.actor, trigger, case, self.engine.units)
+            self.policy.check(meta.actor, trigger, case, self._units(case.get("unit")))
         except Forbidden:
             return False
         return True

@@ -311,3 +311,21 @@ def test_idempotency_keys_replay_the_first_result(desk: FeedbackDesk, clock: Man
     with pytest.raises(ValidationError, match="idempotency_key"):
         desk.publish(first.id, idempotency_key="a-1")
     assert verify(desk.engine.store) == []
+
+
+def test_feedback_is_received_where_the_city_is_organised_on_the_day(tmp_path: Path) -> None:
+    # The bundled definitions serve the 2024 city and the merged city from 1 July 2025: like a
+    # dossier, feedback goes to the unit set in force on its day.
+    from onestop import AbolishedUnit
+
+    clock = ManualClock(dt(2025, 6, 30, 9))
+    engine = Engine.open(f"sqlite:///{tmp_path / 'fb.db'}", clock=clock, dev=True)
+    desk = FeedbackDesk(engine, LAW)
+    before = desk.receive(channel="counter", subject="procedure", unit="92.NK")
+    assert (before.unit, before.level) == ("92.NK", "district")
+    clock.set(dt(2026, 11, 24, 9))
+    item = desk.receive(channel="counter", subject="procedure", unit="92.NINHKIEU")
+    assert (item.unit, item.agency, item.level) == ("92.NINHKIEU", "92.NINHKIEU.DESK", "commune")
+    with pytest.raises(AbolishedUnit, match="92.NINHKIEU"):  # district Ninh Kiều, abolished
+        desk.receive(channel="counter", subject="procedure", unit="92.NK")
+    engine.store.dispose()
