@@ -7,10 +7,12 @@ The commands live in one module per group (``onestop.cli_<group>``, sharing
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from onestop.cli_catalog import catalog_app, init_definitions
-from onestop.cli_common import configure_quiet
+from onestop.cli_common import configure_quiet, fail
 from onestop.cli_database import migrate, reorganise
 from onestop.cli_export import export
 from onestop.cli_feedback import feedback_app, survey_app
@@ -32,10 +34,32 @@ app = typer.Typer(
 )
 
 
+#: Commands that run as services: their warnings (alerts raised, deliveries failing, refusals)
+#: are their output to operators. Every other command prints its own result and one ``error:``
+#: line on failure, so its log shows errors only unless asked.
+_SERVICES = frozenset({"scheduler", "sync"})
+_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
 @app.callback()
-def _logging() -> None:
+def _logging(
+    ctx: typer.Context,
+    log_level: Annotated[
+        str | None,
+        typer.Option(
+            "--log-level",
+            envvar="ONESTOP_LOG_LEVEL",
+            help="Log level on stderr (debug, info, warning, error). Default: warning for "
+            "the services (scheduler, sync), error for the other commands.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
     """Configure logging once for every command: the CLI is the only place that does."""
-    configure_quiet()
+    if log_level is not None and log_level.upper() not in _LEVELS:
+        raise fail(f"--log-level: {log_level!r} is not one of {', '.join(_LEVELS).lower()}")
+    default = "WARNING" if ctx.invoked_subcommand in _SERVICES else "ERROR"
+    configure_quiet((log_level or default).upper())
 
 
 app.add_typer(catalog_app, name="catalog")

@@ -89,11 +89,11 @@ def definition_failure(exc: DefinitionError) -> typer.Exit:
     return fail(f"{len(exc.problems)} problem(s) in the definitions")
 
 
-def configure_quiet() -> None:
-    """Warnings only: a long command's progress bar is not drowned by logs."""
+def configure_quiet(level: str = "WARNING") -> None:
+    """Logs at ``level`` and above only: a long command's progress bar is not drowned by logs."""
     from onestop.log import configure
 
-    configure(level="WARNING")
+    configure(level=level)
 
 
 def db_url(db: str) -> str:

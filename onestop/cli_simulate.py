@@ -15,7 +15,6 @@ from rich.table import Table
 
 from onestop.cli_common import (
     EXIT_INTERRUPTED,
-    configure_quiet,
     db_url,
     default_scenario,
     definition_failure,
@@ -66,7 +65,6 @@ def demo(
     from onestop.sim.model import Simulation
     from onestop.sim.runner import load_scenario
 
-    configure_quiet()
     try:
         first = date.fromisoformat(start)
     except ValueError:
@@ -158,7 +156,6 @@ def simulate(
     from onestop.sim.runner import Interrupted, run_replications, write_outputs
     from onestop.sim.scenario import Scenario
 
-    configure_quiet()
     interrupted: Interrupted | None = None
     scenario = scenario_file(scenario)
     try:

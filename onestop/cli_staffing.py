@@ -11,7 +11,6 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from rich.table import Table
 
 from onestop.cli_common import (
-    configure_quiet,
     definition_failure,
     err,
     fail,
@@ -70,7 +69,6 @@ def staff(
     from onestop.sim.scenario import Scenario
     from onestop.sim.staffing import solve
 
-    configure_quiet()
     name, _, value = target.partition("=")
     try:
         goal = float(value)

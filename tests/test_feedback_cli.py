@@ -195,3 +195,20 @@ def test_without_a_directory_the_user_is_only_recorded(db_url: str) -> None:
     shown = ok(feedback(db_url, "show", "1", "--user", "someone"))
     assert shown.endswith("events:\n  2025-03-03 09:00  receive  new → received  by anyone\n")
     configure(json=False, level="WARNING")
+
+
+def test_a_refusal_is_one_line_unless_warnings_are_asked_for(db: str) -> None:
+    ok(feedback(db, "receive", "--user", "mc-01", "--channel", "hotline", "--subject",
+                "procedure", "--unit", "W1"))  # fmt: skip
+    refused = feedback(db, "accept", "1", "--user", "mc-02")
+    assert refused.exit_code == 2
+    assert refused.stderr.strip().splitlines() == [
+        "error: the feedback is with W1-DESK, not with W2-DESK"
+    ]
+    loud = runner.invoke(
+        app,
+        ["--log-level", "warning", "feedback", "accept", "1", "--user", "mc-02", "--db", db,
+         "--workflows", str(FIXTURES), "--now", "2025-03-03T09:00"],
+    )  # fmt: skip
+    lines = loud.stderr.strip().splitlines()
+    assert len(lines) == 2 and "feedback.forbidden" in lines[0] and lines[1].startswith("error:")
