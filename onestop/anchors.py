@@ -121,6 +121,13 @@ def stored_anchors(uow: UnitOfWork) -> list[Anchor]:
     return [Anchor(r["day"], r["events"], "", r["prev_hash"], r["hash"], r["key_id"]) for r in rows]
 
 
+def last_anchored_day(store: Store) -> date | None:
+    """The last day anchored in the database (``None``: none yet)."""
+    with store.begin() as conn:
+        last: date | None = conn.execute(select(func.max(anchors.c.day))).scalar()
+    return last
+
+
 def _first_event_day(uow: UnitOfWork) -> date | None:
     first = uow.conn.execute(select(func.min(events.c.at))).scalar()
     return None if first is None else local_date(first)

@@ -97,8 +97,31 @@ def configure_quiet(level: str = "WARNING") -> None:
 
 
 def db_url(db: str) -> str:
-    """Accept a SQLAlchemy URL or a plain path to a SQLite file."""
-    return db if "://" in db else f"sqlite:///{db}"
+    """Accept a SQLAlchemy URL or a plain path to a SQLite file.
+
+    Raises:
+        typer.Exit: If the URL's scheme names no database SQLAlchemy can open (``postgres://``,
+            as libpq spells it, gets a hint: SQLAlchemy wants ``postgresql+psycopg://``).
+    """
+    if "://" not in db:
+        return f"sqlite:///{db}"
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    scheme = db.split("://", 1)[0]
+    try:
+        make_url(db).get_dialect()
+    except ArgumentError:
+        # Only the scheme is echoed: the rest of the URL may hold a password.
+        hint = (
+            "; for PostgreSQL write postgresql+psycopg://user@host:port/database"
+            if scheme.lower().startswith("postgres")
+            else ""
+        )
+        raise fail(
+            f"--db: {scheme}:// is not a database URL scheme onestop can open{hint}"
+        ) from None
+    return db
 
 
 def existing_store(db: str) -> Store:
@@ -109,10 +132,11 @@ def existing_store(db: str) -> Store:
     """
     from onestop.store import Store
 
+    url = db_url(db)
     if "://" not in db and not Path(db).exists():
         raise fail(f"--db: {db} does not exist")
     require_schema(db)  # read-only: a file that is not onestop's is never touched
-    store = Store(db_url(db))
+    store = Store(url)
     try:
         store.require_current_schema()
     except SchemaOutOfDate as exc:
@@ -156,13 +180,14 @@ def open_engine(
     from onestop.clock import ManualClock, SystemClock
     from onestop.engine import Engine
 
+    url = db_url(db)
     if "://" not in db and not Path(db).exists():
         raise fail(f"--db: {db} does not exist")
     clock: Any = SystemClock() if now is None else ManualClock(parse_instant(now, "--now"))
     if not init:
         require_schema(db)
     try:
-        return Engine.open(db_url(db), workflows or default_workflows(), clock=clock, dev=dev)
+        return Engine.open(url, workflows or default_workflows(), clock=clock, dev=dev)
     except DefinitionError as exc:
         raise definition_failure(exc) from None
     except OnestopError as exc:

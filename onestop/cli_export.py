@@ -11,11 +11,12 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from onestop.cli_common import DbOption, err, existing_store, fail
+from onestop.defaults import DEFAULT_DB
 from onestop.errors import OnestopError
 
 
 def export(
-    db: DbOption = "onestop.db",
+    db: DbOption = DEFAULT_DB,
     format: Annotated[
         str, typer.Option("--format", "-f", help="xes, ocel2-json or ocel2-sqlite.")
     ] = "xes",

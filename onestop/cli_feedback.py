@@ -45,13 +45,13 @@ def survey_import(
     file: Annotated[
         Path, typer.Argument(help="CSV: form_id,answered_on,unit,score,channel,comment")
     ],
-    db: DbOption = "onestop.db",
+    db: DbOption = DEFAULT_DB,
     workflows: WorkflowsOption = None,
 ) -> None:
     """Import survey forms; one bad row refuses the file (line numbers), nothing imported.
 
     Example:
-      onestop survey import forms-2024.csv --db onestop.db
+      onestop survey import forms-2024.csv --db onestop-demo.db
     """
     from onestop.satisfaction import import_survey
 

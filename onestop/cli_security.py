@@ -92,11 +92,12 @@ def anchor(
 ) -> None:
     """Anchor every past day not anchored yet, sealed with the audit key (ONESTOP_AUDIT_KEY or
     ONESTOP_AUDIT_KEY_FILE), in the database and in the external anchor file. An anchored
-    day is never rewritten: naming one again is an error.
+    day is never rewritten: naming one again with --through is an error; without --through,
+    a database anchored through yesterday already has nothing new to anchor (exit 0).
 
     Example: onestop anchor --db onestop-demo.db --file /mnt/offsite/anchors.jsonl
     """
-    from onestop.anchors import anchor_through
+    from onestop.anchors import anchor_through, last_anchored_day
     from onestop.clock import SystemClock, local_date
 
     store = existing_store(db)
@@ -108,11 +109,15 @@ def anchor(
         raise fail(f"--through: {through!r} is not a date (YYYY-MM-DD) onestop handles") from None
     key = audit_key(dev)
     try:
-        new = anchor_through(store, day, now, key, file=file)
+        new = anchor_through(store, day, now, key, file=file, strict=through is not None)
     except (AnchorError, ValidationError) as exc:
         raise fail(str(exc)) from None
     if not new:
-        out.print("nothing to anchor: the database has no events")
+        last = last_anchored_day(store)
+        if last is None:
+            out.print("nothing to anchor: the database has no events")
+        else:
+            out.print(f"nothing new to anchor: the database is anchored through {last}")
         return
     sealed = "unsealed (development)" if key is None else f"sealed with key {key.key_id}"
     out.print(f"anchored {new[0].day} to {new[-1].day} ({len(new)} day(s)), {sealed}")
@@ -200,14 +205,14 @@ def _units(workflows: Path | None, unit_set: str | None) -> Any:
 @directory_app.command("load")
 def directory_load(
     file: Annotated[Path, typer.Argument(help="The directory YAML file (officers: [...]).")],
-    db: DbOption = "onestop.db",
+    db: DbOption = DEFAULT_DB,
     workflows: Annotated[Path | None, typer.Option(help="Definitions directory.")] = None,
     unit_set: Annotated[str | None, typer.Option(help="Unit set officers belong to.")] = None,
 ) -> None:
     """Replace the directory with FILE's officers (every period, past ones included), checked
     against the unit set's agencies; nothing changes if any line is wrong.
 
-    Example: onestop staff-directory load workflows/staff.yaml --db onestop.db
+    Example: onestop staff-directory load workflows/staff.yaml --db onestop-demo.db
     """
     from onestop.directory import StaffDirectory
     from onestop.store.officers import load_directory
@@ -225,14 +230,14 @@ def directory_load(
 
 @directory_app.command("list")
 def directory_list(
-    db: DbOption = "onestop.db",
+    db: DbOption = DEFAULT_DB,
     at: Annotated[
         str | None, typer.Option(help="Only periods holding then (date or datetime).")
     ] = None,
 ) -> None:
     """List the directory's officer periods.
 
-    Example: onestop staff-directory list --db onestop.db --at 2025-07-01
+    Example: onestop staff-directory list --db onestop-demo.db --at 2025-07-01
     """
     from onestop.store.officers import list_officers
 
@@ -256,10 +261,12 @@ def directory_add(
     user: Annotated[str, typer.Argument(help="The officer's user id.")],
     name: Annotated[str, typer.Option(help="Display name.")],
     agency: Annotated[str, typer.Option(help="Agency code.")],
-    roles: Annotated[str, typer.Option(help="Comma-separated: desk,specialist,leader,...")],
+    roles: Annotated[
+        str, typer.Option(help="Comma-separated: desk,specialist,leader,privacy,monitor,inspector.")
+    ],
     valid_from: Annotated[str | None, typer.Option("--from", help="Start (default now).")] = None,
     valid_to: Annotated[str | None, typer.Option("--to", help="First instant after.")] = None,
-    db: DbOption = "onestop.db",
+    db: DbOption = DEFAULT_DB,
     workflows: Annotated[Path | None, typer.Option(help="Definitions directory.")] = None,
     unit_set: Annotated[str | None, typer.Option(help="Unit set of the agency.")] = None,
 ) -> None:
@@ -281,9 +288,9 @@ def directory_add(
     if valid_to is not None:
         period["valid_to"] = _instant_option(valid_to, "--to").isoformat()
     try:
-        [officer] = StaffDirectory.from_data({"officers": [period]}, units, "<arguments>").officers
+        [officer] = StaffDirectory.from_data({"officers": [period]}, units, "").officers
     except DefinitionError as exc:
-        raise definition_failure(exc) from None
+        raise fail("; ".join(_option_problem(p, period) for p in exc.problems)) from None
     store = existing_store(db)
     try:
         with store.begin() as conn:
@@ -293,17 +300,34 @@ def directory_add(
     out.print(f"added {user} ({' '.join(sorted(officer.roles))} at {agency}) from {start}")
 
 
+#: The option of ``staff-directory add`` each field of a period comes from.
+_ADD_OPTIONS = {
+    "user_id": "USER", "name": "--name", "agency": "--agency", "roles": "--roles",
+    "valid_from": "--from", "valid_to": "--to",
+}  # fmt: skip
+
+
+def _option_problem(problem: Any, period: dict[str, Any]) -> str:
+    """A problem of the one period ``staff-directory add`` builds, named by its option."""
+    field = problem.path.removeprefix("officers[0]").lstrip(".")
+    name, _, index = field.partition("[")
+    option = _ADD_OPTIONS.get(name, field or "arguments")
+    if name == "roles" and index.rstrip("]").isdigit():
+        return f"{option}: {period['roles'][int(index.rstrip(']'))]!r}: {problem.reason}"
+    return f"{option}: {problem.reason}"
+
+
 @directory_app.command("end")
 def directory_end(
     user: Annotated[str, typer.Argument(help="The officer's user id.")],
     at: Annotated[str | None, typer.Option(help="From when they are not staff (default now).")] = (
         None
     ),
-    db: DbOption = "onestop.db",
+    db: DbOption = DEFAULT_DB,
 ) -> None:
     """End an officer's current period: from then on the directory refuses them staff powers.
 
-    Example: onestop staff-directory end lan.nt --db onestop.db
+    Example: onestop staff-directory end lan.nt --db onestop-demo.db
     """
     from onestop.store.officers import end_officer
 

@@ -31,9 +31,54 @@ if TYPE_CHECKING:
     from onestop.sim.runner import Interrupted
 
 
+def _make_room(db: str, force: bool) -> None:
+    """Make way for the demo's data: replace an SQLite file (the default one, or any with
+    ``force``); refuse a server database that holds dossiers, ``force`` or not (a demo run
+    twice would double its data, and onestop never wipes a server database).
+
+    Raises:
+        typer.Exit: If ``db`` exists and may not be replaced; nothing is changed then.
+    """
+    from sqlalchemy import create_engine, func, inspect, select
+    from sqlalchemy.engine import make_url
+
+    from onestop.store.schema import dossiers
+
+    url = make_url(db_url(db))
+    if url.get_backend_name() == "sqlite":
+        if url.database in (None, "", ":memory:"):
+            return
+        path = Path(url.database or "")
+        if path.exists():
+            if db != DEFAULT_DB and not force:
+                raise fail(f"--db: {db} exists; pass --force to replace it")
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            held = (
+                conn.execute(select(func.count()).select_from(dossiers)).scalar_one()
+                if inspect(conn).has_table(dossiers.name)
+                else 0
+            )
+    finally:
+        engine.dispose()
+    if held:
+        raise fail(
+            f"--db: the database already holds {held:,} dossier(s); onestop never wipes a "
+            "server database, --force or not: drop and recreate it, or name an empty one"
+        )
+
+
 def demo(
     db: Annotated[
-        str, typer.Option(help="SQLite file to create (replaced if it is the default).")
+        str,
+        typer.Option(
+            help="SQLite file to create (replaced if it is the default), or a server database "
+            "URL (it must hold no dossiers)."
+        ),
     ] = DEFAULT_DB,
     scenario: Annotated[
         Path | None,
@@ -51,7 +96,14 @@ def demo(
         float, typer.Option(min=0.0001, max=1, help="Share of the city's yearly volume.")
     ] = 0.15,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same result).")] = 1,
-    force: Annotated[bool, typer.Option(help="Replace an existing --db file.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            help="Replace an existing --db SQLite file. A server database (PostgreSQL) that "
+            "holds dossiers is never wiped, --force or not: drop and recreate it yourself, or "
+            "name an empty one."
+        ),
+    ] = False,
 ) -> None:
     """Run the main job on the embedded default: a month of Can Tho's city-wide dossiers,
     simulated through the real engine on a fresh SQLite file; then the alert sweep and the
@@ -69,12 +121,7 @@ def demo(
         first = date.fromisoformat(start)
     except ValueError:
         raise fail(f"--start: {start!r} is not a date like 2024-03-01") from None
-    path = Path(db)
-    if path.exists():
-        if db != DEFAULT_DB and not force:
-            raise fail(f"--db: {db} exists; pass --force to replace it")
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    _make_room(db, force)
     t0 = time.perf_counter()
     try:
         spec, named = load_scenario(
@@ -99,7 +146,8 @@ def demo(
         except KeyboardInterrupt:
             progress.stop()
             err.print(
-                f"interrupted: {db} holds a partial run (run onestop demo again to replace it)",
+                f"interrupted: {db} holds a partial run (onestop demo --force replaces an SQLite "
+                "file; drop and recreate a server database first)",
                 highlight=False,
                 soft_wrap=True,
             )

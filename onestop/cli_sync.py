@@ -12,6 +12,7 @@ from rich.table import Table
 
 from onestop.cli_common import DbOption, err, existing_store, fail, out
 from onestop.defaults import DEFAULT_DB
+from onestop.errors import ValidationError
 
 sync_app = typer.Typer(
     help="Synchronisation with the national public-service portal (the outbox).",
@@ -156,5 +157,8 @@ def sync_retry(
     """
     from onestop.store.outbox import requeue_dead
 
-    count = requeue_dead(existing_store(db), id or None)
+    try:
+        count = requeue_dead(existing_store(db), id or None)
+    except ValidationError as exc:
+        raise fail(f"--id: {exc.reason}") from None
     out.print(f"requeued {count:,} dead letter(s)", highlight=False)

@@ -10,7 +10,9 @@ A date in a YAML file means midnight at its start in Asia/Ho_Chi_Minh.
 Roles: ``desk`` (receives and returns at the one-stop desk), ``specialist`` (processes the
 steps its agency holds), ``leader`` (resolves and apologises for its unit), ``privacy`` (the
 unit's personal-data officer: corrects and erases applicants' data under Decree 13/2023) and
-``monitor`` (reads the dossiers of its unit and the units below it, without personal data).
+``monitor`` (reads the dossiers of its unit and the units below it, without personal data)
+and ``inspector`` (the inspectorate: handles complaints about officers' conduct, see
+:mod:`onestop.feedback_access`).
 Applicants are not in the directory: a user id the directory does not know at the instant is
 an applicant account, with no staff power.
 
@@ -40,9 +42,10 @@ from onestop.errors import DefinitionError, Problem
 from onestop.inputs import Code, Name, UserId
 from onestop.units import Units
 
-Role = Literal["desk", "specialist", "leader", "privacy", "monitor"]
-#: Every staff role, in the order the README's access matrix lists them.
-ROLES: tuple[str, ...] = ("desk", "specialist", "leader", "privacy", "monitor")
+Role = Literal["desk", "specialist", "leader", "privacy", "monitor", "inspector"]
+#: Every staff role, in the order the README's access matrix lists them (``inspector``, the
+#: inspectorate of citizens' feedback in :mod:`onestop.feedback_access`, last).
+ROLES: tuple[str, ...] = ("desk", "specialist", "leader", "privacy", "monitor", "inspector")
 
 
 def _instant(value: Any) -> Any:

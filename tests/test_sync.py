@@ -530,6 +530,32 @@ def test_sync_commands(engine: Engine, clock: ManualClock, portal: FakePortal) -
     assert secret.exit_code == 2 and "tok3n-s3cret" not in secret.output
 
 
+def test_sync_retry_of_a_named_id_that_is_no_dead_letter_is_refused(engine: Engine) -> None:
+    from typer.testing import CliRunner
+
+    from onestop.cli import app
+
+    url = engine.store.url.render_as_string(hide_password=False)
+    a = engine.receive("COPY", "W1")
+    engine.resolve(a.id)
+    with engine.store.begin() as conn:
+        first, second = conn.execute(select(outbox.c.id).order_by(outbox.c.seq)).scalars()
+        conn.execute(update(outbox).where(outbox.c.id == first).values(state="dead"))
+    missing = second + 1000
+    runner = CliRunner()
+    unknown = runner.invoke(app, ["sync", "retry", "--db", url, "--id", str(missing)])
+    assert unknown.exit_code == 2
+    assert unknown.output == f"error: --id: no outbox message has id {missing}\n"
+    live = runner.invoke(app, ["sync", "retry", "--db", url, "--id", str(first), "--id",
+                               str(second)])  # fmt: skip
+    assert live.exit_code == 2
+    assert live.output == f"error: --id: message {second} is not a dead letter (it is pending)\n"
+    # Refused whole: the dead letter named beside the live message is still dead.
+    assert backlog(engine.store, engine.clock.now()).dead == 1
+    done = runner.invoke(app, ["sync", "retry", "--db", url, "--id", str(first)])
+    assert done.exit_code == 0 and done.output == "requeued 1 dead letter(s)\n"
+
+
 # -- the synchronisation KPI ------------------------------------------------------------------
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Select, and_, case, exists, func, or_, select, update
 
 from onestop.clock import local_date
+from onestop.errors import ValidationError
 from onestop.periods import Period
 from onestop.portal import DOSSIER_FIELDS, STATE_FIELDS, message_key, portal_message
 from onestop.store import Store, clauses
@@ -266,12 +267,26 @@ def requeue_dead(store: Store, ids: Sequence[int] | None = None) -> int:
 
     Returns:
         How many were requeued.
+
+    Raises:
+        ValidationError: If one of ``ids`` is no message, or not a dead letter; then none is
+            requeued.
     """
     o = outbox.c
     where = [o.state == DEAD, o.delivered_at.is_(None)]
     if ids is not None:
         where.append(o.id.in_(list(ids)))
     with store.begin() as conn:
+        if ids is not None:
+            rows = conn.execute(select(o.id, o.state).where(o.id.in_(list(ids))))
+            found = {row.id: row.state for row in rows}
+            for id_ in ids:
+                if id_ not in found:
+                    raise ValidationError("id", f"no outbox message has id {id_}")
+                if found[id_] != DEAD:
+                    raise ValidationError(
+                        "id", f"message {id_} is not a dead letter (it is {found[id_]})"
+                    )
         result = conn.execute(
             update(outbox)
             .where(*where)
