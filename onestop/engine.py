@@ -266,11 +266,7 @@ class Engine(DossierCommands):
             # Read once the write lock is held, so the log's times never go backwards.
             now = self.now()
             day = local_date(now)
-            catalog = self.timeline.catalog_at(day)
-            if len(self.timeline.catalogs) > 1:
-                for unit in (intake.competent_unit, intake.intake_unit):
-                    if unit is not None:
-                        self.timeline.check_open(unit, day)
+            catalog = self.timeline.receiving(day, intake.competent_unit, intake.intake_unit)
             proc = catalog.get(intake.procedure, at=day)
             rules = self.rules.in_force(day)
             values = plans.intake_values(intake, trigger, proc, catalog, rules, now)

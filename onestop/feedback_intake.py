@@ -71,9 +71,7 @@ class FeedbackIntake(FeedbackPipeline):
         now = self.engine.now()
         day = local_date(now)
         # Received where the city is organised on the day (the timeline's catalog), as dossiers.
-        catalog = self.engine.timeline.catalog_at(day)
-        if len(self.engine.timeline.catalogs) > 1:
-            self.engine.timeline.check_open(args.unit, day)
+        catalog = self.engine.timeline.receiving(day, args.unit)
         units = catalog.units
         place = units.unit(args.unit)
         agency = args.agency or _desk_of(units, place.code)

@@ -115,13 +115,24 @@ class Timeline:
             return ()
         return successors_of(mp, self.catalog(unit_set), code)
 
-    def check_open(self, code: str, day: date) -> None:
-        """Refuse a receipt at a unit that a reorganisation in force on ``day`` abolished.
+    def receiving(self, day: date, *units: str | None) -> Catalog:
+        """The catalog that receives on ``day`` (:meth:`catalog_at`), once each of ``units``
+        (``None`` skipped) is checked open: not a unit that a reorganisation in force on ``day``
+        abolished. One rule for every kind of case received (dossiers, feedback).
 
         Raises:
-            AbolishedUnit: If ``code`` is a unit of an earlier unit set that a mapping replaced.
+            AbolishedUnit: If one of ``units`` was abolished by a reorganisation in force.
         """
         current = self.catalog_at(day)
+        if len(self.catalogs) > 1:
+            for code in units:
+                if code is not None:
+                    self._check_open(code, day, current)
+        return current
+
+    def _check_open(self, code: str, day: date, current: Catalog) -> None:
+        """Raise AbolishedUnit if ``code`` is a unit of an earlier unit set that a mapping in
+        force on ``day`` replaced (``current``: the catalog receiving then)."""
         if current.units.has_unit(code):
             return
         for catalog in self.catalogs:
