@@ -65,12 +65,8 @@ class FeedbackPipeline:
         Raises:
             Forbidden: If not (logged without personal data).
         """
-        if self.policy is None:
-            return
         try:
-            if not isinstance(meta.actor, Actor):
-                raise Forbidden(f"{trigger}: this desk requires an Actor for every command")
-            self.policy.check(meta.actor, trigger, case, self._units(case.get("unit")))
+            self._check(meta, trigger, case)
         except Forbidden as exc:
             log.warning(
                 "feedback.forbidden",
@@ -80,6 +76,26 @@ class FeedbackPipeline:
                 reason=str(exc),
             )
             raise
+
+    def _may(self, meta: Meta, trigger: str, case: Mapping[str, Any]) -> bool:
+        """Whether ``meta``'s actor may run ``trigger`` on ``case`` (a filter: not logged)."""
+        try:
+            self._check(meta, trigger, case)
+        except Forbidden:
+            return False
+        return True
+
+    def _check(self, meta: Meta, trigger: str, case: Mapping[str, Any]) -> None:
+        """The policy's decision, unlogged (none without a policy).
+
+        Raises:
+            Forbidden: If ``meta``'s actor may not run ``trigger`` on ``case``.
+        """
+        if self.policy is None:
+            return
+        if not isinstance(meta.actor, Actor):
+            raise Forbidden(f"{trigger}: this desk requires an Actor for every command")
+        self.policy.check(meta.actor, trigger, case, self._units(case.get("unit")))
 
     def _units(self, unit: str | None = None) -> Units:
         """The unit set in force today by the engine's timeline (feedback is received where
@@ -93,18 +109,6 @@ class FeedbackPipeline:
             if catalog.units.has_unit(unit):
                 return catalog.units
         return current
-
-    def _may(self, meta: Meta, trigger: str, case: Mapping[str, Any]) -> bool:
-        """Whether ``meta``'s actor may run ``trigger`` on ``case`` (a filter: not logged)."""
-        if self.policy is None:
-            return True
-        if not isinstance(meta.actor, Actor):
-            return False
-        try:
-            self.policy.check(meta.actor, trigger, case, self._units(case.get("unit")))
-        except Forbidden:
-            return False
-        return True
 
     def _run(
         self,
