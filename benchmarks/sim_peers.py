@@ -29,7 +29,7 @@ from typing import Any
 import simpy
 import yaml
 
-from onestop.sim.model import Simulation
+from onestop.sim.model import CommandPath, Simulation
 from onestop.sim.runner import load_scenario
 
 SKIPPED = "skipped (pip install -e .[bench], or set ONESTOP_PROSIMOS_PYTHON)"
@@ -67,13 +67,14 @@ def _workflows(root: Path) -> Path:
     return target
 
 
-def onestop_cases_per_second(activities: int, cases: int, memory: bool) -> float:
+def onestop_cases_per_second(activities: int, cases: int, path: CommandPath) -> float:
     """Cases/s of ``onestop simulate`` on the M/M/3 case (``activities`` 1 or 3 in tandem).
 
     Args:
         activities: 1 (COPY at a ward desk) or 3 (TANDEM at a district).
         cases: About how many cases arrive.
-        memory: The fast path (in-memory store, bulk write) or the SQL path.
+        path: ``kernel`` (the fast path), ``memory`` (the engine over memory) or ``sql``
+            (the engine over SQL per command); see :class:`onestop.sim.model.Simulation`.
     """
     root = Path(tempfile.mkdtemp(prefix="onestop-bench-"))
     procedure, unit = ("COPY", "W1") if activities == 1 else ("TANDEM", "D1")
@@ -95,10 +96,10 @@ def onestop_cases_per_second(activities: int, cases: int, memory: bool) -> float
         },
         "behaviour": {"apology": False},
     }
-    path = root / "scenario.yaml"
-    path.write_text(yaml.safe_dump(scenario))
-    loaded, workflows = load_scenario(path)
-    sim = Simulation(loaded, workflows, 11, memory=memory)
+    file = root / "scenario.yaml"
+    file.write_text(yaml.safe_dump(scenario))
+    loaded, workflows = load_scenario(file)
+    sim = Simulation(loaded, workflows, 11, path=path)
     result = sim.run()
     shutil.rmtree(root, ignore_errors=True)
     return result.dossiers / result.wall_seconds

@@ -51,10 +51,9 @@ from onestop.definitions import Definitions, UnitMapping
 from onestop.dossier import Dossier, Event, Step
 from onestop.errors import StaleVersion, UnknownUnit, ValidationError
 from onestop.inputs import dossier_id as valid_id
-from onestop.lifecycle import Facts, Lifecycle
+from onestop.lifecycle import Lifecycle
 from onestop.recorder import Change, EventRecorder
-from onestop.rules import RuleBook, RuleSet
-from onestop.status import Status
+from onestop.rules import RuleBook
 from onestop.store import EMPTY_ROW, Store, UnitOfWork, queries
 from onestop.store.officers import has_directory
 from onestop.timeline import Timeline
@@ -245,17 +244,6 @@ class Engine(DossierCommands):
             raise ValidationError("clock", "the clock returned a naive datetime")
         return now
 
-    def _context(
-        self,
-        row: Mapping[str, Any],
-        now: datetime,
-        status: Status,
-        proc: Procedure,
-        rules: RuleSet,
-        catalog: Catalog,
-    ) -> plans.Context:
-        return plans.Context(row, now, status, proc, rules, self.calendar, catalog)
-
     def _create(self, trigger: str, meta: Meta, intake: Intake, args: dict[str, Any]) -> Dossier:
         gate = self.authority
         # A savepoint (inside a batch) only where the database can refuse: a claimed key, or a
@@ -272,12 +260,8 @@ class Engine(DossierCommands):
             values = plans.intake_values(intake, trigger, proc, catalog, rules, now)
             actor = gate.actor(uow, meta.actor, now)
             gate.check(actor, trigger, values, units=catalog.units)
-            status = catalog.lifecycle(proc).fire(
-                trigger, Facts(Status.NEW.value, steps=values["step_count"])
-            )
-            row = {**EMPTY_ROW, **values, "status": status.value, "status_code": status.portal_code}
-            plan = plans.admission(self._context(row, now, status, proc, rules, catalog))
-            row.update(plan.set)
+            row = {**EMPTY_ROW, **values}
+            plan = plans.first(row, trigger, now, proc, rules, self.calendar, catalog)
             # An applicant's own submission is theirs: their account goes on the vault row.
             own = None
             if actor is not None and actor.agency is None and "applicant" in actor.roles:
@@ -385,23 +369,12 @@ class Engine(DossierCommands):
             marks = gate.check(actor, command, row, owner=owner, units=catalog.units)
             proc = catalog.get(row["procedure_code"], version=row["procedure_version"])
             rules = self.rules.named(row["rule_set"])
-            before = Status(row["status"])
-            status = before
-            if spec.trigger is not None:
-                facts = Facts(
-                    row["status"], row["step_index"], row["step_count"], row["paused_from"],
-                    row["return_method"] == "post", row["apologies"], rules.max_apologies,
-                )  # fmt: skip
-                status = catalog.lifecycle(proc).fire(spec.trigger, facts)
-            plan = spec.plan(self._context(row, now, status, proc, rules, catalog), args)
+            plan = plans.decide(spec, row, args, now, proc, rules, self.calendar, catalog)
             changes = plan.set
             recorded = {**args.model_dump(), **plan.record, **marks}
             if command in VAULT_COMMANDS:  # the data goes to the vault, never to the event
                 changes.update(gate.apply(uow, command, row, args, now))
                 recorded = {**plan.record, **marks}
-            if status is not before:
-                changes.update(status=status.value, status_code=status.portal_code)
-            changes["updated_at"] = now
             who = gate.recorded_actor(actor, meta.actor, row["applicant_ref"])
             change = Change(
                 trigger, changes, recorded, who, now, new_steps=plan.new_steps,

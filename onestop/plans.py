@@ -36,7 +36,7 @@ from onestop.catalog import Catalog, Procedure
 from onestop.clock import local_date
 from onestop.errors import CalendarRangeError, ValidationError
 from onestop.intake import intake_mode
-from onestop.lifecycle import check_rating
+from onestop.lifecycle import Facts, check_rating
 from onestop.rules import RuleSet
 from onestop.status import Status
 from onestop.timeliness import classify_resolution
@@ -369,3 +369,61 @@ def admission(c: Context) -> Plan:
     if c.status is Status.REFUSED:
         return Plan({"closed_at": c.now})
     return receipt(c, NoArgs())
+
+
+# -- one command, whole -------------------------------------------------------------------------
+
+
+def first(
+    row: dict[str, Any],
+    trigger: str,
+    now: datetime,
+    proc: Procedure,
+    rules: RuleSet,
+    calendar: Calendar,
+    catalog: Catalog,
+) -> Plan:
+    """A new dossier's first transition: ``row`` (every column, the :func:`intake_values` set)
+    gets its status and its admission's columns; the plan is returned for the event.
+
+    Raises:
+        InvalidTransition: If ``trigger`` cannot open a dossier.
+    """
+    status = catalog.lifecycle(proc).fire(trigger, Facts(Status.NEW.value, steps=row["step_count"]))
+    row["status"], row["status_code"] = status.value, status.portal_code
+    plan = admission(Context(row, now, status, proc, rules, calendar, catalog))
+    row.update(plan.set)
+    return plan
+
+
+def decide(
+    spec: Command,
+    row: Mapping[str, Any],
+    args: Any,
+    now: datetime,
+    proc: Procedure,
+    rules: RuleSet,
+    calendar: Calendar,
+    catalog: Catalog,
+) -> Plan:
+    """What the command ``spec`` does to the dossier ``row`` at ``now``: its trigger fired
+    through the procedure's lifecycle, its plan run; ``set`` includes the new status (when it
+    changes) and ``updated_at``. The one decision the engine and the simulator's kernel share.
+
+    Raises:
+        InvalidTransition: If the lifecycle or the plan refuses the command.
+        ValidationError: If the plan refuses an argument.
+    """
+    before = row["status"]
+    status = Status(before)
+    if spec.trigger is not None:
+        facts = Facts(
+            before, row["step_index"], row["step_count"], row["paused_from"],
+            row["return_method"] == "post", row["apologies"], rules.max_apologies,
+        )  # fmt: skip
+        status = catalog.lifecycle(proc).fire(spec.trigger, facts)
+    plan = spec.plan(Context(row, now, status, proc, rules, calendar, catalog), args)
+    if status.value != before:
+        plan.set.update(status=status.value, status_code=status.portal_code)
+    plan.set["updated_at"] = now
+    return plan

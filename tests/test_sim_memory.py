@@ -82,8 +82,8 @@ def dump(url: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dic
 def test_memory_run_makes_the_events_of_the_sql_run(tmp_path: Path) -> None:
     scenario, workflows = load_scenario(scenario_file(tmp_path))
     fast_url, slow_url = f"sqlite:///{tmp_path / 'fast.db'}", f"sqlite:///{tmp_path / 'slow.db'}"
-    fast = Simulation(scenario, workflows, 5, fast_url, memory=True).run()
-    slow = Simulation(scenario, workflows, 5, slow_url, memory=False).run()
+    fast = Simulation(scenario, workflows, 5, fast_url, path="memory").run()
+    slow = Simulation(scenario, workflows, 5, slow_url, path="sql").run()
     fast_events, fast_rows, fast_steps = dump(fast_url)
     slow_events, slow_rows, slow_steps = dump(slow_url)
     triggers = {e["trigger"] for e in slow_events}

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import simpy
 
@@ -26,18 +26,21 @@ from onestop.catalog import Procedure
 from onestop.clock import VN_TZ, ManualClock
 from onestop.deadlines import apology_deadline
 from onestop.definitions import Definitions
-from onestop.dossier import Dossier
 from onestop.engine import Engine
 from onestop.errors import InvalidTransition, NotAllowedHere
 from onestop.periods import Period
 from onestop.reports import full_report, on_time_report
 from onestop.sim.feedback_arrivals import start_feedback
+from onestop.sim.kernel import Kernel
 from onestop.sim.mechanisms import tet_rush_days
 from onestop.sim.scenario import Scenario
 from onestop.store import Store
 from onestop.store.memory import MemoryStore
 
 Process = Generator[Any, Any, None]
+CommandPath = Literal["kernel", "memory", "sql"]
+#: How a simulation runs its commands (see :class:`Simulation`).
+PATHS: tuple[CommandPath, ...] = ("kernel", "memory", "sql")
 
 
 @dataclass
@@ -128,10 +131,12 @@ class Simulation:
         url: Database URL the events are written to (default: in-memory SQLite).
         definitions: Already loaded definitions (saves reloading per replication).
         calendar: Already built calendar.
-        memory: Run the engine over an in-memory store (:class:`onestop.store.memory.MemoryStore`)
-            with its trusted path, written to ``url`` in bulk (the default, the fast path);
-            ``False``: over ``url`` itself, one SQL transaction and one validated call per
-            command. Both produce the same events for the same seed.
+        path: How commands run: ``kernel`` (the default, the fast path: the engine's law
+            applied to rows in memory by :class:`onestop.sim.kernel.Kernel`, events sealed and
+            written to ``url`` in bulk); ``memory`` (the whole engine over an in-memory store,
+            :class:`onestop.store.memory.MemoryStore`, written in bulk); ``sql`` (the whole
+            engine over ``url``, one transaction and one validated call per command). All
+            three write the same events for the same seed.
     """
 
     def __init__(
@@ -142,7 +147,7 @@ class Simulation:
         url: str = "sqlite://",
         definitions: Definitions | None = None,
         calendar: Calendar | None = None,
-        memory: bool = True,
+        path: CommandPath = "kernel",
     ) -> None:
         self.scenario = scenario
         self.workflows = workflows
@@ -165,13 +170,15 @@ class Simulation:
         self.db = Store(url, outbox=False)
         self.db.migrate()
         self.db.sync_definitions(self.catalog)
-        self.memory = MemoryStore(self.db) if memory else None
+        if path not in PATHS:
+            raise ValueError(f"path: {path!r} is not one of {', '.join(PATHS)}")
+        self.path = path
+        self.memory = MemoryStore(self.db) if path == "memory" else None
         # Simulated dossiers are not records: without an audit key the chain is unkeyed.
         engine = Engine(self.memory or self.db, self.catalog, calendar, self.clock, dev=True)
         self.engine = engine
-        # Commands built here are trusted (see Engine.execute_trusted) on the fast path.
-        self._receive: Callable[..., Dossier] = engine.receive_trusted if memory else engine.receive
-        self._execute: Callable[..., Dossier] = engine.execute_trusted if memory else engine.execute
+        self.kernel = Kernel(engine) if path == "kernel" else None
+        self._use(engine)
         self._live: set[int] = set()  # dossiers whose process runs
         self.env = simpy.Environment()
         self.staff: dict[str, simpy.PriorityResource] = {}
@@ -202,6 +209,21 @@ class Simulation:
         # procedures offered online can be submitted online, so they get a higher probability.
         eligible = self._online_weight / self._all_weight if self._all_weight else 1.0
         self.online_probability = min(1.0, scenario.channels.online / eligible) if eligible else 0.0
+
+    def _use(self, engine: Engine) -> None:
+        """Send the model's commands through the kernel, or through ``engine``: its trusted
+        path over memory (commands built here need no validation), its public one over SQL."""
+        kernel = self.kernel
+        self._receive: Callable[..., Any]
+        self._execute: Callable[..., Any]
+        self._get: Callable[[int], Any]
+        if kernel is not None:
+            self._receive, self._execute, self._get = kernel.receive, kernel.execute, kernel.get
+        elif self.memory is not None:
+            self._receive, self._execute = engine.receive_trusted, engine.execute_trusted
+            self._get = engine.get
+        else:
+            self._receive, self._execute, self._get = engine.receive, engine.execute, engine.get
 
     # -- time ---------------------------------------------------------------------------------
 
@@ -470,11 +492,13 @@ class Simulation:
         finally:
             self.open -= 1
             self._live.discard(d.id)
-            if self.memory is not None:
+            if self.kernel is not None:
+                self.kernel.retire(d.id)
+            elif self.memory is not None:
                 self.memory.retire(d.id)
 
     def _process(self, proc: Procedure, d: Any, online: bool, ret: str) -> Process:
-        sc, rng, engine, run = self.scenario, self.rng, self.engine, self._execute
+        sc, rng, run = self.scenario, self.rng, self._execute
         beh, mech = sc.behaviour, sc.mechanisms
         steps = proc.route.steps
         if beh.apology:
@@ -522,7 +546,7 @@ class Simulation:
                 yield self.env.timeout(self.working_delay(delay))
                 self.do(run, "supplement", d.id)
             if k + 1 < len(steps):
-                d = self.do(run, "complete_step", d.id) or engine.get(d.id)
+                d = self.do(run, "complete_step", d.id) or self._get(d.id)
                 if mech.handover is not None and d.current_agency != agency:
                     # The file goes to the next agency: a paper file bound for another unit, or
                     # for another building of the same unit, is carried there; otherwise it is
@@ -613,7 +637,7 @@ class Simulation:
         the remaining steps' mean work from now, in whole working days, at least one."""
         engine, cal = self.engine, self.calendar
         while dossier_id in self._live:  # a retired dossier may have left the store
-            d = engine.get(dossier_id)
+            d = self._get(dossier_id)
             if not d.status.is_open or d.due_at is None or d.apologies:
                 return
             rules = engine.rules.named(d.rule_set)
@@ -652,7 +676,7 @@ class Simulation:
             self.env.process(self.arrivals(rate, pick))
         feedback = start_feedback(self, self.workflows)  # onestop.sim.feedback_arrivals
         days = self.scenario.days
-        with self.engine.batch():
+        with self.kernel.batch() if self.kernel is not None else self.engine.batch():
             for day in range(1, days + 1):
                 self.env.run(until=day * 24.0)
                 if progress is not None:

@@ -107,7 +107,9 @@ class ReorganisingSimulation(Simulation):
         seed: Random seed.
         url: Database URL (default: in-memory SQLite).
         counterfactual: Run without the reorganisation (the old unit set carries on).
-        memory: The fast path (default) or SQL per command, as :class:`Simulation`.
+        memory: The engine over an in-memory store (default) or over SQL per command, as
+            :class:`Simulation`'s ``memory`` and ``sql`` paths (the transfers at the switch
+            are the engine's: the kernel path does not serve this scenario).
 
     Raises:
         DefinitionError: No ``reorganisation`` section, or an unknown mapping or unit set.
@@ -128,7 +130,7 @@ class ReorganisingSimulation(Simulation):
             raise DefinitionError([Problem(scenario.name, "reorganisation", "missing")])
         defs = Definitions.load(workflows, scenario.unit_set)
         # On the fast path: the memory store answers the transfer's query for open dossiers.
-        super().__init__(scenario, workflows, seed, url, defs, memory=memory)
+        super().__init__(scenario, workflows, seed, url, defs, path="memory" if memory else "sql")
         self.reorg: Reorganisation = reorg
         self.counterfactual = counterfactual
         mapping = defs.mappings.get(reorg.mapping)
@@ -145,9 +147,7 @@ class ReorganisingSimulation(Simulation):
             timeline = Timeline((old, new), {(old.units.name, new.units.name): mapping})
             self.engine = Engine(store, old, self.calendar, self.clock, timeline=timeline, dev=True)
             # The model's commands go through the engine that serves both unit sets.
-            trusted = self.memory is not None
-            self._receive = self.engine.receive_trusted if trusted else self.engine.receive
-            self._execute = self.engine.execute_trusted if trusted else self.engine.execute
+            self._use(self.engine)
             self.catalog = cast(Catalog, self.view)
         self._generation = 0
         #: What the switch did: the dossiers it transferred, and those it could not map.

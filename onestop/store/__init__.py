@@ -12,12 +12,23 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, create_engine, delete, event, insert, text
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
@@ -215,6 +226,34 @@ class Store:
         """One transaction: committed on success, rolled back on any exception."""
         with self.engine.begin() as conn:
             yield conn
+
+    def next_dossier_id(self) -> int:
+        """The id after the largest dossier id stored (where ids given outside the database,
+        by a bulk writer, start)."""
+        with self.begin() as conn:
+            return int(conn.execute(select(func.max(schema.dossiers.c.id))).scalar() or 0) + 1
+
+    def bulk_write(
+        self,
+        rows: Sequence[Mapping[str, Any]],
+        steps: Sequence[Mapping[str, Any]],
+        events: Sequence[Mapping[str, Any]],
+    ) -> None:
+        """Insert whole dossier rows (ids included), their step rows and their event rows in
+        one transaction of multi-row statements (the simulator's bulk writes); on PostgreSQL
+        the dossier identity then continues after the ids given."""
+        with self.begin() as conn:
+            uow = UnitOfWork(conn)
+            uow.insert_dossiers(rows)
+            uow.insert_steps(steps)
+            uow.insert_events(events)
+            if self.dialect == "postgresql":
+                conn.execute(
+                    text(
+                        "SELECT setval(pg_get_serial_sequence('dossiers', 'id'), "
+                        "(SELECT max(id) FROM dossiers))"
+                    )
+                )
 
     # -- units of work -----------------------------------------------------------------------
 

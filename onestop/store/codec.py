@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
+from onestop.clock import VN_TZ
 from onestop.store.schema import AwareDateTime, dossiers, feedback_cases
 
 #: Columns of the cases (dossiers, feedback items) holding datetimes (events carry them as ISO
@@ -35,4 +36,16 @@ def from_json(values: Mapping[str, Any]) -> dict[str, Any]:
             out[key] = datetime.fromisoformat(value)
         elif key in DATE_COLUMNS:
             out[key] = date.fromisoformat(value)
+    return out
+
+
+def local_datetimes(values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` with their datetime columns in Vietnam's zone, as a database read returns
+    them (a command's event records the row as read, so rows kept in memory must hold the
+    same offsets as rows read back)."""
+    out = dict(values)
+    for key in DATETIME_COLUMNS.intersection(values):
+        value = values[key]
+        if value is not None and value.tzinfo is not VN_TZ:
+            out[key] = value.astimezone(VN_TZ)
     return out

@@ -21,31 +21,18 @@ from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import Connection
 
-from onestop.clock import VN_TZ
 from onestop.errors import StaleVersion, UnknownDossier, ValidationError
 from onestop.status import Status
 from onestop.store import Store
-from onestop.store.codec import DATETIME_COLUMNS
-from onestop.store.schema import dossier_steps, dossiers
-from onestop.store.unit_of_work import EMPTY_ROW, UnitOfWork
+from onestop.store.codec import local_datetimes
+from onestop.store.schema import dossier_steps
+from onestop.store.unit_of_work import EMPTY_ROW, UnitOfWork, event_values
 
 #: A flush writes the retired dossiers once their events reach this many.
 FLUSH_EVENTS = 50_000
 _EMPTY_STEP: dict[str, Any] = {c.name: None for c in dossier_steps.columns}
-# Values whose datetimes are kept in Vietnam's zone, as a database read returns them (the next
-# command's event records them as read, so both paths must hold the same offset).
-_LOCAL = frozenset(DATETIME_COLUMNS)
-
-
-def _local(values: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(values)
-    for key in _LOCAL.intersection(values):
-        value = values[key]
-        if value is not None and value.tzinfo is not VN_TZ:
-            out[key] = value.astimezone(VN_TZ)
-    return out
 
 
 class MemoryUnitOfWork(UnitOfWork):
@@ -131,7 +118,7 @@ class MemoryUnitOfWork(UnitOfWork):
     def insert_dossier(self, values: Mapping[str, Any]) -> int:
         """Take the next id for a new dossier at version 1 (written when the work ends)."""
         dossier_id = self.store.take_id()
-        self._ops.append(("dossier", dossier_id, _local(values)))
+        self._ops.append(("dossier", dossier_id, local_datetimes(values)))
         return dossier_id
 
     def update_dossier(self, dossier_id: int, version: int, values: Mapping[str, Any]) -> None:
@@ -143,7 +130,7 @@ class MemoryUnitOfWork(UnitOfWork):
         current = self.store.rows[dossier_id]["version"]
         if current != version:
             raise StaleVersion(dossier_id, version, current)
-        self._ops.append(("update", dossier_id, _local(values)))
+        self._ops.append(("update", dossier_id, local_datetimes(values)))
 
     def set_event_hash(self, dossier_id: int, value: str) -> None:
         """Move a new dossier's chain head."""
@@ -151,21 +138,15 @@ class MemoryUnitOfWork(UnitOfWork):
 
     def insert_step(self, dossier_id: int, values: Mapping[str, Any]) -> None:
         """Add one dossier step row."""
-        self._ops.append(("step", dossier_id, _local(values)))
+        self._ops.append(("step", dossier_id, local_datetimes(values)))
 
     def update_step(self, dossier_id: int, seq: int, values: Mapping[str, Any]) -> None:
         """Update one dossier step row."""
-        self._ops.append(("step_update", dossier_id, (seq, _local(values))))
+        self._ops.append(("step_update", dossier_id, (seq, local_datetimes(values))))
 
     def append_event(self, event: Mapping[str, Any], after: Mapping[str, Any]) -> None:
         """Append one event row, with the dossier's deadline after it (as the SQL store)."""
-        row = {
-            **event,
-            "due_at": after["due_at"],
-            "paused_at": after["paused_at"],
-            "apologies": after["apologies"],
-        }
-        self._ops.append(("event", event["dossier_id"], row))
+        self._ops.append(("event", event["dossier_id"], event_values(event, after)))
 
     def remember(self, row: Mapping[str, Any]) -> None:
         """Nothing to do: the store's rows are the dossiers' current state."""
@@ -239,8 +220,7 @@ class MemoryStore(Store):
         self.written = [0, 0]
         #: The most dossiers held in memory at once (flat in the number of closed ones).
         self.peak = 0
-        with target.begin() as conn:
-            self._next_id = int(conn.execute(select(func.max(dossiers.c.id))).scalar() or 0) + 1
+        self._next_id = target.next_dossier_id()
 
     def take_id(self) -> int:
         """The next dossier id."""
@@ -327,19 +307,7 @@ class MemoryStore(Store):
         for row in rows:
             if row["reference"] is not None:
                 self.references.discard(row["reference"])
-        with self.target.begin() as conn:
-            uow = UnitOfWork(conn)
-            uow.insert_dossiers(rows)
-            uow.insert_steps(steps)
-            uow.insert_events(events)
-            if self.dialect == "postgresql":
-                # Ids were given here: the identity must continue after them.
-                conn.execute(
-                    text(
-                        "SELECT setval(pg_get_serial_sequence('dossiers', 'id'), "
-                        "(SELECT max(id) FROM dossiers))"
-                    )
-                )
+        self.target.bulk_write(rows, steps, events)
         self.written[0] += len(rows)
         self.written[1] += len(events)
         self._retired = []

@@ -68,7 +68,7 @@ _INSERT_EVENT_AND_MESSAGE = (
 )
 
 
-def _event_values(event: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
+def event_values(event: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
     """An event row with the dossier's deadline after it (the columns outside the hash)."""
     return {
         **event,
@@ -339,13 +339,13 @@ class UnitOfWork:
         """Append one event row, with the dossier's deadline after it (for reports as of any
         instant: with the event's status and agency, the dossier's state then). Inside a batch
         it waits for the batch's multi-row insert."""
-        row = _event_values(event, after)
+        row = event_values(event, after)
         if self.batch is not None:
             self.events.append(row)
         else:
             self._run(self._statement("insert_event", _INSERT_EVENT, EVENT_COLUMNS), row)
 
-    def insert_events(self, rows: list[dict[str, Any]]) -> None:
+    def insert_events(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Insert event rows in one multi-row statement."""
         if rows:
             self._run_many(self._statement("insert_event", _INSERT_EVENT, EVENT_COLUMNS), rows)
@@ -370,7 +370,7 @@ class UnitOfWork:
             self.append_message(event, state)
             return
         message = _message_values(event, state)
-        values = {**_event_values(event, after), **{f"m_{k}": v for k, v in message.items()}}
+        values = {**event_values(event, after), **{f"m_{k}": v for k, v in message.items()}}
         self._run(self._statement("insert_event_message", _INSERT_EVENT_AND_MESSAGE), values)
 
     def insert_messages(self, rows: list[dict[str, Any]]) -> None:
