@@ -381,9 +381,9 @@ def dispatch(quick: bool, repeats: int) -> list[Figure]:
 
 def simulation(quick: bool, repeats: int) -> Figure:
     """4: dossiers/s simulating cantho-2024.yaml over a year (scaled), the fast path (the
-    kernel) beside the engine over an in-memory store; and two replications in two processes (the runner's
-    parallel path), from which a 1,000,000-dossier city-year is extrapolated. Floor: a heapq
-    M/M/c loop with the same number of arrivals."""
+    kernel) beside the engine over an in-memory store; and two replications in two processes
+    (the runner's parallel path), from which a 1,000,000-dossier city-year is extrapolated.
+    Floor: a heapq M/M/c loop with the same number of arrivals."""
     from onestop.sim.model import CommandPath, Simulation
     from onestop.sim.runner import load_scenario, run_replications
 
@@ -439,7 +439,8 @@ def simulation(quick: bool, repeats: int) -> Figure:
         f"engine over memory {memory:,.0f}/s ({value / memory:.1f}×)",
         city_year <= 60,
         {"dossiers": counts[-1] if counts else 0, "days": days, "scale": scale,
-         "memory_path": memory, "times_memory_path": value / memory, "two_processes_per_second": parallel,
+         "memory_path": memory, "times_memory_path": value / memory,
+         "two_processes_per_second": parallel,
          "two_processes_wall_seconds": wall, "city_year_seconds_two_processes": round(city_year),
          "most_dossiers_in_memory": max(held, default=0),
          "samples": samples},
