@@ -67,7 +67,9 @@ def _workflows(root: Path) -> Path:
     return target
 
 
-def onestop_cases_per_second(activities: int, cases: int, path: CommandPath) -> float:
+def onestop_cases_per_second(
+    activities: int, cases: int, path: CommandPath, events: bool = True
+) -> float:
     """Cases/s of ``onestop simulate`` on the M/M/3 case (``activities`` 1 or 3 in tandem).
 
     Args:
@@ -75,6 +77,7 @@ def onestop_cases_per_second(activities: int, cases: int, path: CommandPath) -> 
         cases: About how many cases arrive.
         path: ``kernel`` (the fast path), ``memory`` (the engine over memory) or ``sql``
             (the engine over SQL per command); see :class:`onestop.sim.model.Simulation`.
+        events: Write the events (``False``: rows and steps only, a figures-only run).
     """
     root = Path(tempfile.mkdtemp(prefix="onestop-bench-"))
     procedure, unit = ("COPY", "W1") if activities == 1 else ("TANDEM", "D1")
@@ -99,7 +102,7 @@ def onestop_cases_per_second(activities: int, cases: int, path: CommandPath) -> 
     file = root / "scenario.yaml"
     file.write_text(yaml.safe_dump(scenario))
     loaded, workflows = load_scenario(file)
-    sim = Simulation(loaded, workflows, 11, path=path)
+    sim = Simulation(loaded, workflows, 11, path=path, events=events)
     result = sim.run()
     shutil.rmtree(root, ignore_errors=True)
     return result.dossiers / result.wall_seconds

@@ -127,3 +127,18 @@ def test_an_unknown_path_is_refused(tmp_path: Path) -> None:
     scenario, workflows = load_scenario(scenario_file(tmp_path))
     with pytest.raises(ValueError, match="'fast' is not one of kernel, memory, sql"):
         Simulation(scenario, workflows, 5, path="fast")  # type: ignore[arg-type]
+
+
+def test_a_run_without_events_writes_the_same_rows_steps_and_figures(tmp_path: Path) -> None:
+    scenario, workflows = load_scenario(scenario_file(tmp_path))
+    with_url, without_url = (f"sqlite:///{tmp_path / n}" for n in ("with.db", "without.db"))
+    logged = Simulation(scenario, workflows, 5, with_url).run()
+    figures = Simulation(scenario, workflows, 5, without_url, events=False).run()
+    logged_events, logged_rows, logged_steps = dump(with_url)
+    no_events, rows, steps = dump(without_url)
+    assert no_events == []
+    assert len(rows) > 200 and all(r["event_hash"] is None for r in rows)
+    assert rows == [{**r, "event_hash": None} for r in logged_rows]
+    assert steps == logged_steps
+    assert figures.report == logged.report
+    assert figures.by_field == logged.by_field and figures.agencies == logged.agencies

@@ -73,7 +73,7 @@ def apply(scenario: Scenario, params: dict[str, float], digitised: float) -> Sce
 def _run(task: tuple[str, str, int]) -> dict[str, Any]:
     scenario_json, workflows, seed = task
     scenario = Scenario.model_validate_json(scenario_json)
-    result = Simulation(scenario, Path(workflows), seed).run()
+    result = Simulation(scenario, Path(workflows), seed, events=False).run()  # figures only
     return {
         "levels": {r["level"]: [r["resolved"], r["late"]] for r in result.report["rows"]},
         "fields": {r["field"]: [r["resolved"], r["late"]] for r in result.by_field},

@@ -85,12 +85,18 @@ class Kernel:
             simulated dossiers are never sent to the portal) receives the writes. Its audit key
             chains the events (none in development mode).
         flush_events: Closed dossiers are written once they hold this many events.
+        events: Seal and write the events (the default). ``False`` writes the dossiers' rows
+            and steps only, for runs whose log nobody keeps (a replication read for its
+            figures, a staffing search): the same rows and steps, no events, and each row's
+            chain head empty.
 
     Raises:
         ValueError: If the engine's store keeps an outbox.
     """
 
-    def __init__(self, engine: Engine, flush_events: int = FLUSH_EVENTS) -> None:
+    def __init__(
+        self, engine: Engine, flush_events: int = FLUSH_EVENTS, *, events: bool = True
+    ) -> None:
         if engine.store.outbox:
             raise ValueError(
                 "the kernel keeps no outbox: open the engine's store with outbox=False"
@@ -99,9 +105,11 @@ class Kernel:
         self.store = engine.store
         self.rules = engine.rules
         self.flush_events = flush_events
+        self.events = events
         self.rows: dict[int, dict[str, Any]] = {}
         self.steps: dict[int, dict[int, dict[str, Any]]] = {}
-        self.journals: dict[int, list[Entry]] = {}
+        # Without events a journal holds one None per command (counted for flushing).
+        self.journals: dict[int, list[Entry | None]] = {}
         self._next_id = engine.store.next_dossier_id()
         self._retired: list[int] = []
         self._retired_events = 0
@@ -154,6 +162,8 @@ class Kernel:
                 "receive", Status.NEW.value, changes, dict(plan.record), now, row["intake_unit"],
                 plan.new_steps, plan.step_updates, self._state(row),
             )
+            if self.events
+            else None
         ]  # fmt: skip
         self.peak = max(self.peak, len(self.rows))
         return Row(row)
@@ -185,6 +195,8 @@ class Kernel:
                 spec.trigger or command, before, plan.set, {**recorded, **plan.record}, now,
                 None, plan.new_steps, plan.step_updates, self._state(row),
             )
+            if self.events
+            else None
         )  # fmt: skip
         return Row(row)
 
@@ -276,7 +288,8 @@ class Kernel:
 
     def flush(self, *, everything: bool = False) -> None:
         """Seal the events of the retired dossiers (``everything``: of all dossiers held), write
-        them with their rows and steps in one transaction, and drop them from memory."""
+        them with their rows and steps in one transaction, and drop them from memory.
+        Dossiers count as written only once the write commits."""
         ids = list(self.rows) if everything else self._retired
         if not ids:
             return
@@ -287,9 +300,10 @@ class Kernel:
         for dossier_id in ids:
             row = self.rows.pop(dossier_id)
             head = None
-            for trigger, before, changes, args, at, unit, new, updated, after in self.journals.pop(
-                dossier_id
-            ):
+            for entry in self.journals.pop(dossier_id):
+                if entry is None:  # not recording events
+                    continue
+                trigger, before, changes, args, at, unit, new, updated, after = entry
                 event = event_row(
                     after, head, trigger, before, changes, args, actor=None, at=at, unit=unit,
                     key=key, new_steps=new, step_updates=updated,

@@ -137,6 +137,8 @@ class Simulation:
             :class:`onestop.store.memory.MemoryStore`, written in bulk); ``sql`` (the whole
             engine over ``url``, one transaction and one validated call per command). All
             three write the same events for the same seed.
+        events: Write the events (the default). ``False`` (kernel path only) writes the rows
+            and steps alone, for a run read only for its figures (which are the same).
     """
 
     def __init__(
@@ -148,6 +150,7 @@ class Simulation:
         definitions: Definitions | None = None,
         calendar: Calendar | None = None,
         path: CommandPath = "kernel",
+        events: bool = True,
     ) -> None:
         self.scenario = scenario
         self.workflows = workflows
@@ -177,7 +180,7 @@ class Simulation:
         # Simulated dossiers are not records: without an audit key the chain is unkeyed.
         engine = Engine(self.memory or self.db, self.catalog, calendar, self.clock, dev=True)
         self.engine = engine
-        self.kernel = Kernel(engine) if path == "kernel" else None
+        self.kernel = Kernel(engine, events=events) if path == "kernel" else None
         self._use(engine)
         self._live: set[int] = set()  # dossiers whose process runs
         self.env = simpy.Environment()

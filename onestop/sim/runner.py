@@ -73,11 +73,13 @@ def _init_worker(channel: Any, log_level: str) -> None:
 
 @dataclass(frozen=True)
 class Replication:
-    """One replication to run: its index (from 0), seed and database URL."""
+    """One replication to run: its index (from 0), seed, database URL, and whether its events
+    are written (only where someone keeps them: the ``--db`` replication)."""
 
     index: int
     seed: int
     url: str = "sqlite://"
+    events: bool = True
 
 
 def _replicate(
@@ -98,7 +100,9 @@ def _replicate(
 
         sim: Simulation = ReorganisingSimulation(scenario, root, rep.seed, rep.url)
     else:
-        sim = Simulation(scenario, root, rep.seed, rep.url, definitions=definitions)
+        sim = Simulation(
+            scenario, root, rep.seed, rep.url, definitions=definitions, events=rep.events
+        )
     result = sim.run(None if report is None else (lambda share: report(rep.index, share)))
     return rep.index, result
 
@@ -201,7 +205,10 @@ def run_workload(
         )
     base = workload.scenario.seed if seed is None else seed
     reps = [
-        Replication(r, base + r, f"sqlite:///{db}" if (db and r == 0) else "sqlite://")
+        # Events are sealed and written only where they are kept: the figures are the rows'.
+        Replication(r, base + r, f"sqlite:///{db}", True)
+        if (db and r == 0)
+        else Replication(r, base + r, "sqlite://", False)
         for r in range(replications)
     ]
     results: dict[int, RunResult] = {}
