@@ -53,7 +53,7 @@ from onestop.errors import StaleVersion, UnknownUnit, ValidationError
 from onestop.inputs import dossier_id as valid_id
 from onestop.lifecycle import Lifecycle
 from onestop.recorder import Change, EventRecorder
-from onestop.rules import RuleBook
+from onestop.rules import RuleBook, RuleSet
 from onestop.store import EMPTY_ROW, Store, UnitOfWork, queries
 from onestop.store.officers import has_directory
 from onestop.timeline import Timeline
@@ -244,6 +244,22 @@ class Engine(DossierCommands):
             raise ValidationError("clock", "the clock returned a naive datetime")
         return now
 
+    def intake_law(
+        self, intake: Intake, trigger: str, now: datetime
+    ) -> tuple[Catalog, Procedure, RuleSet, dict[str, Any]]:
+        """The law a new dossier is received under at ``now``: the catalog receiving that day
+        (its units checked open), the procedure version and rule set in force, and the row's
+        intake columns (:func:`onestop.plans.intake_values`).
+
+        Raises:
+            UnknownProcedure, UnknownUnit, AbolishedUnit, NotAllowedHere, ValidationError.
+        """
+        day = local_date(now)
+        catalog = self.timeline.receiving(day, intake.competent_unit, intake.intake_unit)
+        proc = catalog.get(intake.procedure, at=day)
+        rules = self.rules.in_force(day)
+        return catalog, proc, rules, plans.intake_values(intake, trigger, proc, catalog, rules, now)
+
     def _create(self, trigger: str, meta: Meta, intake: Intake, args: dict[str, Any]) -> Dossier:
         gate = self.authority
         # A savepoint (inside a batch) only where the database can refuse: a claimed key, or a
@@ -253,11 +269,7 @@ class Engine(DossierCommands):
         with self.recorder.write(savepoint=savepoint, keyed=keyed) as uow:
             # Read once the write lock is held, so the log's times never go backwards.
             now = self.now()
-            day = local_date(now)
-            catalog = self.timeline.receiving(day, intake.competent_unit, intake.intake_unit)
-            proc = catalog.get(intake.procedure, at=day)
-            rules = self.rules.in_force(day)
-            values = plans.intake_values(intake, trigger, proc, catalog, rules, now)
+            catalog, proc, rules, values = self.intake_law(intake, trigger, now)
             actor = gate.actor(uow, meta.actor, now)
             gate.check(actor, trigger, values, units=catalog.units)
             row = {**EMPTY_ROW, **values}

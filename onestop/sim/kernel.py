@@ -15,21 +15,20 @@ and steps of a run over the engine (``tests/test_sim_kernel.py`` compares them).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from onestop import plans
 from onestop.arguments import Channel, Intake, ReturnMethod
 from onestop.catalog import Catalog, Procedure
-from onestop.clock import local_date
 from onestop.engine import Engine
 from onestop.errors import UnknownDossier
 from onestop.rules import RuleSet
 from onestop.status import Status
 from onestop.store import EMPTY_ROW
 from onestop.store.event_log import event_row
+from onestop.store.memory import BulkHolder
 from onestop.store.schema import dossier_steps
 from onestop.store.unit_of_work import event_values
 
@@ -76,7 +75,7 @@ class Row:
         return Status(self.values["status"])
 
 
-class Kernel:
+class Kernel(BulkHolder):
     """The law of ``engine`` (its catalogs, timeline, rule book, calendar and clock) applied
     without its store; rows, steps and journals in memory, written to ``engine.store`` in bulk.
 
@@ -104,16 +103,13 @@ class Kernel:
         self.engine = engine
         self.store = engine.store
         self.rules = engine.rules
-        self.flush_events = flush_events
+        self._hold(flush_events)
         self.events = events
         self.rows: dict[int, dict[str, Any]] = {}
         self.steps: dict[int, dict[int, dict[str, Any]]] = {}
         # Without events a journal holds one None per command (counted for flushing).
         self.journals: dict[int, list[Entry | None]] = {}
         self._next_id = engine.store.next_dossier_id()
-        self._retired: list[int] = []
-        self._retired_events = 0
-        self._batches = 0
         # Look-ups the law repeats for every command, made once.
         self._procs: dict[tuple[str, str, int], tuple[Catalog, Procedure, RuleSet]] = {}
         self._args: dict[tuple[str, tuple[tuple[str, Any], ...]], tuple[Any, dict[str, Any]]] = {}
@@ -140,15 +136,12 @@ class Kernel:
         """
         engine = self.engine
         now = engine.now()
-        day = local_date(now)
-        catalog = engine.timeline.receiving(day, competent_unit, intake_unit)
-        proc = catalog.get(procedure, at=day)
-        rules = engine.rules.in_force(day)
         intake = Intake.model_construct(
             procedure=procedure, competent_unit=competent_unit, intake_unit=intake_unit,
             channel=channel, return_method=return_method,
         )  # fmt: skip
-        row = {**EMPTY_ROW, **plans.intake_values(intake, "receive", proc, catalog, rules, now)}
+        catalog, proc, rules, values = engine.intake_law(intake, "receive", now)
+        row = {**EMPTY_ROW, **values}
         plan = plans.first(row, "receive", now, proc, rules, engine.calendar, catalog)
         dossier_id = self._next_id
         self._next_id += 1
@@ -258,33 +251,9 @@ class Kernel:
 
     # -- writing ----------------------------------------------------------------------------------
 
-    @property
-    def in_batch(self) -> bool:
-        """Whether a :meth:`batch` is open."""
-        return self._batches > 0
-
-    @contextmanager
-    def batch(self) -> Iterator[None]:
-        """At the end of the outermost block every dossier still held, open or not, is
-        written."""
-        self._batches += 1
-        try:
-            yield
-        finally:
-            self._batches -= 1
-        if not self._batches:
-            self.flush(everything=True)
-
-    def retire(self, dossier_id: int) -> None:
-        """Nothing more will happen to this dossier: write it with the next flush and drop it
-        from memory. Flushes when enough events wait; a dossier already written is left alone."""
+    def _held(self, dossier_id: int) -> int | None:
         journal = self.journals.get(dossier_id)
-        if journal is None:
-            return
-        self._retired.append(dossier_id)
-        self._retired_events += len(journal)
-        if self._retired_events >= self.flush_events:
-            self.flush()
+        return None if journal is None else len(journal)
 
     def flush(self, *, everything: bool = False) -> None:
         """Seal the events of the retired dossiers (``everything``: of all dossiers held), write
@@ -316,5 +285,4 @@ class Kernel:
         self.store.bulk_write(rows, steps, events)
         self.written[0] += len(rows)
         self.written[1] += len(events)
-        self._retired = []
-        self._retired_events = 0
+        self._written()

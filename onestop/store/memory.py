@@ -35,6 +35,69 @@ FLUSH_EVENTS = 50_000
 _EMPTY_STEP: dict[str, Any] = {c.name: None for c in dossier_steps.columns}
 
 
+class BulkHolder:
+    """What the simulator's in-memory holders (:class:`MemoryStore` and the simulator's
+    kernel) share: batches that write everything held when the outermost one ends, and
+    dossiers retired once closed, written in bulk when enough of their events wait.
+
+    Subclasses call :meth:`_hold` in their constructor and give :meth:`_held` and
+    :meth:`flush`.
+    """
+
+    flush_events: int
+    _retired: list[int]
+    _retired_events: int
+    _batches: int
+
+    def _hold(self, flush_events: int) -> None:
+        self.flush_events = flush_events
+        self._retired = []
+        self._retired_events = 0
+        self._batches = 0
+
+    def _held(self, dossier_id: int) -> int | None:
+        """The events (commands) held for a dossier; ``None`` if it is not held."""
+        raise NotImplementedError
+
+    def flush(self, *, everything: bool = False) -> None:
+        """Write the retired dossiers (``everything``: all dossiers held) and drop them."""
+        raise NotImplementedError
+
+    @property
+    def in_batch(self) -> bool:
+        """Whether a :meth:`batch` is open (a nested one is part of it)."""
+        return self._batches > 0
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Commands inside the block are kept in memory; at the end of the outermost block
+        every dossier still held, open or not, is written to the target."""
+        self._batches += 1
+        try:
+            yield
+        finally:
+            self._batches -= 1
+        if not self._batches:
+            self.flush(everything=True)
+
+    def retire(self, dossier_id: int) -> None:
+        """Nothing more will happen to this dossier: write it with the next flush and drop it
+        from memory (it is then unknown here). Flushes when enough events wait. A dossier
+        already written (the end of a run writes every dossier) is left alone."""
+        held = self._held(dossier_id)
+        if held is None:
+            return
+        self._retired.append(dossier_id)
+        self._retired_events += held
+        if self._retired_events >= self.flush_events:
+            self.flush()
+
+    def _written(self) -> None:
+        """Forget the retired dossiers: the flush wrote them."""
+        self._retired = []
+        self._retired_events = 0
+
+
 class MemoryUnitOfWork(UnitOfWork):
     """The row operations of :class:`~onestop.store.UnitOfWork`, on a :class:`MemoryStore`.
 
@@ -185,7 +248,7 @@ class MemoryUnitOfWork(UnitOfWork):
         self._ops.clear()
 
 
-class MemoryStore(Store):
+class MemoryStore(BulkHolder, Store):
     """Dossiers in memory behind the store interface, flushed in bulk to ``target``.
 
     A :class:`~onestop.store.Store` whose command units of work (``write``, ``read`` of a
@@ -208,14 +271,11 @@ class MemoryStore(Store):
         self.outbox = False
         self.url, self.engine, self.dialect = target.url, target.engine, target.dialect
         self._local = target._local
-        self.flush_events = flush_events
+        self._hold(flush_events)
         self.rows: dict[int, dict[str, Any]] = {}
         self.steps: dict[int, dict[int, dict[str, Any]]] = {}
         self.events: dict[int, list[dict[str, Any]]] = {}
         self.references: set[str] = set()
-        self._retired: list[int] = []
-        self._retired_events = 0
-        self._batches = 0
         #: Rows written to the target so far: dossiers, events.
         self.written = [0, 0]
         #: The most dossiers held in memory at once (flat in the number of closed ones).
@@ -260,36 +320,11 @@ class MemoryStore(Store):
         with ExitStack() as stack:
             yield MemoryUnitOfWork(self, lambda: stack.enter_context(self.target.read()))
 
-    @property
-    def in_batch(self) -> bool:
-        """Whether a :meth:`batch` is open (a nested one is part of it)."""
-        return self._batches > 0
-
-    @contextmanager
-    def batch(self) -> Iterator[None]:
-        """Commands inside the block are kept in memory; at the end of the outermost block
-        every dossier still held, open or not, is written to the target."""
-        self._batches += 1
-        try:
-            yield
-        finally:
-            self._batches -= 1
-        if not self._batches:
-            self.flush(everything=True)
-
     # -- leaving memory -------------------------------------------------------------------------
 
-    def retire(self, dossier_id: int) -> None:
-        """Nothing more will happen to this dossier: write it with the next flush and drop it
-        from memory (it is then unknown here). Flushes when enough events wait. A dossier
-        already written (the end of a run writes every dossier) is left alone."""
+    def _held(self, dossier_id: int) -> int | None:
         events = self.events.get(dossier_id)
-        if events is None:
-            return
-        self._retired.append(dossier_id)
-        self._retired_events += len(events)
-        if self._retired_events >= self.flush_events:
-            self.flush()
+        return None if events is None else len(events)
 
     def flush(self, *, everything: bool = False) -> None:
         """Write the retired dossiers (``everything``: all dossiers held) to the target in one
@@ -310,5 +345,4 @@ class MemoryStore(Store):
         self.target.bulk_write(rows, steps, events)
         self.written[0] += len(rows)
         self.written[1] += len(events)
-        self._retired = []
-        self._retired_events = 0
+        self._written()
