@@ -127,6 +127,8 @@ def test_an_unknown_path_is_refused(tmp_path: Path) -> None:
     scenario, workflows = load_scenario(scenario_file(tmp_path))
     with pytest.raises(ValueError, match="'fast' is not one of kernel, memory, sql"):
         Simulation(scenario, workflows, 5, path="fast")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="events=False needs path='kernel'"):
+        Simulation(scenario, workflows, 5, path="memory", events=False)
 
 
 def test_a_run_without_events_writes_the_same_rows_steps_and_figures(tmp_path: Path) -> None:

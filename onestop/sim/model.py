@@ -35,7 +35,7 @@ from onestop.sim.kernel import Kernel
 from onestop.sim.mechanisms import tet_rush_days
 from onestop.sim.scenario import Scenario
 from onestop.store import Store
-from onestop.store.memory import MemoryStore
+from onestop.store.memory import BulkHolder, MemoryStore
 
 Process = Generator[Any, Any, None]
 CommandPath = Literal["kernel", "memory", "sql"]
@@ -180,7 +180,10 @@ class Simulation:
         # Simulated dossiers are not records: without an audit key the chain is unkeyed.
         engine = Engine(self.memory or self.db, self.catalog, calendar, self.clock, dev=True)
         self.engine = engine
+        if not events and path != "kernel":
+            raise ValueError(f"events=False needs path='kernel' (not {path!r})")
         self.kernel = Kernel(engine, events=events) if path == "kernel" else None
+        self._holder: BulkHolder | None = self.kernel or self.memory
         self._use(engine)
         self._live: set[int] = set()  # dossiers whose process runs
         self.env = simpy.Environment()
@@ -495,10 +498,8 @@ class Simulation:
         finally:
             self.open -= 1
             self._live.discard(d.id)
-            if self.kernel is not None:
-                self.kernel.retire(d.id)
-            elif self.memory is not None:
-                self.memory.retire(d.id)
+            if self._holder is not None:  # it leaves memory with the next bulk write
+                self._holder.retire(d.id)
 
     def _process(self, proc: Procedure, d: Any, online: bool, ret: str) -> Process:
         sc, rng, run = self.scenario, self.rng, self._execute
