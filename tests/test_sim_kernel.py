@@ -3,7 +3,7 @@ exactly what the engine writes, and keeps memory flat."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,7 @@ from onestop.clock import VN_TZ, ManualClock
 from onestop.definitions import Definitions
 from onestop.engine import Engine
 from onestop.errors import InvalidTransition, UnknownDossier, ValidationError
+from onestop.rules import RuleBook, RuleSet
 from onestop.sim.kernel import Kernel
 from onestop.sim.model import Simulation
 from onestop.sim.runner import load_scenario
@@ -144,3 +145,32 @@ def test_a_run_without_events_writes_the_same_rows_steps_and_figures(tmp_path: P
     assert steps == logged_steps
     assert figures.report == logged.report
     assert figures.by_field == logged.by_field and figures.agencies == logged.agencies
+
+
+def test_each_dossier_keeps_the_rule_set_it_was_received_under(tmp_path: Path) -> None:
+    """Two dossiers of one procedure version under two rule sets: the second may have two
+    apology letters, the first only one, whichever was acted on first."""
+    defs = Definitions.load(FIXTURES)
+    db = Store(f"sqlite:///{tmp_path / 'rules.db'}", outbox=False)
+    db.migrate()
+    db.sync_definitions(defs.catalog)
+    clock = ManualClock(datetime(2025, 3, 3, 9, 0, tzinfo=VN_TZ))
+    book = RuleBook(
+        [
+            RuleSet(name="one-letter"),
+            RuleSet(name="two-letters", effective_from=date(2025, 3, 4), max_apologies=2),
+        ]
+    )
+    k = Kernel(Engine(db, defs.catalog, Calendar.vietnam(), clock, book, dev=True))
+    old = k.receive("LAND", "D1")
+    clock.set(datetime(2025, 3, 4, 9, 0, tzinfo=VN_TZ))
+    new = k.receive("LAND", "D1")
+    assert (old.rule_set, new.rule_set) == ("one-letter", "two-letters")
+    for d in (old, new):
+        k.execute("apologise", d.id, {"new_due": d.due_at + timedelta(days=5), "reason": "r"})
+    with pytest.raises(InvalidTransition):
+        k.execute("apologise", old.id, {"new_due": old.due_at + timedelta(days=9), "reason": "r"})
+    again = k.execute(
+        "apologise", new.id, {"new_due": new.due_at + timedelta(days=9), "reason": "r"}
+    )
+    assert again.apologies == 2

@@ -111,7 +111,7 @@ class Kernel(BulkHolder):
         self.journals: dict[int, list[Entry | None]] = {}
         self._next_id = engine.store.next_dossier_id()
         # Look-ups the law repeats for every command, made once.
-        self._procs: dict[tuple[str, str, int], tuple[Catalog, Procedure, RuleSet]] = {}
+        self._procs: dict[tuple[str, str, int, str], tuple[Catalog, Procedure, RuleSet]] = {}
         self._args: dict[tuple[str, tuple[tuple[str, Any], ...]], tuple[Any, dict[str, Any]]] = {}
         #: Rows written so far: dossiers, events.
         self.written = [0, 0]
@@ -205,7 +205,8 @@ class Kernel(BulkHolder):
         return Row(row)
 
     def _law(self, row: Mapping[str, Any]) -> tuple[Catalog, Procedure, RuleSet]:
-        key = (row["unit_set"], row["procedure_code"], row["procedure_version"])
+        # The rule set too: two dossiers of one procedure version may be under different ones.
+        key = (row["unit_set"], row["procedure_code"], row["procedure_version"], row["rule_set"])
         found = self._procs.get(key)
         if found is None:
             catalog = self.engine.catalog_of(key[0])
