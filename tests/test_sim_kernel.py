@@ -67,7 +67,7 @@ def test_the_kernel_applies_the_law_and_refuses_what_it_refuses(tmp_path: Path) 
     with pytest.raises(InvalidTransition):  # a rating before the result is returned
         k.execute("rate", d.id, {"score": 5})
     assert (dict(k.rows[d.id]), {s: dict(v) for s, v in k.steps[d.id].items()}) == before
-    assert [entry[0] for entry in k.journals[d.id]] == ["receive"]
+    assert [entry and entry[0] for entry in k.journals[d.id]] == ["receive"]
     with pytest.raises(ValidationError, match="'W1' is a commune unit"):  # LAND: district's
         k.receive("LAND", "W1")
     with pytest.raises(UnknownDossier):
