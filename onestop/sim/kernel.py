@@ -28,13 +28,9 @@ from onestop.rules import RuleSet
 from onestop.status import Status
 from onestop.store import EMPTY_ROW
 from onestop.store.event_log import event_row
-from onestop.store.memory import BulkHolder
-from onestop.store.schema import dossier_steps
-from onestop.store.unit_of_work import event_values
+from onestop.store.memory import FLUSH_EVENTS, BulkHolder
+from onestop.store.unit_of_work import EMPTY_STEP, event_values
 
-#: Closed dossiers are written once their journals hold this many commands.
-FLUSH_EVENTS = 50_000
-_EMPTY_STEP: dict[str, Any] = {c.name: None for c in dossier_steps.columns}
 _NO_ARGS: Mapping[str, Any] = {}
 
 # One journal entry: what a command decided and the dossier's state after it.
@@ -171,9 +167,7 @@ class Kernel(BulkHolder):
             UnknownDossier: If the kernel holds no such dossier (or it was written).
             InvalidTransition: If the law refuses the command (nothing changes).
         """
-        row = self.rows.get(dossier_id)
-        if row is None:
-            raise UnknownDossier(f"no dossier {dossier_id} in the kernel")
+        row = self._row(dossier_id)
         spec = plans.COMMANDS[command]
         args, recorded = self._arguments(command, spec, arguments or _NO_ARGS)
         catalog, proc, rules = self._law(row)
@@ -199,10 +193,13 @@ class Kernel(BulkHolder):
         Raises:
             UnknownDossier: If the kernel holds no such dossier (or it was written).
         """
+        return Row(self._row(dossier_id))
+
+    def _row(self, dossier_id: int) -> dict[str, Any]:
         row = self.rows.get(dossier_id)
         if row is None:
             raise UnknownDossier(f"no dossier {dossier_id} in the kernel")
-        return Row(row)
+        return row
 
     def _law(self, row: Mapping[str, Any]) -> tuple[Catalog, Procedure, RuleSet]:
         # The rule set too: two dossiers of one procedure version may be under different ones.
@@ -235,7 +232,7 @@ class Kernel(BulkHolder):
         for seq, values in plan.step_updates:
             steps[seq].update(values)
         for step in plan.new_steps:
-            steps[step["seq"]] = {**_EMPTY_STEP, **step, "dossier_id": dossier_id}
+            steps[step["seq"]] = {**EMPTY_STEP, **step, "dossier_id": dossier_id}
 
     @staticmethod
     def _state(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -27,12 +27,10 @@ from onestop.errors import StaleVersion, UnknownDossier, ValidationError
 from onestop.status import Status
 from onestop.store import Store
 from onestop.store.codec import local_datetimes
-from onestop.store.schema import dossier_steps
-from onestop.store.unit_of_work import EMPTY_ROW, UnitOfWork, event_values
+from onestop.store.unit_of_work import EMPTY_ROW, EMPTY_STEP, UnitOfWork, event_values
 
 #: A flush writes the retired dossiers once their events reach this many.
 FLUSH_EVENTS = 50_000
-_EMPTY_STEP: dict[str, Any] = {c.name: None for c in dossier_steps.columns}
 
 
 class BulkHolder:
@@ -232,7 +230,7 @@ class MemoryUnitOfWork(UnitOfWork):
                 store.events[dossier_id].append(values)
             elif kind == "step":
                 store.steps[dossier_id][values["seq"]] = {
-                    **_EMPTY_STEP,
+                    **EMPTY_STEP,
                     **values,
                     "dossier_id": dossier_id,
                 }

@@ -47,6 +47,8 @@ _UPDATE_STEP = update(dossier_steps).where(
 )
 #: Every dossier column, ``None``: the row of a dossier before its first command.
 EMPTY_ROW: dict[str, Any] = {c.name: None for c in dossiers.columns}
+#: Every dossier step column, empty (a step row built in memory starts from it).
+EMPTY_STEP: dict[str, Any] = {c.name: None for c in dossier_steps.columns}
 _DOSSIER_COLUMNS = tuple(c.name for c in dossiers.columns)
 #: The columns of a dossier row and of a dossier step row, in the order of bulk inserts.
 DOSSIER_COLUMNS = _DOSSIER_COLUMNS
