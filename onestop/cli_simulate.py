@@ -272,6 +272,8 @@ def simulate(
             f"{data['late']:,}",
         )
     out.print(table)
+    if summary["scale_note"]:
+        err.print(f"[yellow]note:[/yellow] {summary['scale_note']}", highlight=False)
     late = summary["late_share"]
     waits = summary["dossier_waits"]
     out.print(

@@ -56,6 +56,27 @@ def test_mmc_utilisation_is_rho(mmc: dict[str, Any]) -> None:
     assert half < 0.06  # informative
 
 
+def test_a_scaled_run_thins_arrivals_not_officers_and_says_so(tmp_path: Path) -> None:
+    """At volume scale 0.5 the M/M/3 desk keeps its 3 officers and gets half the arrivals:
+    ρ = 2.4 × 0.5 / 3 = 0.4, not 0.8 (so its queue is shorter than the full city's), and the
+    summary says so. One run's utilisation over T = 960 h has sd sqrt(2λ/T)/c =
+    sqrt(2.4/960)/3 ≈ 0.017 (compound Poisson work, exponential service), the mean of 6 runs
+    0.0068: the tolerance is three of those, 0.02, a twentieth of the 0.4 the scaling removes."""
+    summary = run_replications(SCENARIOS / "mmc.yaml", replications=6, jobs=2, days=40, scale=0.5)
+    utilisation = [run["agencies"]["W1-DESK"]["utilisation"] for run in summary["runs"]]
+    assert [run["agencies"]["W1-DESK"]["capacity"] for run in summary["runs"]] == [3.0] * 6
+    assert abs(sum(utilisation) / 6 - 0.4) <= 0.02, utilisation
+    assert summary["scale"] == 0.5
+    assert summary["scale_note"] == (
+        "volume scale 0.5: arrivals are thinned, officers are not, so queues are shorter than "
+        "at full volume; compare on-time rates and waits with published figures only at scale 1"
+    )
+
+
+def test_a_full_volume_run_has_no_scale_note(mmc: dict[str, Any]) -> None:
+    assert (mmc["scale"], mmc["scale_note"]) == (1.0, None)
+
+
 def test_littles_law_on_every_agency(mmc: dict[str, Any]) -> None:
     """L = λW on every run's sample path: the time integral of the queue length (from the queue
     trace) equals the sum of the waits (from the requests). The runs drain (every request is
@@ -143,11 +164,20 @@ def test_simulate_command_writes_outputs(tmp_path: Path) -> None:
         ],
     )
     assert result.exit_code == 0, result.output
+    assert "note: volume scale" not in result.output  # the scenario's own volume
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["replications"] == 2 and summary["seeds"] == [11, 12]
     assert (tmp_path / "out" / "agencies.csv").read_text().startswith("agency,capacity")
     report = CliRunner().invoke(app, ["report", "--db", str(db), "--period", "2025", "-f", "json"])
     assert json.loads(report.output)["rows"][0]["level"] == "commune"
+    scaled = CliRunner().invoke(
+        app, ["simulate", str(SCENARIOS / "mm1.yaml"), "--days", "2", "--scale", "0.25",
+              "--out", str(tmp_path / "scaled")],
+    )  # fmt: skip
+    assert scaled.exit_code == 0, scaled.output
+    assert "note: volume scale 0.25: arrivals are thinned, officers are not" in " ".join(
+        scaled.output.split()
+    )
     bad = CliRunner().invoke(app, ["simulate", str(tmp_path / "missing.yaml")])
     assert bad.exit_code == 2 and "file not found" in bad.output
 

@@ -373,6 +373,8 @@ def summarise(scenario: Scenario, results: list[RunResult]) -> dict[str, Any]:
     }
     return {
         "scenario": scenario.name,
+        "scale": scenario.volume.scale,
+        "scale_note": scenario.scale_note,
         "replications": len(results),
         "seeds": [r.seed for r in results],
         "warmup_days": scenario.warmup_days,

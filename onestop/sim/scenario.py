@@ -39,8 +39,8 @@ class Volume(_Model):
     Attributes:
         per_year: Dossiers a year by level (state the basis in ``basis``).
         basis: Where the volumes come from.
-        scale: Fraction of the volume simulated (rates are intensive: 0.1 gives the same on-time
-            rates ten times faster, with wider intervals).
+        scale: Fraction of the volume simulated: arrivals are thinned, officers are not (see
+            :attr:`Scenario.scale_note`), so below 1 queues are shorter than the city's.
         weekday_profile: Relative volume Monday..Sunday.
         month_profile: Relative volume by month number (Tết surge and dip).
         procedure_weights: Relative weight of a procedure code or field within its level.
@@ -206,6 +206,26 @@ class Scenario(_Model):
         if self.warmup_days >= self.days:
             raise ValueError(f"warmup_days ({self.warmup_days}) must be less than days")
         return self
+
+    @property
+    def scale_note(self) -> str | None:
+        """Why this run's rates are not the full-volume city's, or ``None`` at scale 1.
+
+        ``volume.scale`` thins arrivals, not officers: headcounts a scenario states stay as
+        given, and agencies sized by ``target_utilisation`` keep at least one officer. Below 1
+        officers carry a fraction of their full-volume load, queues are shorter and fewer
+        dossiers are late: no integer headcount would keep every agency's queue as it is at
+        full volume (an M/M/c wait depends on c, not only on the load per officer). A scaled
+        run is a quick look; figures compared with published ones need scale 1.
+        """
+        scale = self.volume.scale
+        if scale >= 1:
+            return None
+        return (
+            f"volume scale {scale:g}: arrivals are thinned, officers are not, so queues are "
+            "shorter than at full volume; compare on-time rates and waits with published "
+            "figures only at scale 1"
+        )
 
     @classmethod
     def load(cls, path: str | Path) -> tuple[Scenario, Path]:
