@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from onestop.sim.calibration import PUBLISHED, distance, fit, leave_one_year_out
+from datetime import date
+
+from onestop.sim.calibration import PUBLISHED, apply, distance, fit, leave_one_year_out
+from onestop.sim.scenario import Scenario
 
 GOOD = {"external_mean_days": 1.0, "paper_mode_days": 0.5}
 BAD = {"external_mean_days": 2.0, "paper_mode_days": 0.5}
@@ -59,3 +62,29 @@ def test_leave_one_year_out_ignores_the_held_year() -> None:
     }
     # GOOD's 2021 runs: 50 x (12, 73, 20) + 500 late of 10,000
     assert held_2021 == {"city": 10_000 - 1100, "district": 10_000 - 4150, "commune": 10_000 - 1500}
+
+
+def test_the_staffing_factor_multiplies_stated_headcounts_and_divides_the_sizing_target() -> None:
+    scenario = Scenario.model_validate(
+        {
+            "name": "s",
+            "start": date(2024, 1, 1),
+            "days": 1,
+            "volume": {"per_year": {"city": 1000}},
+            "staffing": {
+                "default": 1,
+                "by_role": {"desk": 2},
+                "by_level": {"city": {"tax": 5, "land": 4}},
+                "by_agency": {"92.DESK": 7},
+                "target_utilisation": 0.8,
+            },
+        }
+    )
+    staffed = apply(scenario, {"staffing_factor": 1.5}, 0.5).staffing
+    assert staffed.default == 2  # 1.5 rounded up
+    assert staffed.by_role == {"desk": 3}  # exactly 3
+    assert staffed.by_level == {"city": {"tax": 8, "land": 6}}
+    assert staffed.by_agency == {"92.DESK": 11}  # 10.5 rounded up
+    assert staffed.target_utilisation == 0.8 / 1.5
+    assert apply(scenario, {"staffing_factor": 1.0}, 0.5).staffing == scenario.staffing
+    assert apply(scenario, {}, 0.5).staffing == scenario.staffing

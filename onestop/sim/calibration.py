@@ -2,11 +2,14 @@
 held-out prediction of 1-23 July 2025.
 
 Only published 2021-2024 figures are fitted: the on-time rates by level (Can Tho's report) with
-each year's published digitisation share as that year's input. Two free parameters are fitted
+each year's published digitisation share as that year's input. Three free parameters are fitted
 on a grid, with common random numbers (the same seed for a year at every grid point): the mean
-wait of a consultation round or a site visit (working days, both mechanisms) and the most likely
-time to carry a paper file between buildings (working days). Everything else stays as the
-scenario states it.
+wait of a consultation round or a site visit (working days, both mechanisms), the most likely
+time to carry a paper file between buildings (working days), and the officers per agency
+relative to the scenario's stated headcounts (``staffing_factor``, officers per stated officer:
+headcounts are not published, and at full volume they decide the queues). Everything else stays
+as the scenario states it. Run at volume scale 1: a scaled run thins arrivals, not officers
+(:attr:`onestop.sim.scenario.Scenario.scale_note`), so its queues are not the city's.
 
 Run (documented in the README; minutes, not for CI)::
 
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
 import multiprocessing
 import sys
 from datetime import date
@@ -29,7 +33,7 @@ from onestop.defaults import scenario_path
 from onestop.log import configure
 from onestop.sim.model import Simulation
 from onestop.sim.runner import load_scenario
-from onestop.sim.scenario import Scenario
+from onestop.sim.scenario import Scenario, Staffing
 from onestop.sim.stats import wilson
 
 # Published on-time rates by level (Can Tho report, May 2025); the data fitted on.
@@ -45,13 +49,21 @@ DIGITISED = {2021: 0.0883, 2022: 0.0883, 2023: 0.4147, 2024: 0.7738, 2025: 0.864
 # Held out: the merged city, 1-23 July 2025 (published: 1.58 % late of 47,816 dossiers).
 JULY_2025_LATE_SHARE, JULY_2025_DOSSIERS = 0.0158, 47_816
 GRID = {
-    "external_mean_days": (0.125, 0.25, 0.5),
-    "paper_mode_days": (0.25, 0.5),
+    "external_mean_days": (0.125, 0.5),
+    "paper_mode_days": (0.25,),
+    "staffing_factor": (1.0, 1.25, 1.5),
 }
 
 
 def apply(scenario: Scenario, params: dict[str, float], digitised: float) -> Scenario:
-    """The scenario with fitted parameters and a year's digitisation share."""
+    """The scenario with fitted parameters and a year's digitisation share.
+
+    ``staffing_factor`` multiplies every stated headcount (rounded up) and divides a
+    ``target_utilisation`` (officers sized from the load); absent, the staffing is unchanged.
+    """
+    factor = params.get("staffing_factor", 1.0)
+    if factor != 1.0:
+        scenario = scenario.model_copy(update={"staffing": _staffed(scenario.staffing, factor)})
     mech = scenario.mechanisms
     update: dict[str, Any] = {}
     for name in ("consultation", "site_visit"):
@@ -68,6 +80,25 @@ def apply(scenario: Scenario, params: dict[str, float], digitised: float) -> Sce
             update={"paper_days": paper, "digitised_share": digitised}
         )
     return scenario.model_copy(update={"mechanisms": mech.model_copy(update=update)})
+
+
+def _staffed(staffing: Staffing, factor: float) -> Staffing:
+    def more(count: int) -> int:
+        return math.ceil(count * factor - 1e-9)  # 2 x 1.5 = 3, not 4 from rounding
+
+    target = staffing.target_utilisation
+    return staffing.model_copy(
+        update={
+            "default": more(staffing.default),
+            "by_role": {role: more(c) for role, c in staffing.by_role.items()},
+            "by_level": {
+                level: {role: more(c) for role, c in roles.items()}
+                for level, roles in staffing.by_level.items()
+            },
+            "by_agency": {agency: more(c) for agency, c in staffing.by_agency.items()},
+            "target_utilisation": None if target is None else min(1.0, target / factor),
+        }
+    )
 
 
 def _run(task: tuple[str, str, int]) -> dict[str, Any]:
@@ -233,9 +264,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--table", action="store_true", help="print the tables of a result")
     parser.add_argument("--predict", default=None)
     parser.add_argument("--days", type=int, default=366)
-    parser.add_argument("--scale", type=float, default=0.02)
+    parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--replications", type=int, default=1)
-    parser.add_argument("--predict-scale", type=float, default=0.25)
+    parser.add_argument("--predict-scale", type=float, default=1.0)
     parser.add_argument("--predict-replications", type=int, default=4)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", default="out/calibration.json")
@@ -246,6 +277,9 @@ def main(argv: list[str] | None = None) -> None:
     configure(None, "WARNING")
     # A path, or a bundled scenario's name: the command works from any directory.
     args.scenario = str(scenario_path(args.scenario))
+    note = load_scenario(args.scenario, args.days, args.scale)[0].scale_note
+    if note:
+        print(f"note: {note}", file=sys.stderr)
     if args.predict:
         args.predict = str(scenario_path(args.predict))
     records = grid_runs(
