@@ -4,9 +4,8 @@ leave-one-year-out check never looks at the year it predicts."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from datetime import date
+from typing import Any
 
 from onestop.sim.calibration import PUBLISHED, apply, distance, fit, leave_one_year_out
 from onestop.sim.scenario import Scenario
