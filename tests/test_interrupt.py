@@ -23,6 +23,13 @@ ROOT = Path(__file__).parent.parent
 SCENARIO = ROOT / "simulations" / "cantho-2024.yaml"
 
 
+def _ctrl_c_as_in_a_terminal() -> None:
+    """Give the child the default SIGINT a terminal gives: a shell starts a background job
+    (``pytest ... &``) with SIGINT ignored, the ignore is inherited across exec, and Python
+    then installs no KeyboardInterrupt handler, so the Ctrl-C under test would be lost."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _wait_for(condition: Any, what: str, limit: float = 120) -> None:
     """Poll ``condition`` (a bounded wait, not a timing assertion)."""
     deadline = time.monotonic() + limit
@@ -66,7 +73,7 @@ def test_ctrl_c_stops_the_workers_cleanly_and_marks_the_database_partial(tmp_pat
          "--jobs", "2", "--days", "366", "--scale", "0.05", "--db", str(db),
          "--out", str(tmp_path / "out")],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True,
+        start_new_session=True, preexec_fn=_ctrl_c_as_in_a_terminal,
     )  # fmt: skip
     try:
         _wait_for(lambda: db.exists() or proc.poll() is not None, "the first replication")
