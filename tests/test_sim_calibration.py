@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 from onestop.sim.calibration import PUBLISHED, apply, distance, fit, leave_one_year_out
-from onestop.sim.scenario import Scenario
+from onestop.sim.scenario import Scenario, Staffing
 
 GOOD = {"external_mean_days": 1.0, "paper_mode_days": 0.5}
 BAD = {"external_mean_days": 2.0, "paper_mode_days": 0.5}
@@ -64,26 +64,28 @@ def test_leave_one_year_out_ignores_the_held_year() -> None:
 
 
 def test_the_staffing_factor_multiplies_stated_headcounts_and_divides_the_sizing_target() -> None:
+    staffing = Staffing.model_validate({"factor": 1.5, "target_utilisation": 0.8})
+    assert [staffing.officers(n) for n in (1, 2, 7, 16)] == [2, 3, 11, 24]  # 1.5, 3, 10.5, 24
+    assert staffing.sizing_utilisation == 0.8 / 1.5
+    fitted = Staffing.model_validate({"factor": 1.25})
+    assert [fitted.officers(n) for n in (1, 3, 16, 85)] == [2, 4, 20, 107]  # 106.25 up
+    assert fitted.sizing_utilisation is None
+    assert (
+        Staffing.model_validate({"factor": 0.5, "target_utilisation": 0.8}).sizing_utilisation == 1
+    )
+
+
+def test_calibration_sets_the_factor_it_tries_instead_of_multiplying_the_files() -> None:
     scenario = Scenario.model_validate(
         {
             "name": "s",
             "start": date(2024, 1, 1),
             "days": 1,
             "volume": {"per_year": {"city": 1000}},
-            "staffing": {
-                "default": 1,
-                "by_role": {"desk": 2},
-                "by_level": {"city": {"tax": 5, "land": 4}},
-                "by_agency": {"92.DESK": 7},
-                "target_utilisation": 0.8,
-            },
+            "staffing": {"factor": 1.25, "default": 1, "by_level": {"city": {"tax": 5}}},
         }
     )
     staffed = apply(scenario, {"staffing_factor": 1.5}, 0.5).staffing
-    assert staffed.default == 2  # 1.5 rounded up
-    assert staffed.by_role == {"desk": 3}  # exactly 3
-    assert staffed.by_level == {"city": {"tax": 8, "land": 6}}
-    assert staffed.by_agency == {"92.DESK": 11}  # 10.5 rounded up
-    assert staffed.target_utilisation == 0.8 / 1.5
-    assert apply(scenario, {"staffing_factor": 1.0}, 0.5).staffing == scenario.staffing
+    assert staffed.factor == 1.5  # as tried, not 1.25 x 1.5
+    assert (staffed.default, staffed.by_level) == (1, {"city": {"tax": 5}})  # stated, unchanged
     assert apply(scenario, {}, 0.5).staffing == scenario.staffing

@@ -6,10 +6,11 @@ import math
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from onestop.cli import app
-from onestop.sim.staffing import erlang_c, erlang_c_headcount
+from onestop.sim.staffing import erlang_c, erlang_c_headcount, solve
 
 SCENARIOS = Path(__file__).parent / "fixtures" / "scenarios"
 
@@ -66,3 +67,22 @@ def test_staff_command_confirms_by_simulation() -> None:
     assert "NOT reached (1 agencies still wait too long after 1 round(s))" in short.output
     bad = CliRunner().invoke(app, ["staff", str(SCENARIOS / "mmc.yaml"), "--target", "late=0.1"])
     assert bad.exit_code == 2 and "is not like on_time=0.999" in bad.output
+
+
+def test_the_search_simulates_its_headcounts_as_they_are_whatever_the_scenario_factor(
+    tmp_path: Path,
+) -> None:
+    """A scenario whose staffing factor is 2 (its 3 officers run as 6): the search's own
+    counts are officers, not stated counts, so its round simulates Erlang C's 4, not 8."""
+    data = yaml.safe_load((SCENARIOS / "mmc.yaml").read_text())
+    data["workflows"] = str(SCENARIOS.parent / "workflows")
+    data["staffing"]["factor"] = 2.0
+    path = tmp_path / "mmc-factor.yaml"
+    path.write_text(yaml.safe_dump(data))
+    simulated: list[float] = []
+    result = solve(
+        path, target=0.5, max_wait_hours=1 / 60, days=5, replications=1, rounds=1,
+        on_round=lambda _n, summary: simulated.append(summary["agencies"]["W1-DESK"]["capacity"]),
+    )  # fmt: skip
+    assert result["headcounts"] == {"W1-DESK": 4}
+    assert simulated == [4.0]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,8 @@ from typer.testing import CliRunner
 
 from onestop import DefinitionError
 from onestop.cli import app
-from onestop.sim.runner import run_replications
+from onestop.sim.model import Simulation
+from onestop.sim.runner import load_scenario, run_replications
 from onestop.sim.scenario import Scenario
 
 SCENARIOS = Path(__file__).parent / "fixtures" / "scenarios"
@@ -71,6 +73,71 @@ def test_a_scaled_run_thins_arrivals_not_officers_and_says_so(tmp_path: Path) ->
         "volume scale 0.5: arrivals are thinned, officers are not, so queues are shorter than "
         "at full volume; compare on-time rates and waits with published figures only at scale 1"
     )
+
+
+def test_the_staffing_factor_sets_the_officers_an_agency_runs_with(tmp_path: Path) -> None:
+    """The M/M/3 desk states 3 officers; at factor 1.5 it runs with 5 (4.5 rounded up)."""
+    data = yaml.safe_load((SCENARIOS / "mmc.yaml").read_text())
+    data["workflows"] = str(SCENARIOS.parent / "workflows")
+    data["staffing"]["factor"] = 1.5
+    path = tmp_path / "mmc-factor.yaml"
+    path.write_text(yaml.safe_dump(data))
+    summary = run_replications(path, replications=1, days=2)
+    assert summary["runs"][0]["agencies"]["W1-DESK"]["capacity"] == 5.0
+
+
+def _versioned(tmp_path: Path, volume: dict[str, Any], start: str, days: int) -> Simulation:
+    """The M/M/c scenario's desk with VERS, whose version from 1 March 2025 adds a police step,
+    and LATER, in force from 1 March 2025 only."""
+    workflows = tmp_path / "workflows"
+    shutil.copytree(SCENARIOS.parent / "workflows", workflows)
+    step = {"code": "certify", "role": "desk", "budget": 2}
+    police = {"code": "check", "role": "police", "budget": 1}
+    base = {"name_vi": "Thủ tục thử", "field": "certification", "level": "commune",
+            "statutory_days": 2, "route": {"steps": [step]}}  # fmt: skip
+    procedures = [
+        {**base, "code": "VERS", "name_en": "A versioned procedure", "versions": [
+            {"valid_to": "2025-02-28", "source": "test"},
+            {"valid_from": "2025-03-01", "source": "test",
+             "route": {"steps": [{**step, "budget": 1}, police]}},
+        ]},
+        {**base, "code": "LATER", "name_en": "A new procedure",
+         "versions": [{"valid_from": "2025-03-01", "source": "test"}]},
+    ]  # fmt: skip
+    (workflows / "procedures" / "versioned.yaml").write_text(
+        yaml.safe_dump({"unit_set": "tiny", "procedures": procedures})
+    )
+    data = yaml.safe_load((SCENARIOS / "mmc.yaml").read_text())
+    data.update(workflows=str(workflows), start=start, days=days, volume=volume)
+    path = tmp_path / "versioned.yaml"
+    path.write_text(yaml.safe_dump(data))
+    scenario, loaded = load_scenario(path)
+    return Simulation(scenario, loaded, 1)
+
+
+def test_the_model_sizes_and_walks_the_version_in_force_not_the_latest(tmp_path: Path) -> None:
+    """In February the load and the route are those of the version then in force: one desk
+    step per dossier, no police (the latest version's second step)."""
+    arrivals = {"arrivals": [{"procedure": "VERS", "unit": "W1", "per_day": 24}]}
+    sim = _versioned(tmp_path, arrivals, "2025-02-01", 10)
+    assert sim.expected_load() == {"W1-DESK": 1.0}  # 1 arrival an hour x 1 hour
+    result = sim.run()
+    assert result.agencies["W1-DESK"]["visits"] == result.dossiers > 200  # one step each
+    assert "W1-POL" not in result.agencies
+
+
+def test_a_dossier_received_under_a_new_version_walks_its_route(tmp_path: Path) -> None:
+    """Across 1 March: dossiers picked from the February catalog (LATER, not yet in force, is
+    never offered) and received in March walk the new version's two steps, so every dossier
+    is resolved and the wards' police work."""
+    volume = {"per_year": {"commune": 8760}, "procedure_weights": {"VERS": 100}}
+    result = _versioned(tmp_path, volume, "2025-02-20", 20).run()
+    resolved = sum(row["resolved"] for row in result.report["rows"])
+    assert resolved == result.dossiers > 300
+    # VERS is 100 of the weight 102 (BIRTH and COPY 1 each); its March dossiers, about
+    # 11 days x 24 an hour x 0.98 = 259 (Poisson sd 16), each visit a ward's police once.
+    police = sum(a["visits"] for code, a in result.agencies.items() if code.endswith("-POL"))
+    assert 200 < police < 320
 
 
 def test_a_full_volume_run_has_no_scale_note(mmc: dict[str, Any]) -> None:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import math
 import multiprocessing
 import sys
 from datetime import date
@@ -33,7 +32,7 @@ from onestop.defaults import scenario_path
 from onestop.log import configure
 from onestop.sim.model import Simulation
 from onestop.sim.runner import load_scenario
-from onestop.sim.scenario import Scenario, Staffing
+from onestop.sim.scenario import Scenario
 from onestop.sim.stats import wilson
 
 # Published on-time rates by level (Can Tho report, May 2025); the data fitted on.
@@ -58,12 +57,13 @@ GRID = {
 def apply(scenario: Scenario, params: dict[str, float], digitised: float) -> Scenario:
     """The scenario with fitted parameters and a year's digitisation share.
 
-    ``staffing_factor`` multiplies every stated headcount (rounded up) and divides a
-    ``target_utilisation`` (officers sized from the load); absent, the staffing is unchanged.
+    ``staffing_factor`` becomes the staffing's ``factor`` (officers per stated officer,
+    :class:`onestop.sim.scenario.Staffing`), replacing the scenario's own; absent, the
+    staffing is unchanged.
     """
-    factor = params.get("staffing_factor", 1.0)
-    if factor != 1.0:
-        scenario = scenario.model_copy(update={"staffing": _staffed(scenario.staffing, factor)})
+    if "staffing_factor" in params:
+        staffing = scenario.staffing.model_copy(update={"factor": params["staffing_factor"]})
+        scenario = scenario.model_copy(update={"staffing": staffing})
     mech = scenario.mechanisms
     update: dict[str, Any] = {}
     for name in ("consultation", "site_visit"):
@@ -80,25 +80,6 @@ def apply(scenario: Scenario, params: dict[str, float], digitised: float) -> Sce
             update={"paper_days": paper, "digitised_share": digitised}
         )
     return scenario.model_copy(update={"mechanisms": mech.model_copy(update=update)})
-
-
-def _staffed(staffing: Staffing, factor: float) -> Staffing:
-    def more(count: int) -> int:
-        return math.ceil(count * factor - 1e-9)  # 2 x 1.5 = 3, not 4 from rounding
-
-    target = staffing.target_utilisation
-    return staffing.model_copy(
-        update={
-            "default": more(staffing.default),
-            "by_role": {role: more(c) for role, c in staffing.by_role.items()},
-            "by_level": {
-                level: {role: more(c) for role, c in roles.items()}
-                for level, roles in staffing.by_level.items()
-            },
-            "by_agency": {agency: more(c) for agency, c in staffing.by_agency.items()},
-            "target_utilisation": None if target is None else min(1.0, target / factor),
-        }
-    )
 
 
 def _run(task: tuple[str, str, int]) -> dict[str, Any]:

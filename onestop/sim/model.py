@@ -283,6 +283,9 @@ class Simulation:
     def _build_streams(self) -> list[tuple[float, Callable[[], tuple[Procedure, str]]]]:
         """(rate per working hour, picker) for each arrival stream."""
         sc, units, catalog = self.scenario, self.catalog.units, self.catalog
+        # The versions in force now (the start, or a reorganisation's switch): the latest may
+        # route the same procedure to another agency (driving licences: police from March 2025).
+        today = self.at(self.env.now).date()
         working_hours_year = 248 * self.hours_per_day
         if sc.calendar == "round_the_clock":
             working_hours_year = 365 * 24
@@ -290,14 +293,13 @@ class Simulation:
         day_hours = 24 if sc.calendar == "round_the_clock" else self.hours_per_day
         for arrival in sc.volume.arrivals:
             units.unit(arrival.unit)
-            fixed = partial(_constant, (catalog.get(arrival.procedure), arrival.unit))
+            proc = catalog.get(arrival.procedure, at=today)
+            fixed = partial(_constant, (proc, arrival.unit))
             streams.append((arrival.per_day / day_hours * sc.volume.scale, fixed))
-            self._loads.append(
-                (streams[-1][0], fixed, [(catalog.get(arrival.procedure), arrival.unit, 1.0)])
-            )
+            self._loads.append((streams[-1][0], fixed, [(proc, arrival.unit, 1.0)]))
         weights = sc.volume.procedure_weights
         for level, per_year in sc.volume.per_year.items():
-            procs = [p for p in catalog.procedures() if p.level == level]
+            procs = [p for p in catalog.in_force(today) if p.level == level]
             competent = [u.code for u in units.units_at(level)]
             if not procs or not competent:
                 continue
@@ -387,21 +389,23 @@ class Simulation:
         return visits
 
     def headcount(self, agency: str) -> int:
-        """Officers of ``agency``: by agency, by level and role, by role, else the default
-        (or, for exploration, sized from the expected load at ``target_utilisation``)."""
+        """Officers of ``agency``: its stated count (by agency, by level and role, by role, else
+        the default; or, for exploration, sized from the expected load at
+        ``target_utilisation``), times the staffing's ``factor`` (:class:`Staffing`)."""
         st = self.scenario.staffing
         if agency in st.by_agency:
-            return st.by_agency[agency]
+            return st.officers(st.by_agency[agency])
         spec = self.catalog.units.agency(agency)
         level = self.catalog.units.level_of(spec.unit).code
         by_level = st.by_level.get(level, {})
         if spec.role in by_level:
-            return by_level[spec.role]
+            return st.officers(by_level[spec.role])
         if spec.role in st.by_role:
-            return st.by_role[spec.role]
-        if st.target_utilisation is not None:
-            return max(1, math.ceil(self._load.get(agency, 0.0) / st.target_utilisation))
-        return st.default
+            return st.officers(st.by_role[spec.role])
+        sizing = st.sizing_utilisation
+        if sizing is not None:
+            return max(1, math.ceil(self._load.get(agency, 0.0) / sizing))
+        return st.officers(st.default)
 
     def _officers(self, agency: str) -> simpy.PriorityResource:
         res = self.staff.get(agency)
@@ -490,6 +494,8 @@ class Simulation:
         )
         if d is None:
             return
+        if d.procedure_version != proc.version:  # a version came into force since the pick
+            proc = self.catalog.get(proc.code, version=d.procedure_version)
         self.dossiers += 1
         self.open += 1
         self._live.add(d.id)

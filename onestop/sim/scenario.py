@@ -7,6 +7,7 @@ applicant and officer behaviour. Every number a calibration rests on is stated i
 
 from __future__ import annotations
 
+import math
 from datetime import date, datetime
 from pathlib import Path
 from typing import Literal
@@ -85,19 +86,36 @@ class Channels(_Model):
 class Staffing(_Model):
     """Officers per agency: an input, as a city counts them.
 
-    The count of an agency is the first of: ``by_agency[code]``, ``by_level[level][role]``,
-    ``by_role[role]``, then ``default``. ``target_utilisation`` (exploration only, not for
-    calibrated scenarios) instead sizes each agency not counted explicitly from its expected load
-    (arrivals × service time) at that utilisation, so staffing follows volume and no queue
-    ever responds to it.
+    The stated count of an agency is the first of: ``by_agency[code]``,
+    ``by_level[level][role]``, ``by_role[role]``, then ``default``. ``target_utilisation``
+    (exploration only, not for calibrated scenarios) instead sizes each agency not counted
+    explicitly from its expected load (arrivals × service time) at that utilisation, so staffing
+    follows volume and no queue ever responds to it.
+
+    ``factor`` is officers per stated officer (headcounts are not published; the calibration
+    fits it): every stated count is multiplied by it and rounded up (:meth:`officers`), and a
+    ``target_utilisation`` divided by it (:attr:`sizing_utilisation`).
     """
 
+    factor: float = Field(default=1.0, gt=0, le=100)
     target_utilisation: float | None = Field(default=None, gt=0, le=1)
     default: int = Field(default=2, ge=1, le=10_000)
     by_role: dict[str, int] = Field(default_factory=dict)
     by_level: dict[str, dict[str, int]] = Field(default_factory=dict)
     by_agency: dict[str, int] = Field(default_factory=dict)
     basis: str = ""
+
+    def officers(self, stated: int) -> int:
+        """Officers at an agency whose stated count is ``stated``: ``stated × factor`` rounded
+        up (2 × 1.5 is 3, not 4 from floating-point noise)."""
+        return math.ceil(stated * self.factor - 1e-9)
+
+    @property
+    def sizing_utilisation(self) -> float | None:
+        """The utilisation agencies are sized at from their load: ``target_utilisation /
+        factor`` (at most 1), or ``None`` when they are counted."""
+        target = self.target_utilisation
+        return None if target is None else min(1.0, target / self.factor)
 
 
 class Service(_Model):

@@ -58,10 +58,11 @@ def erlang_c_headcount(
 
 
 def _staffed(workload: Workload, by_agency: dict[str, int]) -> Workload:
-    """The workload with these headcounts (they replace any utilisation-based sizing)."""
+    """The workload with these headcounts, as they are (they replace any utilisation-based
+    sizing, and no factor multiplies them)."""
     scenario = workload.scenario
     staffing = scenario.staffing.model_copy(
-        update={"by_agency": dict(by_agency), "target_utilisation": None}
+        update={"by_agency": dict(by_agency), "target_utilisation": None, "factor": 1.0}
     )
     return workload.with_scenario(scenario.model_copy(update={"staffing": staffing}))
 
