@@ -239,8 +239,16 @@ def _late(engine: Engine, ids: list[int]) -> set[int]:
     return found
 
 
-def run(path: str | Path, seed: int | None = None, scale: float | None = None) -> dict[str, Any]:
+def run(
+    path: str | Path, seed: int | None = None, scale: float | None = None, days: int | None = None
+) -> dict[str, Any]:
     """Run the scenario and its counterfactual; the switch's figures.
+
+    Args:
+        path: The scenario file (with a ``reorganisation:`` section).
+        seed: Random seed (default: the scenario's).
+        scale: Volume scale (default: the scenario's).
+        days: Days of arrivals (default: the scenario's), each run draining after them.
 
     Returns:
         On-time by level before and after the switch, dossiers in flight, transferred,
@@ -248,7 +256,7 @@ def run(path: str | Path, seed: int | None = None, scale: float | None = None) -
         transfer, the share late of dossiers received 1-23 July 2025 against the published
         1.58 %, and the run times.
     """
-    scenario, workflows = load_scenario(path, None, scale)
+    scenario, workflows = load_scenario(path, days, scale)
     base = scenario.seed if seed is None else seed
     started = time.perf_counter()
     sim = ReorganisingSimulation(scenario, workflows, base)
@@ -297,15 +305,20 @@ def run(path: str | Path, seed: int | None = None, scale: float | None = None) -
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m onestop.sim.reorganisation SCENARIO [--seed N] [--scale X]``: print the
-    switch's figures as JSON."""
+    """``python -m onestop.sim.reorganisation SCENARIO [--seed N] [--scale X] [--days N]``:
+    print the switch's figures as JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
     parser.add_argument("scenario")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--scale", type=float, default=None)
+    parser.add_argument("--days", type=int, default=None)
     args = parser.parse_args(argv)
     configure(level="WARNING")  # a program of onestop's own: it configures its logging
-    print(json.dumps(run(args.scenario, args.seed, args.scale), ensure_ascii=False, indent=2))
+    print(
+        json.dumps(
+            run(args.scenario, args.seed, args.scale, args.days), ensure_ascii=False, indent=2
+        )
+    )
 
 
 if __name__ == "__main__":
