@@ -276,14 +276,14 @@ def simulate(
         err.print(f"[yellow]note:[/yellow] {summary['scale_note']}", highlight=False)
     late = summary["late_share"]
     waits = summary["dossier_waits"]
+    ranking = ", ".join(
+        f"{f} {d['late']['rate'] * 100:.2f} %"
+        for f, d in sorted(summary["fields"].items(), key=lambda kv: -kv[1]["late"]["rate"])
+        if d["late"]["successes"]
+    )
     out.print(
         f"late share {late['rate'] * 100:.2f} % (95 % {late['low'] * 100:.2f}–"
-        f"{late['high'] * 100:.2f} %); fields by late share: "
-        + ", ".join(
-            f"{f} {d['late']['rate'] * 100:.2f} %"
-            for f, d in sorted(summary["fields"].items(), key=lambda kv: -kv[1]["late"]["rate"])
-            if d["late"]["successes"]
-        ),
+        f"{late['high'] * 100:.2f} %); fields by late share: {ranking or 'none late'}",
         highlight=False,
     )
     out.print(

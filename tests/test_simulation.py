@@ -242,9 +242,10 @@ def test_simulate_command_writes_outputs(tmp_path: Path) -> None:
               "--out", str(tmp_path / "scaled")],
     )  # fmt: skip
     assert scaled.exit_code == 0, scaled.output
-    assert "note: volume scale 0.25: arrivals are thinned, officers are not" in " ".join(
-        scaled.output.split()
-    )
+    printed = " ".join(scaled.output.split())
+    assert "note: volume scale 0.25: arrivals are thinned, officers are not" in printed
+    assert "late share 0.00 % (95 % 0.00–" in printed  # a quiet ward: nothing late ...
+    assert "fields by late share: none late" in printed  # ... said, not left blank
     bad = CliRunner().invoke(app, ["simulate", str(tmp_path / "missing.yaml")])
     assert bad.exit_code == 2 and "file not found" in bad.output
 
