@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+import pytest
+
 from onestop.sim.calibration import PUBLISHED, apply, distance, fit, leave_one_year_out
 from onestop.sim.scenario import Scenario, Staffing
 
@@ -66,7 +68,7 @@ def test_leave_one_year_out_ignores_the_held_year() -> None:
 def test_the_staffing_factor_multiplies_stated_headcounts_and_divides_the_sizing_target() -> None:
     staffing = Staffing.model_validate({"factor": 1.5, "target_utilisation": 0.8})
     assert [staffing.officers(n) for n in (1, 2, 7, 16)] == [2, 3, 11, 24]  # 1.5, 3, 10.5, 24
-    assert staffing.sizing_utilisation == 0.8 / 1.5
+    assert staffing.sizing_utilisation == pytest.approx(0.533333333)  # 0.8 / 1.5
     fitted = Staffing.model_validate({"factor": 1.25})
     assert [fitted.officers(n) for n in (1, 3, 16, 85)] == [2, 4, 20, 107]  # 106.25 up
     assert fitted.sizing_utilisation is None

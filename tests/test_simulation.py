@@ -86,6 +86,20 @@ def test_the_staffing_factor_sets_the_officers_an_agency_runs_with(tmp_path: Pat
     assert summary["runs"][0]["agencies"]["W1-DESK"]["capacity"] == 5.0
 
 
+def test_the_staffing_factor_divides_the_utilisation_agencies_are_sized_at(
+    tmp_path: Path,
+) -> None:
+    """Sized from the load (2.4 arrivals an hour x 1 hour) at 0.8 / 1.5: 2.4 / 0.5333 = 4.5,
+    so 5 officers (at 0.8 alone it would be 3)."""
+    data = yaml.safe_load((SCENARIOS / "mmc.yaml").read_text())
+    data["workflows"] = str(SCENARIOS.parent / "workflows")
+    data["staffing"].update(target_utilisation=0.8, factor=1.5)
+    path = tmp_path / "mmc-sized.yaml"
+    path.write_text(yaml.safe_dump(data))
+    summary = run_replications(path, replications=1, days=2)
+    assert summary["runs"][0]["agencies"]["W1-DESK"]["capacity"] == 5.0
+
+
 def _versioned(tmp_path: Path, volume: dict[str, Any], start: str, days: int) -> Simulation:
     """The M/M/c scenario's desk with VERS, whose version from 1 March 2025 adds a police step,
     and LATER, in force from 1 March 2025 only."""
