@@ -1,12 +1,27 @@
-"""Test helpers: the ones onestop ships to users (``onestop.testing``), a datetime maker, and
-typed reads of the dossier times that are only set once a dossier has been received."""
+"""Test helpers: the ones onestop ships to users (``onestop.testing``), a datetime maker,
+typed reads of the dossier times that are only set once a dossier has been received, and
+variants of the fixture scenarios."""
 
 from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
 
 from onestop import VN_TZ, Dossier, Engine, ManualClock
 from onestop.testing import assert_replays, fingerprint
 
-__all__ = ["assert_replays", "dt", "due_at", "fingerprint", "finish", "received_at"]
+__all__ = [
+    "assert_replays",
+    "dt",
+    "due_at",
+    "fingerprint",
+    "finish",
+    "received_at",
+    "scenario_variant",
+]
+
+SCENARIOS = Path(__file__).parent / "fixtures" / "scenarios"
 
 
 def dt(
@@ -37,3 +52,14 @@ def finish(engine: Engine, clock: ManualClock, dossier_id: int, at: datetime) ->
         d = engine.complete_step(d.id)
     clock.set(at)
     engine.resolve(d.id)
+
+
+def scenario_variant(tmp_path: Path, base: str, name: str, **fields: Any) -> Path:
+    """The fixture scenario ``base`` (e.g. ``"mmc"``) with top-level ``fields`` replaced,
+    written as ``tmp_path/name.yaml``; its workflows are the fixture definitions unless
+    ``workflows`` is given."""
+    data = yaml.safe_load((SCENARIOS / f"{base}.yaml").read_text())
+    data.update({"workflows": str(SCENARIOS.parent / "workflows"), **fields})
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path

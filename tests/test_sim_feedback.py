@@ -7,13 +7,13 @@ import math
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from onestop.audit import verify
 from onestop.feedback_report import feedback_report
 from onestop.periods import Period
 from onestop.sim.model import Simulation
 from onestop.sim.scenario import Scenario
+
+from .helpers import scenario_variant
 
 SCENARIOS = Path(__file__).parent / "fixtures" / "scenarios"
 
@@ -32,13 +32,8 @@ FEEDBACK = {
 
 
 def _simulate(tmp_path: Path, feedback: dict[str, Any] | None) -> Simulation:
-    data = yaml.safe_load((SCENARIOS / "mm1.yaml").read_text())
-    data["workflows"] = str(SCENARIOS.parent / "workflows")
-    data["days"] = 5
-    if feedback is not None:
-        data["feedback"] = feedback
-    path = tmp_path / "mm1-feedback.yaml"
-    path.write_text(yaml.safe_dump(data))
+    extra = {} if feedback is None else {"feedback": feedback}
+    path = scenario_variant(tmp_path, "mm1", "mm1-feedback", days=5, **extra)
     scenario, workflows = Scenario.load(path)
     sim = Simulation(scenario, workflows, seed=scenario.seed)
     sim.result = sim.run()  # type: ignore[attr-defined]

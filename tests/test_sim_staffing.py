@@ -6,11 +6,12 @@ import math
 from pathlib import Path
 
 import pytest
-import yaml
 from typer.testing import CliRunner
 
 from onestop.cli import app
 from onestop.sim.staffing import erlang_c, erlang_c_headcount, solve
+
+from .helpers import scenario_variant
 
 SCENARIOS = Path(__file__).parent / "fixtures" / "scenarios"
 
@@ -74,11 +75,7 @@ def test_the_search_simulates_its_headcounts_as_they_are_whatever_the_scenario_f
 ) -> None:
     """A scenario whose staffing factor is 2 (its 3 officers run as 6): the search's own
     counts are officers, not stated counts, so its round simulates Erlang C's 4, not 8."""
-    data = yaml.safe_load((SCENARIOS / "mmc.yaml").read_text())
-    data["workflows"] = str(SCENARIOS.parent / "workflows")
-    data["staffing"]["factor"] = 2.0
-    path = tmp_path / "mmc-factor.yaml"
-    path.write_text(yaml.safe_dump(data))
+    path = scenario_variant(tmp_path, "mmc", "mmc-factor", staffing={"default": 3, "factor": 2.0})
     simulated: list[float] = []
     result = solve(
         path, target=0.5, max_wait_hours=1 / 60, days=5, replications=1, rounds=1,

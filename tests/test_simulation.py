@@ -18,6 +18,8 @@ from onestop.sim.model import Simulation
 from onestop.sim.runner import load_scenario, run_replications
 from onestop.sim.scenario import Scenario
 
+from .helpers import scenario_variant
+
 SCENARIOS = Path(__file__).parent / "fixtures" / "scenarios"
 ROOT = Path(__file__).parent.parent
 
@@ -77,11 +79,7 @@ def test_a_scaled_run_thins_arrivals_not_officers_and_says_so(tmp_path: Path) ->
 
 def test_the_staffing_factor_sets_the_officers_an_agency_runs_with(tmp_path: Path) -> None:
     """The M/M/3 desk states 3 officers; at factor 1.5 it runs with 5 (4.5 rounded up)."""
-    data = yaml.safe_load((SCENARIOS / "mmc.yaml").read_text())
-    data["workflows"] = str(SCENARIOS.parent / "workflows")
-    data["staffing"]["factor"] = 1.5
-    path = tmp_path / "mmc-factor.yaml"
-    path.write_text(yaml.safe_dump(data))
+    path = scenario_variant(tmp_path, "mmc", "mmc-factor", staffing={"default": 3, "factor": 1.5})
     summary = run_replications(path, replications=1, days=2)
     assert summary["runs"][0]["agencies"]["W1-DESK"]["capacity"] == 5.0
 
@@ -91,11 +89,8 @@ def test_the_staffing_factor_divides_the_utilisation_agencies_are_sized_at(
 ) -> None:
     """Sized from the load (2.4 arrivals an hour x 1 hour) at 0.8 / 1.5: 2.4 / 0.5333 = 4.5,
     so 5 officers (at 0.8 alone it would be 3)."""
-    data = yaml.safe_load((SCENARIOS / "mmc.yaml").read_text())
-    data["workflows"] = str(SCENARIOS.parent / "workflows")
-    data["staffing"].update(target_utilisation=0.8, factor=1.5)
-    path = tmp_path / "mmc-sized.yaml"
-    path.write_text(yaml.safe_dump(data))
+    staffing = {"default": 3, "target_utilisation": 0.8, "factor": 1.5}
+    path = scenario_variant(tmp_path, "mmc", "mmc-sized", staffing=staffing)
     summary = run_replications(path, replications=1, days=2)
     assert summary["runs"][0]["agencies"]["W1-DESK"]["capacity"] == 5.0
 
@@ -121,10 +116,10 @@ def _versioned(tmp_path: Path, volume: dict[str, Any], start: str, days: int) ->
     (workflows / "procedures" / "versioned.yaml").write_text(
         yaml.safe_dump({"unit_set": "tiny", "procedures": procedures})
     )
-    data = yaml.safe_load((SCENARIOS / "mmc.yaml").read_text())
-    data.update(workflows=str(workflows), start=start, days=days, volume=volume)
-    path = tmp_path / "versioned.yaml"
-    path.write_text(yaml.safe_dump(data))
+    path = scenario_variant(
+        tmp_path, "mmc", "versioned", workflows=str(workflows), start=start, days=days,
+        volume=volume,
+    )  # fmt: skip
     scenario, loaded = load_scenario(path)
     return Simulation(scenario, loaded, 1)
 
@@ -183,11 +178,7 @@ def test_mm1_utilisation(tmp_path: Path) -> None:
     after a 10-day warm-up, although the runs drain (applicants collecting results afterwards
     are outside the window). The tolerance is the 95 % interval across 6 replications of 110
     window days (2,640 h): one run's utilisation has sd sqrt(2λ/(μ²T)) ≈ 0.021."""
-    data = yaml.safe_load((SCENARIOS / "mm1.yaml").read_text())
-    data["workflows"] = str(SCENARIOS.parent / "workflows")
-    data["warmup_days"] = 10
-    path = tmp_path / "mm1-warm.yaml"
-    path.write_text(yaml.safe_dump(data))
+    path = scenario_variant(tmp_path, "mm1", "mm1-warm", warmup_days=10)
     summary = run_replications(path, replications=6, jobs=2, days=120)
     assert all(run["horizon_hours"] > 120 * 24.0 for run in summary["runs"])  # it drained
     stats = [run["agencies"]["W1-DESK"] for run in summary["runs"]]
